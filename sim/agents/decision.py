@@ -1,0 +1,106 @@
+"""Decision rules: how a government turns its weighed options into one move.
+
+A rule is a small object with one method, chosen per government in the scenario file
+(``actors.<capital>.decision_rule``), so a team, a script or another theory of choice can stand in for the
+default without touching the government agent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from sim.moves import Move
+from sim.scenario import DecisionRuleName, Government
+
+
+@dataclass(frozen=True)
+class MoveOption:
+    """One move as the government sees it this month.
+
+    Attributes:
+        move: the move.
+        acceptance: voice-weighted share of the own public that would accept it.
+        blocked: why the move is not open (outside the win-set, state, cooldown, ruled out), or None.
+        utility: expected utility relative to doing nothing (meaningful only when open).
+    """
+
+    move: Move
+    acceptance: float
+    blocked: str | None
+    utility: float
+
+    @property
+    def open(self) -> bool:
+        """Whether the move may be chosen."""
+        return self.blocked is None
+
+
+class DecisionRule(Protocol):
+    """Chooses a move from the options (at least HOLD is always open).
+
+    ``autonomous`` is False for a rule that never moves on its own, so the government skips weighing options.
+    """
+
+    autonomous: bool
+
+    def choose(self, options: Sequence[MoveOption], rng: np.random.Generator) -> Move:
+        """Return the chosen move."""
+        ...
+
+
+@dataclass(frozen=True)
+class ExpectedUtility:
+    """Logit (quantal-response) choice: P(move) proportional to exp(rationality x utility).
+
+    Bounded rationality keeps choices responsive to utility without being deterministic (McKelvey & Palfrey
+    1995, quantal response equilibria).
+    """
+
+    rationality: float
+    autonomous: bool = True
+
+    def choose(self, options: Sequence[MoveOption], rng: np.random.Generator) -> Move:
+        """Draw a move by its logit probability."""
+        open_options = [o for o in options if o.open]
+        utilities = np.array([o.utility for o in open_options])
+        weights = np.exp(self.rationality * (utilities - utilities.max()))
+        index = int(rng.choice(len(open_options), p=weights / weights.sum()))
+        return open_options[index].move
+
+
+@dataclass(frozen=True)
+class BestResponse:
+    """Always the open move of highest utility (ties to the earlier move); draws nothing."""
+
+    autonomous: bool = True
+
+    def choose(self, options: Sequence[MoveOption], rng: np.random.Generator) -> Move:
+        """Return the argmax of utility over open moves."""
+        open_options = [o for o in options if o.open]
+        return max(open_options, key=lambda o: o.utility).move
+
+
+@dataclass(frozen=True)
+class Scripted:
+    """Never moves on its own: the government acts only through dated injects (used for backtests)."""
+
+    autonomous: bool = False
+
+    def choose(self, options: Sequence[MoveOption], rng: np.random.Generator) -> Move:
+        """Return HOLD."""
+        return Move.HOLD
+
+
+def make_rule(spec: Government) -> DecisionRule:
+    """The rule a government block names."""
+    match spec.decision_rule:
+        case DecisionRuleName.EXPECTED_UTILITY:
+            return ExpectedUtility(spec.rationality)
+        case DecisionRuleName.BEST_RESPONSE:
+            return BestResponse()
+        case DecisionRuleName.SCRIPTED:
+            return Scripted()

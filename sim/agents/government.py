@@ -1,0 +1,182 @@
+"""Seoul and Tokyo: governments that choose a move each month under a two-level game.
+
+Each government weighs every move by expected utility relative to doing nothing:
+
+    U(m) = security_value * threat * security(m) + economic_value * interdependence * trade(m)
+         + us_pressure * (c + 2 * security(m)) + orientation_weight * (2 * orientation - 1) * c
+         - nationalist_weight * nationalist_pressure * c + reciprocity * partner_memory * c
+         + cooperation_priority * c - domestic_weight * (1 - acceptance(m))
+         - 2 * institutional_restraint * max(0, -c) - action_cost
+
+where c is the move's conciliation. A move is open only if the voice-weighted share of the government's own
+public that accepts it reaches ``win_set_share - approval_slack * (approval - 0.5)``: a popular leader has room
+to lead, an unpopular one must follow (Putnam 1988). The decision rule (``sim.agents.decision``) then picks one
+open move. Leaders change on the scenario's calendar or by inject; institutions pull a successor's orientation
+toward the predecessor's.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+
+from sim.agents.decision import MoveOption, make_rule
+from sim.moves import MOVES, Move, Side
+from sim.scenario import Government, GovernmentLevers, months_between
+
+if TYPE_CHECKING:
+    from sim.agents.public import PublicOpinion
+    from sim.model import RapprochementModel
+
+#: Monthly fading of the memory of the partner's recent moves.
+MEMORY_RETENTION = 0.8
+
+
+class GovernmentAgent(mesa.Agent["RapprochementModel"]):  # type: ignore[type-var]
+    """A capital's government: leader, approval, memory of the partner, and its choice of move."""
+
+    def __init__(
+        self, model: RapprochementModel, side: Side, spec: Government, levers: GovernmentLevers
+    ) -> None:
+        """Install the scenario's leader and calendar."""
+        super().__init__(model)
+        self.side = side
+        self.spec = spec
+        self.levers = levers
+        self.rule = make_rule(spec)
+        self.leader = spec.leader
+        self.orientation = spec.orientation
+        self.approval = spec.approval
+        self.partner_memory = 0.0
+        self.last_used: dict[Move, int] = {}
+        self.last_acceptance = 1.0
+        start = model.spec.meta.start
+        self.next_change: int | None = (
+            months_between(start, spec.next_leadership_change)
+            if spec.next_leadership_change is not None
+            else None
+        )
+
+    @property
+    def public(self) -> PublicOpinion:
+        """The public this government answers to."""
+        return self.model.publics[self.side.public]
+
+    def required_share(self) -> float:
+        """Share of the public a move needs: lower for a popular government."""
+        return self.spec.win_set_share - self.spec.approval_slack * (self.approval - 0.5)
+
+    def accepts(self, move: Move) -> bool:
+        """Whether this government's public would let it join a move the partner proposes."""
+        return self.public.acceptance(MOVES[move].conciliation, self.model.history.salience) >= (
+            self.required_share()
+        )
+
+    def _blocked(self, move: Move, acceptance: float) -> str | None:
+        spec = MOVES[move]
+        if self.side not in spec.actors:
+            return f"only {' or '.join(sorted(spec.actors))} can make this move"
+        if move in self.levers.forbidden_moves:
+            return "ruled out by this government's levers"
+        reason = self.model.state_blocks(self.side, move)
+        if reason is not None:
+            return reason
+        last = self.last_used.get(move)
+        if last is not None and self.model.month - last < spec.cooldown:
+            return f"made {self.model.month - last} months ago (cooldown {spec.cooldown})"
+        needed = self.required_share()
+        if acceptance < needed:
+            return (
+                f"outside the domestic win-set: {acceptance:.0%} of the public would accept, "
+                f"{needed:.0%} needed"
+            )
+        return None
+
+    def utility(self, move: Move, acceptance: float) -> float:
+        """Expected utility of a move relative to holding (see the module docstring)."""
+        if move is Move.HOLD:
+            return 0.0
+        m = self.model
+        s = self.spec
+        spec = MOVES[move]
+        c = spec.conciliation
+        trade = m.spec.drivers.trade
+        pressure = self.public.nationalist_pressure(m.history.salience)
+        return (
+            m.spec.drivers.security.security_value * m.security.threat * spec.security
+            + trade.economic_value * trade.interdependence * spec.trade
+            + m.washington.pressure(m.institutions.climate) * (c + 2.0 * spec.security)
+            + s.orientation_weight * (2.0 * self.orientation - 1.0) * c
+            - s.nationalist_weight * pressure * c
+            + s.reciprocity * self.partner_memory * c
+            + self.levers.cooperation_priority * c
+            - s.domestic_weight * (1.0 - acceptance)
+            - 2.0 * m.institutions.restraint * max(0.0, -c)
+            - s.action_cost
+        )
+
+    def options(self) -> list[MoveOption]:
+        """Every move with its acceptance at home, why it is blocked (if it is) and its utility."""
+        salience = self.model.history.salience
+        acceptance_by_c: dict[float, float] = {}
+        result = []
+        for move in Move:
+            c = MOVES[move].conciliation
+            if c not in acceptance_by_c:
+                acceptance_by_c[c] = self.public.acceptance(c, salience)
+            acceptance = acceptance_by_c[c]
+            blocked = None if move is Move.HOLD else self._blocked(move, acceptance)
+            utility = self.utility(move, acceptance) if blocked is None else float("nan")
+            result.append(MoveOption(move, acceptance, blocked, utility))
+        return result
+
+    def decide(self) -> Move:
+        """This month's move: a regular-summit lever comes first; then, with probability ``initiative``,
+        the decision rule picks among the open options; otherwise the government holds."""
+        every = self.levers.summit_every_months
+        if every is not None:
+            last = self.last_used.get(Move.SUMMIT, -every)
+            if self.model.month - last >= every and self.accepts(Move.SUMMIT):
+                return Move.SUMMIT
+        if not self.rule.autonomous or self.model.rng.random() >= self.spec.initiative:
+            return Move.HOLD
+        return self.rule.choose(self.options(), self.model.rng)
+
+    def record(self, move: Move) -> None:
+        """Remember a move made (for cooldowns) and its reception at home."""
+        self.last_used[move] = self.model.month
+        self.last_acceptance = self.public.acceptance(
+            MOVES[move].conciliation, self.model.history.salience
+        )
+        self.approval = min(
+            0.95, max(0.05, self.approval + self.spec.move_approval * (self.last_acceptance - 0.5))
+        )
+
+    def hear(self, conciliation: float) -> None:
+        """Register a move by the partner (reciprocity memory)."""
+        self.partner_memory += conciliation
+
+    def change_leader(self, orientation: float | None = None, leader: str | None = None) -> None:
+        """Install a new leader: drawn (or given) orientation, pulled toward the predecessor by institutions."""
+        if orientation is None:
+            draw = self.spec.successor.mean + self.spec.successor.sd * self.model.rng.standard_normal()
+            restraint = self.model.institutions.restraint
+            orientation = restraint * self.orientation + (1.0 - restraint) * draw
+        self.orientation = min(1.0, max(0.0, orientation))
+        self.leader = leader if leader is not None else f"successor of {self.leader or self.side}"
+        self.approval = self.spec.honeymoon_approval
+        self.partner_memory = 0.0
+        if self.next_change is not None:
+            self.next_change = self.model.month + self.spec.term_months
+
+    def end_month(self) -> None:
+        """Approval drifts to its baseline and suffers the economic cost of trade restrictions."""
+        m = self.model
+        s = self.spec
+        trade = m.spec.drivers.trade
+        economic_loss = trade.interdependence * (1.0 - m.trade.normalization)
+        noise = s.approval_volatility * m.rng.standard_normal() if s.approval_volatility else 0.0
+        step = s.approval_reversion * (s.baseline_approval - self.approval) - 0.01 * economic_loss
+        self.approval = min(0.95, max(0.05, self.approval + step + noise))
+        self.partner_memory *= MEMORY_RETENTION

@@ -1,0 +1,77 @@
+"""History disputes and territorial incidents: the salience of the colonial past.
+
+Court rulings on forced labour, the fate of the 2015 comfort-women agreement, textbook approvals, shrine visits
+and Dokdo/Takeshima incidents raise a single ``history_salience`` stock (0-1) that decays each month, and hit
+each public with a country-specific weight (the essay's sections on the colonial legacy and on Dokdo). Random
+incidents arrive as Poisson processes whose rates are in the scenario; an open forced-labour dispute multiplies
+the rate of rulings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.scenario import EventKind, HistoryDriver
+
+
+@dataclass(frozen=True)
+class HistoryImpact:
+    """Salience added by one incident of unit magnitude, and the shock felt by each public."""
+
+    salience: float
+    korea: float
+    japan: float
+
+
+#: Who is offended by what. Court rulings against Japanese firms and the dissolution of the 2015 foundation
+#: angered the Japanese public most; shrine visits and textbooks the Korean public.
+HISTORY_IMPACTS: dict[EventKind, HistoryImpact] = {
+    EventKind.COURT_RULING: HistoryImpact(0.15, korea=0.3, japan=1.0),
+    EventKind.HISTORY_AGREEMENT_DISSOLVED: HistoryImpact(0.2, korea=0.3, japan=1.0),
+    EventKind.SHRINE_VISIT: HistoryImpact(0.1, korea=1.0, japan=0.1),
+    EventKind.TEXTBOOK: HistoryImpact(0.06, korea=0.8, japan=0.1),
+    EventKind.TERRITORIAL_INCIDENT: HistoryImpact(0.08, korea=0.8, japan=0.6),
+}
+
+
+class HistoryDisputes:
+    """The history-salience stock, the open-dispute flag and the random incident processes."""
+
+    def __init__(self, spec: HistoryDriver) -> None:
+        """Start from the scenario's salience and dispute state."""
+        self.spec = spec
+        self.salience = spec.salience
+        self.dispute_open = spec.dispute_open
+
+    def rates(self) -> dict[EventKind, float]:
+        """Monthly Poisson rates of the random incidents in the current state."""
+        s = self.spec
+        ruling = s.court_ruling_rate * (s.open_dispute_multiplier if self.dispute_open else 1.0)
+        return {
+            EventKind.COURT_RULING: ruling,
+            EventKind.SHRINE_VISIT: s.shrine_visit_rate,
+            EventKind.TEXTBOOK: s.textbook_rate,
+            EventKind.TERRITORIAL_INCIDENT: s.territorial_incident_rate,
+        }
+
+    def draw_incidents(self, rng: np.random.Generator) -> list[EventKind]:
+        """This month's random incidents, in a fixed kind order (one Poisson draw for all kinds)."""
+        rates = self.rates()
+        counts = rng.poisson(list(rates.values()))
+        return [kind for kind, n in zip(rates, counts, strict=True) for _ in range(int(n))]
+
+    def record(self, kind: EventKind, magnitude: float = 1.0) -> tuple[float, float]:
+        """Add an incident's salience; return the (Korean, Japanese) public shocks it causes."""
+        impact = HISTORY_IMPACTS[kind]
+        self.shift(impact.salience * magnitude)
+        return impact.korea * magnitude, impact.japan * magnitude
+
+    def shift(self, delta: float) -> None:
+        """Raise or lower salience, kept within 0-1."""
+        self.salience = min(1.0, max(0.0, self.salience + delta))
+
+    def decay(self) -> None:
+        """Monthly fading of salience."""
+        self.salience *= 1.0 - self.spec.decay

@@ -1,0 +1,95 @@
+"""Trade normalisation: export controls, white lists, the WTO case and the Korean consumer boycott.
+
+Each capital holds its own regime (export controls, the other side on or off its white list); Seoul or Tokyo
+may file a WTO case. ``trade_normalization`` is one minus the weighted restrictions, so 1 is the pre-2019 and
+post-2023 state. A Korean boycott (the 2019 'No Japan' campaign) grows while Japan restricts trade and Korean
+nationalist pressure exceeds a threshold, and fades otherwise (the essay's trade section; beer imports -97 %
+and visitors -65 % y/y in late 2019, rows of shared/data/events_2015_2025.csv).
+"""
+
+from __future__ import annotations
+
+from sim.moves import Move, Side
+from sim.scenario import TradeDriver
+
+#: Weight of each restriction in the loss of normalisation; they sum to 1.
+RESTRICTION_WEIGHTS = {
+    "jp_export_controls": 0.30,
+    "jp_white_list_removed": 0.20,
+    "kr_export_controls": 0.10,
+    "kr_white_list_removed": 0.15,
+    "wto_case": 0.10,
+    "boycott": 0.15,
+}
+
+_IMPOSE = {Move.IMPOSE_EXPORT_CONTROLS: "export_controls", Move.REMOVE_WHITE_LIST: "white_list_removed"}
+_LIFT = {Move.LIFT_EXPORT_CONTROLS: "export_controls", Move.RESTORE_WHITE_LIST: "white_list_removed"}
+
+
+class TradeRegime:
+    """Both sides' trade measures, the WTO case and the boycott."""
+
+    def __init__(self, spec: TradeDriver) -> None:
+        """Start from the scenario's regime."""
+        self.spec = spec
+        self.flags: dict[str, bool] = {
+            "jp_export_controls": spec.jp_export_controls,
+            "jp_white_list_removed": spec.jp_white_list_removed,
+            "kr_export_controls": spec.kr_export_controls,
+            "kr_white_list_removed": spec.kr_white_list_removed,
+            "wto_case": spec.wto_case,
+        }
+        self.boycott = spec.boycott
+
+    @staticmethod
+    def _key(side: Side, measure: str) -> str:
+        return f"{'kr' if side is Side.SEOUL else 'jp'}_{measure}"
+
+    def feasible(self, side: Side, move: Move) -> str | None:
+        """Why a trade move cannot be made in the current state, or None if it can."""
+        if move in _IMPOSE and self.flags[self._key(side, _IMPOSE[move])]:
+            return "already in place"
+        if move in _LIFT and not self.flags[self._key(side, _LIFT[move])]:
+            return "nothing to lift"
+        if move is Move.FILE_WTO_CASE and self.flags["wto_case"]:
+            return "a WTO case is already open"
+        if move is Move.DROP_WTO_CASE and not self.flags["wto_case"]:
+            return "no WTO case is open"
+        return None
+
+    def apply(self, side: Side, move: Move) -> None:
+        """Set or clear the measure a trade move concerns (idempotent, so injects may repeat a state)."""
+        if move in _IMPOSE:
+            self.flags[self._key(side, _IMPOSE[move])] = True
+        elif move in _LIFT:
+            self.flags[self._key(side, _LIFT[move])] = False
+        elif move is Move.FILE_WTO_CASE:
+            self.flags["wto_case"] = True
+        elif move is Move.DROP_WTO_CASE:
+            self.flags["wto_case"] = False
+
+    def restricted_by(self, side: Side) -> bool:
+        """Whether this side has any export control or white-list removal in force."""
+        return self.flags[self._key(side, "export_controls")] or self.flags[
+            self._key(side, "white_list_removed")
+        ]
+
+    def start_boycott(self, intensity: float) -> None:
+        """A boycott inject: raise intensity to at least this level."""
+        self.boycott = min(1.0, max(self.boycott, intensity))
+
+    def update(self, korean_pressure: float) -> None:
+        """Grow the boycott while Japan restricts and pressure is high; let it fade otherwise."""
+        s = self.spec
+        excess = korean_pressure - s.boycott_threshold
+        if self.restricted_by(Side.TOKYO) and excess > 0:
+            self.boycott = min(1.0, self.boycott + s.boycott_growth * excess * (1.0 - self.boycott))
+        else:
+            self.boycott *= 1.0 - s.boycott_decay
+
+    @property
+    def normalization(self) -> float:
+        """1 minus weighted restrictions: 1 = normal trade, 0 = every measure in force and full boycott."""
+        w = RESTRICTION_WEIGHTS
+        loss = sum(w[key] for key, on in self.flags.items() if on) + w["boycott"] * self.boycott
+        return max(0.0, 1.0 - loss)

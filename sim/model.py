@@ -1,0 +1,313 @@
+"""RapprochementModel: Seoul, Tokyo, Washington and two publics, stepped month by month.
+
+Activation order within a month (``step``), spelled out because it matters:
+
+1. **Injects**: the scenario's dated events for this month.
+2. **Drivers**: scheduled leader changes, random history and territorial incidents, North Korean provocations,
+   China's drift.
+3. **Washington** adjusts its engagement and may convene a trilateral summit.
+4. **Seoul and Tokyo** choose simultaneously (both see the same state), then their moves are enacted, Seoul
+   first. Summits and joint statements need the partner's public to accept them too.
+5. **Stocks**: trade (boycott), exchange flow, security cooperation, institutions and climate, salience decay.
+6. **Publics** absorb the month's forcing, then interact (Deffuant, Friedkin-Johnsen).
+7. **Approval** of both governments; then outcomes are computed and collected.
+
+All randomness comes from the model's generator, seeded by one integer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mesa
+import numpy as np
+
+from sim.agents.government import GovernmentAgent
+from sim.agents.public import PublicOpinion
+from sim.agents.washington import WashingtonAgent
+from sim.drivers.exchange import ExchangeFlow
+from sim.drivers.history import HISTORY_IMPACTS, HistoryDisputes
+from sim.drivers.institutions import Institutions
+from sim.drivers.security import SecurityEnvironment
+from sim.drivers.trade import TradeRegime
+from sim.moves import MOVES, Move, Side
+from sim.outcomes import EVENT_COUNTS, OUTCOMES, OutcomeClass
+from sim.scenario import Event, EventActor, EventKind, Scenario, months_between
+
+#: Weights of the relations index (sum to 1); see docs/ODD.md.
+RELATIONS_WEIGHTS = {
+    "climate": 0.25,
+    "security_cooperation": 0.15,
+    "trade_normalization": 0.15,
+    "institutionalization": 0.15,
+    "calm_history": 0.15,
+    "public_opinion": 0.15,
+}
+
+#: Injects that are a government's move, made by the event's actor.
+EVENT_MOVES: dict[EventKind, Move] = {
+    EventKind.EXPORT_CONTROLS: Move.IMPOSE_EXPORT_CONTROLS,
+    EventKind.EXPORT_CONTROLS_LIFTED: Move.LIFT_EXPORT_CONTROLS,
+    EventKind.WHITE_LIST_REMOVAL: Move.REMOVE_WHITE_LIST,
+    EventKind.WHITE_LIST_RESTORED: Move.RESTORE_WHITE_LIST,
+    EventKind.WTO_COMPLAINT: Move.FILE_WTO_CASE,
+    EventKind.WTO_WITHDRAWN: Move.DROP_WTO_CASE,
+    EventKind.GSOMIA_TERMINATION_NOTICE: Move.END_GSOMIA,
+    EventKind.GSOMIA_SUSPENSION_OF_TERMINATION: Move.RESTORE_GSOMIA,
+    EventKind.GSOMIA_RESTORED: Move.RESTORE_GSOMIA,
+    EventKind.GSOMIA_SIGNED: Move.RESTORE_GSOMIA,
+    EventKind.COMPENSATION_PLAN: Move.COMPENSATION_PLAN,
+    EventKind.HISTORY_AGREEMENT: Move.REMORSE_STATEMENT,
+    EventKind.SUMMIT: Move.SUMMIT,
+}
+
+#: Threat-stock weight of North Korean events counted in provocations.
+PROVOCATION_WEIGHTS = {
+    EventKind.MISSILE_LAUNCH: 1.0,
+    EventKind.MISSILE_OVERFLIGHT: 3.0,
+    EventKind.NUCLEAR_TEST: 5.0,
+}
+
+#: Approval lost per unit magnitude of a domestic political crisis.
+CRISIS_APPROVAL_LOSS = 0.2
+#: Boycott intensity set by a boycott inject of unit magnitude.
+BOYCOTT_INJECT = 0.8
+
+
+class RapprochementModel(mesa.Model):
+    """The Seoul-Tokyo-Washington rapprochement model for one scenario and one seed."""
+
+    def __init__(self, scenario: Scenario, *, rng: int = 0) -> None:
+        """Build agents and driver states from a validated scenario; ``rng`` is the run's integer seed."""
+        if not isinstance(rng, int | np.integer) or isinstance(rng, bool):
+            raise ValueError(f"rng must be an integer seed, got {rng!r}")
+        super().__init__(rng=int(rng))
+        self.spec = scenario
+        self.month = 0
+        d = scenario.drivers
+        self.history = HistoryDisputes(d.history)
+        self.security = SecurityEnvironment(d.security)
+        self.trade = TradeRegime(d.trade)
+        self.exchange = ExchangeFlow(d.exchange)
+        self.institutions = Institutions(d.institutions)
+
+        p = scenario.publics
+        self.publics: dict[str, PublicOpinion] = {
+            "korea": PublicOpinion(self, "korea", p.korea, p.dynamics),
+            "japan": PublicOpinion(self, "japan", p.japan, p.dynamics),
+        }
+        a, levers = scenario.actors, scenario.levers
+        self.washington = WashingtonAgent(self, a.washington)
+        self.governments: dict[Side, GovernmentAgent] = {
+            Side.SEOUL: GovernmentAgent(self, Side.SEOUL, a.seoul, levers.seoul),
+            Side.TOKYO: GovernmentAgent(self, Side.TOKYO, a.tokyo, levers.tokyo),
+        }
+        self.injects: dict[int, list[Event]] = {}
+        for event in scenario.events:
+            self.injects.setdefault(months_between(scenario.meta.start, event.date), []).append(event)
+        self.moves_log: list[tuple[int, Side, Move]] = []
+
+        for name in OUTCOMES:
+            setattr(self, name, 0.0)
+        self._reset_counts()
+        self.datacollector = mesa.DataCollector(
+            model_reporters={name: name for name in (*OUTCOMES, *EVENT_COUNTS)}
+        )
+
+    # ----------------------------------------------------------------------------------------------
+    # The month
+    def step(self) -> None:
+        """Advance one month (activation order in the module docstring)."""
+        self._reset_counts()
+        for event in self.injects.get(self.month, ()):
+            self.apply_event(event)
+        self._run_drivers()
+        self.washington.adjust()
+        self.washington.convene()
+        chosen = {side: gov.decide() for side, gov in self.governments.items()}
+        for side, move in chosen.items():
+            if move is not Move.HOLD:
+                self.enact(side, move)
+        self._update_stocks()
+        for public in self.agents_by_type[PublicOpinion]:
+            public.absorb(self.history.salience, self.security.threat, self.exchange.ratio)
+        self.agents_by_type[PublicOpinion].do("interact")
+        self.agents_by_type[GovernmentAgent].do("end_month")
+        self._measure()
+        self.datacollector.collect(self)
+        self.month += 1
+
+    def run(self) -> None:
+        """Run every month of the scenario."""
+        while self.month < self.spec.meta.months:
+            self.step()
+
+    def _reset_counts(self) -> None:
+        for name in EVENT_COUNTS:
+            setattr(self, name, 0)
+
+    def _run_drivers(self) -> None:
+        for gov in self.governments.values():
+            if gov.next_change is not None and self.month >= gov.next_change:
+                gov.change_leader()
+        for kind in self.history.draw_incidents(self.rng):
+            self._history_incident(kind, 1.0)
+        self.nk_provocations += self.security.draw_provocations(self.rng)
+        self.security.drift_china(self.rng)
+
+    def _update_stocks(self) -> None:
+        self.trade.update(self.publics["korea"].nationalist_pressure(self.history.salience))
+        self.exchange.update(self.rng, self.trade.boycott)
+        self.security.update(
+            self.washington.engagement, self.institutions.climate, self.institutions.stock
+        )
+        self.institutions.update()
+        self.history.decay()
+
+    # ----------------------------------------------------------------------------------------------
+    # Moves and events
+    def state_blocks(self, side: Side, move: Move) -> str | None:
+        """Why the bilateral state rules out a move for this side (nothing to lift, GSOMIA already on...)."""
+        if move in (Move.END_GSOMIA, Move.RESTORE_GSOMIA):
+            return self.security.feasible(move)
+        if move is Move.COMPENSATION_PLAN and not self.history.dispute_open:
+            return "no open compensation dispute"
+        if move is Move.REPUDIATE_SETTLEMENT and self.history.dispute_open:
+            return "no settlement in force to repudiate"
+        return self.trade.feasible(side, move)
+
+    def enact(self, side: Side, move: Move, *, magnitude: float = 1.0, inject: bool = False) -> bool:
+        """Carry out a move by ``side``; return False if a joint move was rebuffed by the partner's public.
+
+        Government choices and injects go through here alike, so a move has one set of effects.
+        """
+        spec = MOVES[move]
+        government = self.governments[side]
+        partner = self.governments[side.partner]
+        if spec.needs_partner and not inject and not partner.accepts(move):
+            return False
+        if move in (Move.END_GSOMIA, Move.RESTORE_GSOMIA):
+            self.security.apply(move)
+        elif move is Move.COMPENSATION_PLAN:
+            self.history.dispute_open = False
+        elif move is Move.REPUDIATE_SETTLEMENT:
+            self.history.dispute_open = True
+        else:
+            self.trade.apply(side, move)
+        self.institutions.shift_climate(spec.climate * magnitude)
+        self.institutions.build(spec.institutions * magnitude)
+        self.history.shift(spec.salience * magnitude)
+
+        partner_public = self.publics[side.partner.public].forcing
+        c = spec.conciliation * magnitude
+        if spec.cooperative:
+            partner_public.goodwill += c
+            if spec.needs_partner:
+                self.publics[side.public].forcing.goodwill += c
+            self.cooperative_moves += 1
+        elif spec.hostile:
+            if spec.trade < 0:
+                partner_public.trade += magnitude
+            if move is Move.HARDLINE_GESTURE:
+                kind = EventKind.SHRINE_VISIT if side is Side.TOKYO else EventKind.TERRITORIAL_INCIDENT
+                self._history_incident(kind, magnitude, salience=False)
+            self.hostile_moves += 1
+        partner.hear(c)
+        if spec.needs_partner:
+            government.hear(c)
+            partner.record(move)
+        government.record(move)
+        self.moves_log.append((self.month, side, move))
+        return True
+
+    def _history_incident(self, kind: EventKind, magnitude: float, *, salience: bool = True) -> None:
+        impact = HISTORY_IMPACTS[kind]
+        if salience:
+            self.history.shift(impact.salience * magnitude)
+        self.publics["korea"].forcing.history += impact.korea * magnitude
+        self.publics["japan"].forcing.history += impact.japan * magnitude
+        self.history_events += 1
+
+    def apply_event(self, event: Event) -> None:
+        """Apply a dated inject (from the scenario or a facilitator)."""
+        kind, magnitude = event.kind, event.magnitude
+        if kind in EVENT_MOVES:
+            side = Side.TOKYO if event.actor is EventActor.TOKYO else Side.SEOUL
+            if kind is EventKind.HISTORY_AGREEMENT:
+                side = Side.TOKYO
+            self.enact(side, EVENT_MOVES[kind], magnitude=magnitude, inject=True)
+        elif kind is EventKind.HISTORY_AGREEMENT_DISSOLVED:
+            self.enact(Side.SEOUL, Move.REPUDIATE_SETTLEMENT, magnitude=magnitude, inject=True)
+            self._history_incident(kind, magnitude)
+        elif kind in HISTORY_IMPACTS:
+            if kind is EventKind.COURT_RULING:
+                self.history.dispute_open = True
+            self._history_incident(kind, magnitude)
+        elif kind in PROVOCATION_WEIGHTS:
+            weight = PROVOCATION_WEIGHTS[kind] * magnitude
+            self.security.provoke(weight)
+            self.nk_provocations += 1
+        elif kind is EventKind.BOYCOTT:
+            self.trade.start_boycott(BOYCOTT_INJECT * magnitude)
+        elif kind in (EventKind.LEADERSHIP_CHANGE, EventKind.ELECTION):
+            self._government_of(event).change_leader(event.orientation, event.leader)
+        elif kind is EventKind.DOMESTIC_CRISIS:
+            gov = self._government_of(event)
+            gov.approval = max(0.05, gov.approval - CRISIS_APPROVAL_LOSS * magnitude)
+        elif kind is EventKind.PANDEMIC:
+            self.exchange.start_pandemic()
+        elif kind is EventKind.TRILATERAL_SUMMIT:
+            self.washington.hold_trilateral(magnitude)
+        elif kind is EventKind.US_POLICY_SHIFT and event.engagement is not None:
+            self.washington.target = event.engagement
+
+    def _government_of(self, event: Event) -> GovernmentAgent:
+        if event.actor is EventActor.TOKYO:
+            return self.governments[Side.TOKYO]
+        if event.actor is EventActor.SEOUL:
+            return self.governments[Side.SEOUL]
+        raise ValueError(f"event {event.kind} on {event.date} needs actor seoul or tokyo")
+
+    # ----------------------------------------------------------------------------------------------
+    # Outcomes
+    def _measure(self) -> None:
+        korea, japan = self.publics["korea"], self.publics["japan"]
+        salience = self.history.salience
+        self.kr_favorability = korea.favourability()
+        self.jp_favorability = japan.favourability()
+        self.security_cooperation = self.security.cooperation
+        self.trade_normalization = self.trade.normalization
+        self.nationalist_pressure_kr = korea.nationalist_pressure(salience)
+        self.nationalist_pressure_jp = japan.nationalist_pressure(salience)
+        self.history_salience = salience
+        self.us_engagement = self.washington.engagement
+        self.institutionalization = self.institutions.stock
+        self.seoul_approval = self.governments[Side.SEOUL].approval
+        self.tokyo_approval = self.governments[Side.TOKYO].approval
+        self.nk_threat = self.security.nk_threat
+        parts = {
+            "climate": self.institutions.climate,
+            "security_cooperation": self.security_cooperation,
+            "trade_normalization": self.trade_normalization,
+            "institutionalization": self.institutionalization,
+            "calm_history": 1.0 - salience,
+            "public_opinion": (self.kr_favorability + self.jp_favorability) / 200.0,
+        }
+        self.relations_index = 100.0 * sum(RELATIONS_WEIGHTS[k] * v for k, v in parts.items())
+
+    def outcomes_frame(self) -> Any:
+        """The collected monthly outcomes and event counts (a pandas DataFrame, one row per month)."""
+        return self.datacollector.get_model_vars_dataframe()
+
+
+def classify(relations_window_mean: float, final_institutionalization: float, scenario: Scenario) -> OutcomeClass:
+    """Outcome class of a run from its last-window mean relations index and final institutionalisation."""
+    t = scenario.outcomes
+    if relations_window_mean <= t.relapse_max_index:
+        return OutcomeClass.RELAPSE
+    if (
+        relations_window_mean >= t.durable_min_index
+        and final_institutionalization >= t.durable_min_institutionalization
+    ):
+        return OutcomeClass.DURABLE_RAPPROCHEMENT
+    return OutcomeClass.FRAGILE_THAW

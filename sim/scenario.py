@@ -1,0 +1,568 @@
+"""Scenario files: the schema, validated into frozen objects.
+
+A scenario is a YAML file (``scenarios/*.yaml``) describing the state of play at a start month, the
+parameters of every driver mechanism, dated injects, the levers an analyst or a team sets, the uncertain
+parameters to sample, and the thresholds that classify a run's outcome. Every field has a documented default so
+that a variant can ``extends:`` another file and change only what its name says. Loading, ``extends`` and
+``--set`` overrides live in :mod:`sim.loading`; this module only says what a valid scenario is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from sim.loading import apply_overrides, load, validate
+from sim.moves import Move
+
+_DATE_RE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
+
+
+def _check_date(value: str) -> str:
+    match = _DATE_RE.match(value)
+    if match is None:
+        raise ValueError(f"expected a date as YYYY-MM or YYYY-MM-DD, got {value!r}")
+    year, month, day = int(match[1]), int(match[2]), int(match[3] or 1)
+    try:
+        dt.date(year, month, day)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a calendar date ({exc})") from None
+    if not 1900 <= year <= 2200:
+        raise ValueError(f"expected a year between 1900 and 2200, got {year}")
+    return value
+
+
+#: A month ("2025-07") or a day ("2025-07-04"); the model works in months.
+DateStr = Annotated[
+    str, Field(pattern=r"^\d{4}-\d{2}(-\d{2})?$", examples=["2025-07"]), AfterValidator(_check_date)
+]
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+
+
+def parse_date(value: str) -> dt.date:
+    """The calendar date of a validated ``DateStr`` (the first of the month when no day is given)."""
+    parts = [int(p) for p in value.split("-")]
+    return dt.date(parts[0], parts[1], parts[2] if len(parts) == 3 else 1)
+
+
+def months_between(start: str, date: str) -> int:
+    """Whole months from ``start`` to ``date``: the model tick at which ``date`` falls."""
+    a, b = parse_date(start), parse_date(date)
+    return (b.year - a.year) * 12 + (b.month - a.month)
+
+
+def add_months(start: str, months: int) -> dt.date:
+    """First day of the month ``months`` after ``start``."""
+    base = parse_date(start)
+    total = base.year * 12 + base.month - 1 + months
+    return dt.date(total // 12, total % 12 + 1, 1)
+
+
+class _Block(BaseModel):
+    """Every scenario block is frozen and rejects unknown keys, so a typo is an error, not a silent default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Meta(_Block):
+    """What the scenario is and the period it covers."""
+
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_]*$",
+        max_length=64,
+        description="Identifier; results go to results/<name>/. Lower case, digits and underscores.",
+    )
+    description: str = Field("", max_length=4000, description="What the scenario assumes, in words.")
+    start: DateStr = Field(description="First simulated month (YYYY-MM).")
+    months: int = Field(60, ge=1, le=600, description="Number of monthly ticks.")
+
+
+class SuccessorDraw(_Block):
+    """Distribution of an incoming leader's orientation (a normal draw clipped to 0-1)."""
+
+    mean: Unit = 0.5
+    sd: float = Field(0.15, ge=0.0, le=0.5)
+
+
+class DecisionRuleName(StrEnum):
+    """How a government picks its move (see ``sim.agents.decision``)."""
+
+    EXPECTED_UTILITY = "expected_utility"
+    BEST_RESPONSE = "best_response"
+    SCRIPTED = "scripted"
+
+
+class Government(_Block):
+    """A capital's leader and how its government weighs moves (the two-level game)."""
+
+    leader: str = Field("", max_length=80, description="Name shown in reports.")
+    orientation: Unit = Field(0.5, description="Leader orientation toward the partner: 0 hawk, 1 dove.")
+    approval: Unit = Field(0.45, description="Initial approval of the government.")
+    baseline_approval: Unit = Field(0.4, description="Level approval drifts back to.")
+    honeymoon_approval: Unit = Field(0.55, description="Approval of a newly installed leader.")
+    next_leadership_change: DateStr | None = Field(
+        None, description="Month of the next scheduled change of leader (election or party vote)."
+    )
+    term_months: int = Field(48, ge=6, le=240, description="Months between later scheduled changes.")
+    successor: SuccessorDraw = SuccessorDraw()
+    decision_rule: DecisionRuleName = DecisionRuleName.EXPECTED_UTILITY
+    initiative: Unit = Field(
+        0.3, description="Probability per month that the government weighs a move at all."
+    )
+    rationality: float = Field(
+        10.0, ge=0.0, le=100.0, description="Logit choice sharpness: 0 random, large = best response."
+    )
+    win_set_share: Unit = Field(
+        0.5, description="Share of the (voice-weighted) public that must accept a move."
+    )
+    approval_slack: Unit = Field(
+        0.4, description="How far approval above 0.5 lowers the share needed (and below raises it)."
+    )
+    orientation_weight: NonNegative = Field(
+        1.0, le=20.0, description="Utility of conciliation for a dove, of hard line for a hawk."
+    )
+    nationalist_weight: NonNegative = Field(
+        2.0, le=20.0, description="Utility of hard-line moves per unit of nationalist pressure."
+    )
+    domestic_weight: NonNegative = Field(
+        1.0, le=20.0, description="Utility lost per share of the public rejecting a move."
+    )
+    reciprocity: NonNegative = Field(
+        1.0, le=20.0, description="Weight of answering the partner's recent moves in kind."
+    )
+    action_cost: NonNegative = Field(
+        0.3, le=5.0, description="Fixed cost of any move over doing nothing."
+    )
+    approval_reversion: Unit = Field(0.05, description="Monthly pull of approval to its baseline.")
+    approval_volatility: float = Field(0.01, ge=0.0, le=0.5, description="Monthly noise (sd).")
+    move_approval: NonNegative = Field(
+        0.06, le=1.0, description="Approval gained per share of the public above half accepting a move."
+    )
+
+
+class Washington(_Block):
+    """The United States as broker of the trilateral relationship."""
+
+    engagement: Unit = Field(0.7, description="Initial engagement in the alliance triangle.")
+    target_engagement: Unit = Field(0.7, description="Level engagement moves toward.")
+    adjustment_rate: Unit = Field(0.1, description="Monthly share of the gap to the target closed.")
+    volatility: float = Field(0.02, ge=0.0, le=0.5, description="Monthly noise in engagement (sd).")
+    brokering: NonNegative = Field(
+        0.6, le=5.0, description="Weight of US pressure for cooperation in Seoul's and Tokyo's choices."
+    )
+    trilateral_summit_rate: Unit = Field(
+        0.08, description="Monthly probability of a trilateral summit at full engagement."
+    )
+
+
+class Actors(_Block):
+    """The three governments."""
+
+    seoul: Government = Government()
+    tokyo: Government = Government()
+    washington: Washington = Washington()
+
+
+class Public(_Block):
+    """One country's citizens: their number, cohorts and initial opinions of the other country."""
+
+    citizens: int = Field(2000, ge=10, le=1_000_000, description="Simulated citizens.")
+    mean_opinion: Unit = Field(0.5, description="Initial mean opinion of the other country (0-1).")
+    concentration: float = Field(
+        8.0, gt=0.0, le=1000.0, description="Beta concentration (a+b) of initial opinions."
+    )
+    young_share: Unit = Field(0.25, description="Share aged under 30.")
+    old_share: Unit = Field(0.35, description="Share aged 60 and over.")
+    young_offset: float = Field(
+        0.05, ge=-0.5, le=0.5, description="Initial opinion of the young relative to the mean."
+    )
+    nationalism_mean: Unit = Field(0.3, description="Mean nationalist predisposition (Beta).")
+    nationalism_concentration: float = Field(4.0, gt=0.0, le=1000.0)
+    nationalism_opinion_link: float = Field(
+        0.3, ge=0.0, le=2.0, description="How much predisposition lowers initial opinion."
+    )
+
+    @field_validator("old_share")
+    @classmethod
+    def _cohorts_fit(cls, value: float, info: ValidationInfo) -> float:
+        young = info.data.get("young_share")
+        if young is not None and young + value > 1.0:
+            raise ValueError(f"young_share + old_share must be <= 1, got {young} + {value}")
+        return value
+
+
+class OpinionDynamics(_Block):
+    """Social influence among citizens (Deffuant-Weisbuch) and anchoring (Friedkin-Johnsen)."""
+
+    confidence: float = Field(0.3, gt=0.0, le=1.0, description="Bounded-confidence threshold d.")
+    convergence: float = Field(0.3, gt=0.0, le=0.5, description="Deffuant step mu.")
+    rounds_per_month: int = Field(1, ge=0, le=50, description="Pairwise rounds per month.")
+    burn_in_months: int = Field(
+        12, ge=0, le=240, description="Months of social influence alone before the start (spin-up)."
+    )
+    susceptibility: Unit = Field(
+        0.85, description="Friedkin-Johnsen weight on socially mixed opinion vs. own anchor."
+    )
+    anchor_absorption: Unit = Field(
+        0.5, description="Share of each month's forcing that also shifts citizens' anchors (memory)."
+    )
+    favourable_threshold: Unit = Field(
+        0.6, description="Opinion above which a citizen counts as favourable in polls."
+    )
+    acceptance_scale: Unit = Field(
+        0.5, description="Opinion needed to accept a move = scale x its conciliation."
+    )
+    nationalist_voice: NonNegative = Field(
+        1.0, le=10.0, description="Extra political weight of nationalists when salience is high."
+    )
+    nationalist_stubbornness: Unit = Field(
+        0.5, description="How much less susceptible to influence the most nationalist citizens are."
+    )
+    history_push: NonNegative = Field(0.06, description="Opinion drop per unit history shock.")
+    salience_mobilization: NonNegative = Field(
+        0.01, description="Monthly drop for nationalists per unit of history salience."
+    )
+    trade_push: NonNegative = Field(0.05, description="Opinion drop per hostile trade move.")
+    goodwill_lift: NonNegative = Field(
+        0.02, description="Opinion lift per unit of the partner's conciliation."
+    )
+    exchange_lift: NonNegative = Field(
+        0.012, description="Monthly lift for the young at the reference exchange flow."
+    )
+    threat_rally: NonNegative = Field(
+        0.004, description="Monthly lift toward the partner per unit of security threat."
+    )
+
+
+class Publics(_Block):
+    """Korean and Japanese citizens."""
+
+    korea: Public = Public()
+    japan: Public = Public()
+    dynamics: OpinionDynamics = OpinionDynamics()
+
+
+class HistoryDriver(_Block):
+    """History disputes: colonial legacy, comfort women, forced-labour rulings, textbooks, shrine visits."""
+
+    salience: Unit = Field(0.3, description="Initial history salience.")
+    decay: Unit = Field(0.08, description="Monthly share of salience that fades.")
+    dispute_open: bool = Field(
+        False, description="Forced-labour compensation dispute unresolved (raises court rulings)."
+    )
+    court_ruling_rate: NonNegative = Field(
+        0.01, le=10.0, description="Rulings per month when the dispute is settled."
+    )
+    open_dispute_multiplier: NonNegative = Field(
+        4.0, le=100.0, description="Ruling rate multiplier while the dispute is open."
+    )
+    shrine_visit_rate: NonNegative = Field(0.05, le=10.0, description="Visits per month.")
+    textbook_rate: NonNegative = Field(0.08, le=10.0, description="Textbook disputes per month.")
+    territorial_incident_rate: NonNegative = Field(
+        0.05, le=10.0, description="Dokdo/Takeshima incidents per month."
+    )
+
+
+class SecurityDriver(_Block):
+    """North Korean provocations, China's pressure and the value of security cooperation."""
+
+    nk_provocation_rate: NonNegative = Field(
+        1.0, le=50.0, description="Missile launch events per month (Poisson mean)."
+    )
+    provocation_impact: NonNegative = Field(0.3, le=10.0)
+    threat_decay: Unit = Field(0.15, description="Monthly decay of the threat stock.")
+    threat_half_saturation: float = Field(1.0, gt=0.0, le=100.0)
+    china_pressure: Unit = Field(0.5, description="Initial pressure from China (0-1).")
+    china_trend: float = Field(0.002, ge=-0.1, le=0.1, description="Monthly drift of China pressure.")
+    china_volatility: float = Field(0.01, ge=0.0, le=0.5)
+    china_weight: Unit = Field(0.4, description="Weight of China in the combined threat.")
+    security_value: NonNegative = Field(
+        2.0, le=20.0, description="Utility weight of security gains per unit threat."
+    )
+    gsomia_active: bool = Field(True, description="GSOMIA in force at the start.")
+    cooperation: Unit = Field(0.6, description="Initial security cooperation.")
+    adjustment_rate: Unit = Field(0.15, description="Monthly share of the gap to the target closed.")
+    gsomia_notice_months: int = Field(3, ge=1, le=24, description="Notice before termination.")
+
+
+class TradeDriver(_Block):
+    """Export controls, white lists, the WTO case, boycotts and economic interdependence."""
+
+    jp_export_controls: bool = False
+    jp_white_list_removed: bool = False
+    kr_export_controls: bool = False
+    kr_white_list_removed: bool = False
+    wto_case: bool = False
+    interdependence: Unit = Field(0.7, description="Supply-chain interdependence (0-1).")
+    economic_value: NonNegative = Field(
+        1.5, le=20.0, description="Utility weight of trade gains per unit interdependence."
+    )
+    boycott: Unit = Field(0.0, description="Initial Korean consumer-boycott intensity.")
+    boycott_threshold: Unit = Field(
+        0.25, description="Korean nationalist pressure above which a boycott grows."
+    )
+    boycott_growth: NonNegative = Field(1.5, le=20.0)
+    boycott_decay: Unit = Field(0.12)
+
+
+class ExchangeDriver(_Block):
+    """Youth exchange, tourism and pop culture (Korean visitors to Japan, million a year)."""
+
+    visitors: NonNegative = Field(8.8, le=100.0, description="Initial flow (million/year).")
+    potential_visitors: NonNegative = Field(
+        9.0, le=100.0, description="Flow without boycott or pandemic."
+    )
+    reference_visitors: float = Field(
+        8.8, gt=0.0, le=100.0, description="Flow at which exchange_lift applies (2024 level)."
+    )
+    adjustment_rate: Unit = 0.3
+    boycott_cut: Unit = Field(0.65, description="Share of the flow a full boycott removes.")
+    pandemic_rate: Unit = Field(0.002, description="Monthly probability of a pandemic closure.")
+    pandemic_months: int = Field(24, ge=1, le=120)
+    program_scale: NonNegative = Field(
+        1.0, le=10.0, description="Youth exchange programmes (1 = current level)."
+    )
+
+
+class InstitutionsDriver(_Block):
+    """Institutionalised cooperation: regular summits, councils, a trilateral secretariat."""
+
+    stock: Unit = Field(0.35, description="Initial institutionalisation.")
+    decay: Unit = Field(0.01, description="Monthly decay without maintenance.")
+    damping: Unit = Field(
+        0.6, description="How strongly institutions damp hostile moves and leader swings."
+    )
+    climate: Unit = Field(0.6, description="Initial diplomatic climate between the capitals.")
+    climate_reversion: Unit = Field(0.04, description="Monthly pull of the climate toward 0.5.")
+
+
+class Drivers(_Block):
+    """One block per driver family."""
+
+    history: HistoryDriver = HistoryDriver()
+    security: SecurityDriver = SecurityDriver()
+    trade: TradeDriver = TradeDriver()
+    exchange: ExchangeDriver = ExchangeDriver()
+    institutions: InstitutionsDriver = InstitutionsDriver()
+
+
+class EventKind(StrEnum):
+    """Dated injects a scenario (or a facilitator) can schedule."""
+
+    COURT_RULING = "court_ruling"
+    HISTORY_AGREEMENT = "history_agreement"
+    HISTORY_AGREEMENT_DISSOLVED = "history_agreement_dissolved"
+    SHRINE_VISIT = "shrine_visit"
+    TEXTBOOK = "textbook"
+    TERRITORIAL_INCIDENT = "territorial_incident"
+    EXPORT_CONTROLS = "export_controls"
+    EXPORT_CONTROLS_LIFTED = "export_controls_lifted"
+    WHITE_LIST_REMOVAL = "white_list_removal"
+    WHITE_LIST_RESTORED = "white_list_restored"
+    WTO_COMPLAINT = "wto_complaint"
+    WTO_WITHDRAWN = "wto_withdrawn"
+    BOYCOTT = "boycott"
+    GSOMIA_SIGNED = "gsomia_signed"
+    GSOMIA_TERMINATION_NOTICE = "gsomia_termination_notice"
+    GSOMIA_SUSPENSION_OF_TERMINATION = "gsomia_suspension_of_termination"
+    GSOMIA_RESTORED = "gsomia_restored"
+    COMPENSATION_PLAN = "compensation_plan"
+    SUMMIT = "summit"
+    TRILATERAL_SUMMIT = "trilateral_summit"
+    LEADERSHIP_CHANGE = "leadership_change"
+    ELECTION = "election"
+    DOMESTIC_CRISIS = "domestic_crisis"
+    MISSILE_LAUNCH = "missile_launch"
+    MISSILE_OVERFLIGHT = "missile_overflight"
+    NUCLEAR_TEST = "nuclear_test"
+    PANDEMIC = "pandemic"
+    US_POLICY_SHIFT = "us_policy_shift"
+
+
+class EventActor(StrEnum):
+    """Who acts in an inject."""
+
+    SEOUL = "seoul"
+    TOKYO = "tokyo"
+    SEOUL_TOKYO = "seoul+tokyo"
+    WASHINGTON = "washington"
+    PYONGYANG = "pyongyang"
+    BEIJING = "beijing"
+    KOREA_PUBLIC = "korea_public"
+    JAPAN_PUBLIC = "japan_public"
+    WORLD = "world"
+
+
+class Event(_Block):
+    """A dated inject: something that happens regardless of the model's own choices."""
+
+    date: DateStr
+    kind: EventKind
+    actor: EventActor = EventActor.WORLD
+    magnitude: float = Field(1.0, ge=0.0, le=10.0, description="Scales the event's effect.")
+    description: str = Field("", max_length=1000)
+    source: str = Field("", max_length=500, description="Where the fact comes from.")
+    orientation: Unit | None = Field(
+        None, description="For leadership_change: the new leader's orientation (0 hawk, 1 dove)."
+    )
+    leader: str | None = Field(None, max_length=80, description="For leadership_change: name.")
+    engagement: Unit | None = Field(
+        None, description="For us_policy_shift: Washington's new target engagement."
+    )
+
+
+class GovernmentLevers(_Block):
+    """What an analyst or a team decides for one capital."""
+
+    cooperation_priority: float = Field(
+        0.0, ge=-1.0, le=1.0, description="Doctrine: added utility per unit conciliation."
+    )
+    forbidden_moves: tuple[Move, ...] = Field((), description="Moves this government rules out.")
+    summit_every_months: int | None = Field(
+        None, ge=1, le=60, description="Commitment to regular summits (shuttle diplomacy)."
+    )
+
+
+class Levers(_Block):
+    """Decisions set from outside the model."""
+
+    seoul: GovernmentLevers = GovernmentLevers()
+    tokyo: GovernmentLevers = GovernmentLevers()
+
+
+class Uncertainty(_Block):
+    """A parameter drawn uniformly per run between ``low`` and ``high``."""
+
+    low: float
+    high: float
+
+    @field_validator("high")
+    @classmethod
+    def _ordered(cls, value: float, info: ValidationInfo) -> float:
+        low = info.data.get("low")
+        if low is not None and value <= low:
+            raise ValueError(f"expected high > low, got low={low}, high={value}")
+        return value
+
+
+class OutcomeThresholds(_Block):
+    """How a run's last year is classified (see README and docs/ODD.md)."""
+
+    window_months: int = Field(12, ge=1, le=120, description="Months averaged at the end.")
+    durable_min_index: float = Field(
+        65.0, ge=0.0, le=100.0, description="Durable: last-window mean relations index at least this."
+    )
+    durable_min_institutionalization: Unit = Field(
+        0.35, description="Durable: final institutionalisation at least this."
+    )
+    relapse_max_index: float = Field(
+        50.0, ge=0.0, le=100.0, description="Relapse: last-window mean relations index at most this."
+    )
+
+    @field_validator("relapse_max_index")
+    @classmethod
+    def _below_durable(cls, value: float, info: ValidationInfo) -> float:
+        durable = info.data.get("durable_min_index")
+        if durable is not None and value >= durable:
+            raise ValueError(f"expected relapse_max_index < durable_min_index ({durable}), got {value}")
+        return value
+
+
+class Scenario(_Block):
+    """A complete, validated scenario."""
+
+    meta: Meta
+    actors: Actors = Actors()
+    publics: Publics = Publics()
+    drivers: Drivers = Drivers()
+    events: tuple[Event, ...] = ()
+    levers: Levers = Levers()
+    outcomes: OutcomeThresholds = OutcomeThresholds()
+    uncertainties: dict[str, Uncertainty] = Field(
+        default_factory=dict,
+        description="Dotted parameter path -> range, e.g. drivers.security.nk_provocation_rate.",
+    )
+
+    @field_validator("events")
+    @classmethod
+    def _events_in_horizon(cls, events: tuple[Event, ...], info: ValidationInfo) -> tuple[Event, ...]:
+        meta = info.data.get("meta")
+        if meta is None:
+            return events
+        end = add_months(meta.start, meta.months - 1)
+        for i, event in enumerate(events):
+            tick = months_between(meta.start, event.date)
+            if not 0 <= tick < meta.months:
+                raise ValueError(
+                    f"events[{i}].date {event.date} is outside the scenario's months "
+                    f"{meta.start} to {end:%Y-%m}"
+                )
+        return tuple(sorted(events, key=lambda e: parse_date(e.date)))
+
+    @field_validator("uncertainties")
+    @classmethod
+    def _paths_are_numbers(
+        cls, value: dict[str, Uncertainty], info: ValidationInfo
+    ) -> dict[str, Uncertainty]:
+        for path, spec in value.items():
+            current: Any = info.data
+            for part in path.split("."):
+                if isinstance(current, BaseModel) and part in type(current).model_fields:
+                    current = getattr(current, part)
+                elif isinstance(current, dict) and part in current:
+                    current = current[part]
+                else:
+                    raise ValueError(f"{path!r} is not a parameter of the scenario")
+            if isinstance(current, bool) or not isinstance(current, int | float):
+                raise ValueError(f"{path!r} is not a numeric parameter")
+            if isinstance(current, int) and not (
+                float(spec.low).is_integer() and float(spec.high).is_integer()
+            ):
+                raise ValueError(f"{path!r} is a whole number: give whole-number low and high")
+        return value
+
+    def with_values(self, values: dict[str, float]) -> Self:
+        """A copy with dotted-path parameters replaced and re-validated (used for sampled uncertainties)."""
+        if not values:
+            return self
+        data = self.model_dump(mode="json")
+        for path, number in values.items():
+            node = data
+            *parents, leaf = path.split(".")
+            for part in parents:
+                node = node[part]
+            node[leaf] = round(number) if isinstance(node[leaf], int) else number
+        return type(self).model_validate(data)
+
+    def digest(self) -> str:
+        """SHA-256 of the resolved scenario's canonical JSON: identifies exactly what was run."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
+    """Read, resolve ``extends``, apply ``--set`` overrides and validate a scenario file.
+
+    Overrides may name any field of the schema, not only those written in the file: they are applied to the
+    complete validated scenario (defaults filled in) and validated again. An overridden parameter is fixed,
+    so its entry in ``uncertainties`` is dropped. Raises ``sim.loading.ScenarioError`` naming the file (or
+    ``--set``), the field and what was expected.
+    """
+    scenario = load(Scenario, path)
+    if not overrides:
+        return scenario
+    data = apply_overrides(scenario.model_dump(mode="json"), overrides)
+    fixed = {item.partition("=")[0].strip() for item in overrides}
+    data["uncertainties"] = {
+        key: value for key, value in data["uncertainties"].items() if key not in fixed
+    }
+    return validate(Scenario, data, file="--set")

@@ -1,0 +1,422 @@
+"""Tests of sim.plots on synthetic batches whose quantiles and shares are known exactly."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection, PolyCollection
+from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+
+import sim.plots
+from sim.outcomes import EVENT_COUNTS, KEY_OUTCOMES, OUTCOMES, OutcomeClass
+from sim.plots import (
+    GID_BAND_50,
+    GID_BAND_90,
+    GID_CLASS_BAR,
+    GID_CLASS_COUNT,
+    GID_EVENT_LINE,
+    GID_EVENT_TEXT,
+    GID_MEDIAN,
+    OKABE_ITO,
+    EventMarker,
+    fan_chart,
+    outcome_class_shares,
+    save_batch_plots,
+    wilson_interval,
+)
+
+START = pd.Timestamp("2025-01-01")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def make_timeseries(
+    n_runs: int = 101, n_months: int = 12, scenario: str = "baseline", offset: float = 0.0
+) -> pd.DataFrame:
+    """Run r has value ``r + offset`` (scaled to the outcome's range) at every month."""
+    runs = np.repeat(np.arange(n_runs), n_months)
+    months = np.tile(np.arange(n_months), n_runs)
+    frame = pd.DataFrame(
+        {
+            "scenario": scenario,
+            "run": runs,
+            "month": months,
+            "date": pd.date_range(START, periods=n_months, freq="MS")[months],
+        }
+    )
+    for name, info in OUTCOMES.items():
+        frame[name] = (runs + offset).astype(float) / (n_runs - 1) * (info.high - info.low)
+    for name in EVENT_COUNTS:
+        frame[name] = (runs % 3).astype(int)
+    return frame
+
+
+def make_runs(counts: dict[OutcomeClass, int], scenario: str = "baseline") -> pd.DataFrame:
+    classes = [cls for cls, k in counts.items() for _ in range(k)]
+    n = len(classes)
+    frame = pd.DataFrame(
+        {
+            "scenario": scenario,
+            "run": np.arange(n),
+            "seed": np.arange(n) + 1000,
+            "outcome_class": [str(c) for c in classes],
+        }
+    )
+    for name in OUTCOMES:
+        frame[f"final_{name}"] = 0.5
+    return frame
+
+
+def medians(ax: Axes) -> list[Line2D]:
+    return [line for line in ax.get_lines() if line.get_gid() == GID_MEDIAN]
+
+
+def bands(ax: Axes, gid: str) -> list[PolyCollection]:
+    return [c for c in ax.collections if isinstance(c, PolyCollection) and c.get_gid() == gid]
+
+
+def band_y(collection: PolyCollection) -> np.ndarray:
+    return np.concatenate([np.asarray(path.vertices)[:, 1] for path in collection.get_paths()])
+
+
+def legend_texts(ax: Axes) -> list[str]:
+    legend = ax.get_legend()
+    assert legend is not None
+    return [t.get_text() for t in legend.get_texts()]
+
+
+@pytest.fixture(autouse=True)
+def _no_figures_leak() -> Iterator[None]:
+    yield
+    assert plt.get_fignums() == []
+
+
+# ------------------------------------------------------------------------------------------------
+# fan_chart
+
+
+def test_fan_chart_median_and_bands_from_known_runs() -> None:
+    ax = fan_chart(make_timeseries(), "relations_index")
+    (median,) = medians(ax)
+    np.testing.assert_allclose(np.asarray(median.get_ydata(), dtype=float), 50.0)
+    (band90,) = bands(ax, GID_BAND_90)
+    (band50,) = bands(ax, GID_BAND_50)
+    y90, y50 = band_y(band90), band_y(band50)
+    assert y90.min() == pytest.approx(5.0)
+    assert y90.max() == pytest.approx(95.0)
+    assert y50.min() == pytest.approx(25.0)
+    assert y50.max() == pytest.approx(75.0)
+    assert set(np.round(y90, 9)) == {5.0, 95.0}
+
+
+def test_fan_chart_dated_x_axis_one_point_per_month() -> None:
+    ax = fan_chart(make_timeseries(n_months=18), "kr_favorability")
+    (median,) = medians(ax)
+    x = pd.DatetimeIndex(np.asarray(median.get_xdata()))
+    assert list(x) == list(pd.date_range(START, periods=18, freq="MS"))
+    assert isinstance(ax.xaxis.get_major_formatter(), mdates.ConciseDateFormatter)
+
+
+def test_fan_chart_title_unit_limits_and_legend() -> None:
+    info = OUTCOMES["security_cooperation"]
+    ax = fan_chart(make_timeseries(), "security_cooperation")
+    assert ax.get_title() == info.label
+    assert ax.get_ylabel() == info.unit
+    assert ax.get_ylim() == (info.low, info.high)
+    texts = legend_texts(ax)
+    assert texts[0] == "Median"
+    assert any("50 %" in t for t in texts)
+    assert any("90 %" in t for t in texts)
+
+
+def test_fan_chart_label_and_color_for_single_scenario() -> None:
+    ax = fan_chart(make_timeseries(), "relations_index", color="#123456", label="Policy A")
+    (median,) = medians(ax)
+    assert to_hex(median.get_color()) == "#123456"
+    assert "Median, Policy A" in legend_texts(ax)
+
+
+def test_fan_chart_accepts_event_count_columns() -> None:
+    ax = fan_chart(make_timeseries(), "nk_provocations")
+    assert ax.get_ylabel() == "events per month"
+    assert ax.get_ylim()[0] == 0
+
+
+def test_fan_chart_without_ax_uses_a_pyplot_free_figure() -> None:
+    ax = fan_chart(make_timeseries(n_runs=5), "relations_index")
+    assert isinstance(ax, Axes)
+    assert isinstance(ax.get_figure(root=True), Figure)
+    assert plt.get_fignums() == []
+
+
+def test_fan_chart_draws_on_given_ax() -> None:
+    fig = Figure()
+    given = fig.add_subplot()
+    assert fan_chart(make_timeseries(n_runs=5), "relations_index", ax=given) is given
+    assert len(fig.axes) == 1
+
+
+def test_fan_chart_missing_column_raises() -> None:
+    with pytest.raises(KeyError):
+        fan_chart(make_timeseries(n_runs=3).drop(columns="relations_index"), "relations_index")
+
+
+def test_event_markers_only_inside_the_plotted_range() -> None:
+    events = [
+        EventMarker(pd.Timestamp("2024-06-01"), "before", "history"),
+        EventMarker(pd.Timestamp("2025-04-01"), "summit", "diplomacy"),
+        EventMarker(datetime.date(2025, 9, 1), "ICBM test", "security"),
+        EventMarker(pd.Timestamp("2026-06-01"), "after", "history"),
+    ]
+    ax = fan_chart(make_timeseries(n_months=12), "relations_index", events=events)
+    lines = [line for line in ax.get_lines() if line.get_gid() == GID_EVENT_LINE]
+    texts = [t for t in ax.texts if t.get_gid() == GID_EVENT_TEXT]
+    assert sorted(t.get_text() for t in texts) == ["ICBM test", "summit"]
+    xs = sorted(float(np.asarray(line.get_xdata())[0]) for line in lines)
+    expected = [
+        mdates.date2num(datetime.date(2025, 4, 1)),
+        mdates.date2num(datetime.date(2025, 9, 1)),
+    ]
+    assert xs == pytest.approx(expected)
+    assert all(line.get_linestyle() == ":" for line in lines)
+    assert all(t.get_rotation() == 90 for t in texts)
+
+
+def test_neighbouring_event_labels_are_staggered() -> None:
+    events = [
+        EventMarker(pd.Timestamp("2025-03-01"), "first", "x"),
+        EventMarker(pd.Timestamp("2025-04-01"), "second", "x"),
+        EventMarker(pd.Timestamp("2025-05-01"), "third", "x"),
+        EventMarker(pd.Timestamp("2031-01-01"), "later", "x"),
+    ]
+    ax = fan_chart(make_timeseries(n_runs=5, n_months=120), "relations_index", events=events)
+    heights = {t.get_text(): t.get_position()[1] for t in ax.texts if t.get_gid() == GID_EVENT_TEXT}
+    assert len({heights["first"], heights["second"], heights["third"]}) == 3
+    assert heights["later"] == heights["first"]
+
+
+def test_event_markers_not_duplicated_by_a_second_fan() -> None:
+    events = [EventMarker(pd.Timestamp("2025-04-01"), "summit", "diplomacy")]
+    ax = fan_chart(make_timeseries(n_runs=5), "relations_index", events=events)
+    fan_chart(make_timeseries(n_runs=5, offset=1.0), "relations_index", events=events, ax=ax)
+    assert len([t for t in ax.texts if t.get_gid() == GID_EVENT_TEXT]) == 1
+
+
+def test_several_scenarios_give_one_median_each_with_distinct_colours() -> None:
+    frame = pd.concat(
+        [
+            make_timeseries(scenario="baseline"),
+            make_timeseries(scenario="crisis", offset=-20.0),
+            make_timeseries(scenario="summitry", offset=10.0),
+        ],
+        ignore_index=True,
+    )
+    ax = fan_chart(frame, "relations_index")
+    lines = medians(ax)
+    assert [line.get_label() for line in lines] == ["baseline", "crisis", "summitry"]
+    colours = [to_hex(line.get_color()) for line in lines]
+    assert len(set(colours)) == 3
+    assert {c.lower() for c in colours} <= {c.lower() for c in OKABE_ITO}
+    np.testing.assert_allclose(np.asarray(lines[1].get_ydata(), dtype=float), 30.0)
+    assert len(bands(ax, GID_BAND_90)) == 3
+    texts = legend_texts(ax)
+    for name in ("baseline", "crisis", "summitry"):
+        assert name in texts
+    assert any("50 %" in t for t in texts)
+    assert any("90 %" in t for t in texts)
+
+
+def test_repeated_calls_on_one_ax_build_a_comparison() -> None:
+    ax = fan_chart(make_timeseries(scenario="a"), "relations_index", label="A")
+    fan_chart(make_timeseries(scenario="b", offset=5.0), "relations_index", ax=ax, label="B")
+    lines = medians(ax)
+    assert len(lines) == 2
+    assert to_hex(lines[0].get_color()) != to_hex(lines[1].get_color())
+    texts = legend_texts(ax)
+    assert "A" in texts
+    assert "B" in texts
+
+
+# ------------------------------------------------------------------------------------------------
+# outcome_class_shares
+
+
+def class_bars(ax: Axes) -> list[Rectangle]:
+    return [p for p in ax.patches if isinstance(p, Rectangle) and p.get_gid() == GID_CLASS_BAR]
+
+
+def test_class_shares_heights_counts_and_title() -> None:
+    runs = make_runs(
+        {
+            OutcomeClass.RELAPSE: 2,
+            OutcomeClass.DURABLE_RAPPROCHEMENT: 5,
+            OutcomeClass.FRAGILE_THAW: 3,
+        }
+    )
+    ax = outcome_class_shares(runs)
+    heights = [bar.get_height() for bar in sorted(class_bars(ax), key=lambda b: b.get_x())]
+    assert heights == pytest.approx([50.0, 30.0, 20.0])  # enum order, not input order
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "Durable rapprochement",
+        "Fragile thaw",
+        "Relapse",
+    ]
+    counts = [t.get_text() for t in sorted(ax.texts, key=lambda t: t.get_position()[0])]
+    assert counts == ["5", "3", "2"]
+    assert "10 runs" in ax.get_title()
+    assert "%" in ax.get_ylabel()
+
+
+def test_class_shares_show_absent_classes_as_zero() -> None:
+    runs = make_runs({OutcomeClass.DURABLE_RAPPROCHEMENT: 4, OutcomeClass.FRAGILE_THAW: 6})
+    ax = outcome_class_shares(runs)
+    heights = [bar.get_height() for bar in sorted(class_bars(ax), key=lambda b: b.get_x())]
+    assert heights == pytest.approx([40.0, 60.0, 0.0])
+    assert len(ax.get_xticklabels()) == 3
+
+
+def test_class_shares_error_bars_are_wilson_intervals() -> None:
+    runs = make_runs({OutcomeClass.DURABLE_RAPPROCHEMENT: 8, OutcomeClass.RELAPSE: 2})
+    ax = outcome_class_shares(runs)
+    # The error-bar segments are vertical lines at the bar centres, sorted by x here.
+    segments = [
+        np.asarray(seg)
+        for coll in ax.collections
+        if isinstance(coll, LineCollection)
+        for seg in coll.get_segments()
+    ]
+    segments.sort(key=lambda seg: seg[0][0])
+    lo, hi = wilson_interval(8, 10)
+    assert sorted(segments[0][:, 1]) == pytest.approx([100 * lo, 100 * hi])
+    lo0, hi0 = wilson_interval(0, 10)
+    assert sorted(segments[1][:, 1]) == pytest.approx([100 * lo0, 100 * hi0])
+
+
+def test_class_shares_grouped_by_scenario() -> None:
+    runs = pd.concat(
+        [
+            make_runs({OutcomeClass.DURABLE_RAPPROCHEMENT: 3, OutcomeClass.RELAPSE: 1}, "baseline"),
+            make_runs({OutcomeClass.FRAGILE_THAW: 2, OutcomeClass.RELAPSE: 2}, "crisis"),
+        ],
+        ignore_index=True,
+    )
+    ax = outcome_class_shares(runs)
+    bars = sorted(class_bars(ax), key=lambda b: b.get_x())
+    assert len(bars) == 6
+    # Per class: baseline bar then crisis bar.
+    assert [b.get_height() for b in bars] == pytest.approx([75.0, 0.0, 0.0, 50.0, 25.0, 50.0])
+    assert to_hex(bars[0].get_facecolor()) != to_hex(bars[1].get_facecolor())
+    texts = legend_texts(ax)
+    assert any(t.startswith("baseline") for t in texts)
+    assert any(t.startswith("crisis") for t in texts)
+    assert "8 runs" in ax.get_title()
+    assert len([t for t in ax.texts if t.get_gid() == GID_CLASS_COUNT]) == 6
+
+
+def test_class_shares_reject_unknown_class() -> None:
+    runs = make_runs({OutcomeClass.RELAPSE: 2})
+    runs.loc[0, "outcome_class"] = "war"
+    with pytest.raises(ValueError, match="war"):
+        outcome_class_shares(runs)
+
+
+# ------------------------------------------------------------------------------------------------
+# wilson_interval
+
+
+def test_wilson_interval_known_value() -> None:
+    lo, hi = wilson_interval(8, 10)
+    assert lo == pytest.approx(0.4902, abs=1e-3)
+    assert hi == pytest.approx(0.9433, abs=1e-3)
+
+
+@pytest.mark.parametrize("n", [1, 5, 10, 1000])
+def test_wilson_interval_edges_stay_in_unit_interval(n: int) -> None:
+    lo0, hi0 = wilson_interval(0, n)
+    lon, hin = wilson_interval(n, n)
+    assert lo0 == 0.0
+    assert 0.0 < hi0 < 1.0
+    assert hin == 1.0
+    assert 0.0 < lon < 1.0
+    assert lon == pytest.approx(1.0 - hi0)  # symmetry
+
+
+def test_wilson_interval_contains_estimate_and_narrows_with_n() -> None:
+    lo_small, hi_small = wilson_interval(3, 10)
+    lo_big, hi_big = wilson_interval(300, 1000)
+    assert lo_small < 0.3 < hi_small
+    assert lo_big < 0.3 < hi_big
+    assert hi_big - lo_big < hi_small - lo_small
+
+
+def test_wilson_interval_degenerate_and_invalid() -> None:
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    with pytest.raises(ValueError):
+        wilson_interval(11, 10)
+    with pytest.raises(ValueError):
+        wilson_interval(-1, 10)
+
+
+# ------------------------------------------------------------------------------------------------
+# save_batch_plots
+
+
+def test_save_batch_plots_writes_valid_pngs(tmp_path: Path) -> None:
+    timeseries = make_timeseries(n_runs=11, n_months=24)
+    runs = make_runs({OutcomeClass.DURABLE_RAPPROCHEMENT: 6, OutcomeClass.FRAGILE_THAW: 5})
+    events = [EventMarker(pd.Timestamp("2025-06-01"), "summit", "diplomacy")]
+    out = tmp_path / "plots" / "batch"
+    paths = save_batch_plots(timeseries, runs, out, events)
+    expected = [f"fan_{name}.png" for name in KEY_OUTCOMES] + [
+        "outcome_classes.png",
+        "overview.png",
+    ]
+    assert [p.name for p in paths] == expected
+    assert sorted(p.name for p in out.iterdir()) == sorted(expected)
+    for path in paths:
+        data = path.read_bytes()
+        assert len(data) > 1000
+        assert data[:8] == PNG_SIGNATURE
+    assert plt.get_fignums() == []
+
+
+def test_save_batch_plots_several_formats_and_scenarios(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two key outcomes keep this fast; the overview grid must still fill itself.
+    monkeypatch.setattr(sim.plots, "KEY_OUTCOMES", ("relations_index", "nk_threat"))
+    timeseries = pd.concat(
+        [make_timeseries(5, 6, "a"), make_timeseries(5, 6, "b", offset=1.0)], ignore_index=True
+    )
+    runs = pd.concat(
+        [make_runs({OutcomeClass.RELAPSE: 5}, "a"), make_runs({OutcomeClass.FRAGILE_THAW: 5}, "b")],
+        ignore_index=True,
+    )
+    paths = save_batch_plots(timeseries, runs, tmp_path, formats=("png", "svg"))
+    assert [p.name for p in paths] == [
+        "fan_relations_index.png",
+        "fan_relations_index.svg",
+        "fan_nk_threat.png",
+        "fan_nk_threat.svg",
+        "outcome_classes.png",
+        "outcome_classes.svg",
+        "overview.png",
+        "overview.svg",
+    ]
+    assert (tmp_path / "overview.svg").read_text().lstrip().startswith("<?xml")
+    assert (tmp_path / "overview.png").read_bytes()[:8] == PNG_SIGNATURE
+    assert plt.get_fignums() == []
