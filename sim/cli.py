@@ -65,9 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("scenarios", nargs="+", type=Path, help="scenario YAML files")
     run.add_argument("--runs", type=_positive_int, default=200, help="replications (default 200)")
     run.add_argument("--seed", type=_seed, default=1, help="root seed of the batch (default 1)")
-    run.add_argument(
-        "--workers", type=_positive_int, default=None, help="processes (default: all cores)"
-    )
+    run.add_argument("--workers", type=_positive_int, default=None, help="processes (default: all cores)")
     run.add_argument("--out", type=Path, default=Path("results"), help="results folder (default results/)")
     run.add_argument(
         "--set",
@@ -113,6 +111,10 @@ def _load_all(paths: Sequence[Path], overrides: Sequence[str]) -> list[tuple[Pat
     return loaded
 
 
+def _advance(bar: tqdm) -> None:
+    bar.update()
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     loaded = _load_all(args.scenarios, args.overrides)
     workers = args.workers or default_workers()
@@ -136,7 +138,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 overrides=tuple(args.overrides),
                 force=args.force,
                 plots=not args.no_plots,
-                on_run=lambda _: bar.update(),
+                on_run=lambda _result: _advance(bar),
             )
         seconds = time.perf_counter() - started
         shares = ", ".join(

@@ -330,9 +330,7 @@ class _Inspector:
     def _merge_sources(self, value: Node, path: str, check: bool) -> list[MappingNode]:
         if isinstance(value, MappingNode):
             return [value]
-        if isinstance(value, SequenceNode) and all(
-            isinstance(item, MappingNode) for item in value.value
-        ):
+        if isinstance(value, SequenceNode) and all(isinstance(item, MappingNode) for item in value.value):
             return list(reversed(value.value))  # earlier mappings win, as in PyYAML
         if check:
             self._problem(path, "'<<' (merge key) needs a mapping or a list of mappings", value)
@@ -350,8 +348,7 @@ class _Inspector:
         field = _join(path, text)
         if node.tag == _BOOL:
             message = (
-                f"the key '{text}' is read by YAML as a true/false value, not a name; "
-                f"put it in quotes: '{text}':"
+                f"the key '{text}' is read by YAML as a true/false value, not a name; put it in quotes: '{text}':"
             )
         elif node.tag in (_INT, _FLOAT):
             message = f"the key {text} is a number, not a name; put it in quotes: '{text}':"
@@ -469,8 +466,7 @@ def _read_text(path: Path) -> str:
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise refuse(
-            f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x} cannot be decoded); "
-            "save it as UTF-8",
+            f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x} cannot be decoded); save it as UTF-8",
             line,
         ) from None
 
@@ -501,8 +497,7 @@ def read_yaml_mapping(path: Path | str) -> tuple[dict[str, Any], dict[str, int]]
             [
                 Problem(
                     "",
-                    "expected settings written as 'key: value' lines at the top level, "
-                    f"got {_show(data)}",
+                    f"expected settings written as 'key: value' lines at the top level, got {_show(data)}",
                     _line(node),
                 )
             ],
@@ -551,9 +546,7 @@ def resolve_extends(
     return _resolve(Path(path), key, [])
 
 
-def _resolve(
-    path: Path, key: str, chain: list[Path]
-) -> tuple[dict[str, Any], dict[str, tuple[str, int]]]:
+def _resolve(path: Path, key: str, chain: list[Path]) -> tuple[dict[str, Any], dict[str, tuple[str, int]]]:
     data, lines = read_yaml_mapping(path)
     name = str(path)
     origins = {field: (name, line) for field, line in lines.items()}
@@ -623,9 +616,7 @@ def _parse_override_value(text: str) -> Any:
 
 def _apply_one(data: dict[str, Any], path: str, value: Any) -> str | None:
     """Set ``path`` in ``data``; return a message when the path does not exist."""
-    tokens: list[str | int] = [
-        name if name else int(index) for name, index in _PATH_TOKEN.findall(path)
-    ]
+    tokens: list[str | int] = [name if name else int(index) for name, index in _PATH_TOKEN.findall(path)]
     current: Any = data
     walked = ""
     for position, token in enumerate(tokens):
@@ -683,8 +674,7 @@ def _apply_overrides(
             problems.append(
                 Problem(
                     path,
-                    "not a valid field path; write it like drivers.security.nk_rate "
-                    "or events[2].date",
+                    "not a valid field path; write it like drivers.security.nk_rate or events[2].date",
                 )
             )
             continue
@@ -703,9 +693,7 @@ def _apply_overrides(
     return result, applied
 
 
-def apply_overrides(
-    data: Mapping[str, Any], overrides: Sequence[str], *, source: str = "--set"
-) -> dict[str, Any]:
+def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str], *, source: str = "--set") -> dict[str, Any]:
     """Return a copy of ``data`` with each ``dotted.path=value`` override applied in order.
 
     Paths use the same notation as error messages (``events[2].date``) and must already exist.
@@ -981,9 +969,7 @@ def validate[M: pydantic.BaseModel](
         raise ScenarioError(top, problems) from None
 
 
-def load[M: pydantic.BaseModel](
-    model_cls: type[M], path: str | Path, overrides: Sequence[str] = ()
-) -> M:
+def load[M: pydantic.BaseModel](model_cls: type[M], path: str | Path, overrides: Sequence[str] = ()) -> M:
     """Read ``path`` (following ``extends``), apply ``--set`` overrides and validate."""
     data, file_origins = resolve_extends(path)
     origins: dict[str, Origin] = dict(file_origins)

@@ -158,9 +158,7 @@ class RapprochementModel(mesa.Model):
     def _update_stocks(self) -> None:
         self.trade.update(self.publics["korea"].nationalist_pressure(self.history.salience))
         self.exchange.update(self.rng, self.trade.boycott)
-        self.security.update(
-            self.washington.engagement, self.institutions.climate, self.institutions.stock
-        )
+        self.security.update(self.washington.engagement, self.institutions.climate, self.institutions.stock)
         self.institutions.update()
         self.history.decay()
 

@@ -406,9 +406,7 @@ def cluster_sizes(opinions: NDArray[np.float64], *, gap: float = 0.01) -> NDArra
     return np.diff(edges).astype(np.int64)
 
 
-def count_clusters(
-    opinions: NDArray[np.float64], *, gap: float = 0.01, min_share: float = 0.0
-) -> int:
+def count_clusters(opinions: NDArray[np.float64], *, gap: float = 0.01, min_share: float = 0.0) -> int:
     """Number of opinion clusters holding at least ``min_share`` of the population.
 
     Sort, split where consecutive opinions differ by more than ``gap`` (see

@@ -147,9 +147,7 @@ def _scenarios(frame: pd.DataFrame) -> list[str]:
 
 
 def _used_colors(ax: Axes) -> set[str]:
-    return {
-        str(line.get_color()).lower() for line in ax.get_lines() if line.get_gid() == GID_MEDIAN
-    }
+    return {str(line.get_color()).lower() for line in ax.get_lines() if line.get_gid() == GID_MEDIAN}
 
 
 def _next_colors(ax: Axes, count: int) -> list[str]:
@@ -177,9 +175,7 @@ def _outcome_text(outcome: str) -> tuple[str, str, tuple[float, float] | None]:
     return outcome, "", None
 
 
-def _draw_events(
-    ax: Axes, events: Sequence[EventMarker], start: pd.Timestamp, end: pd.Timestamp
-) -> None:
+def _draw_events(ax: Axes, events: Sequence[EventMarker], start: pd.Timestamp, end: pd.Timestamp) -> None:
     """Dotted vertical lines with small rotated labels at event dates within [start, end].
 
     Labels of events closer than ~4 % of the date range to an earlier labelled one move down to
@@ -201,11 +197,7 @@ def _draw_events(
         x = float(mdates.date2num(when.to_pydatetime()))
         # Lowest level whose previous label is far enough away (all crowded: cycle by date order).
         free = [i for i, t in enumerate(last_at_level) if t is None or when - t >= crowded]
-        level = (
-            free[0]
-            if free
-            else min(range(len(last_at_level)), key=lambda i: last_at_level[i] or start)
-        )
+        level = free[0] if free else min(range(len(last_at_level)), key=lambda i: last_at_level[i] or start)
         last_at_level[level] = when
         if (round(x, 6), event.label) in already:
             continue
@@ -405,9 +397,7 @@ def outcome_class_shares(runs: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
 
     scenarios = _scenarios(runs)
     several = len(scenarios) > 1
-    groups = (
-        runs["scenario"].astype(str) if "scenario" in runs.columns else pd.Series("", runs.index)
-    )
+    groups = runs["scenario"].astype(str) if "scenario" in runs.columns else pd.Series("", runs.index)
     counts = (
         pd.crosstab(groups, values)
         .reindex(index=scenarios, columns=[c.value for c in classes], fill_value=0)
@@ -480,9 +470,7 @@ def _save(fig: Figure, stem: Path, formats: Sequence[str]) -> list[Path]:
     return paths
 
 
-def _overview(
-    timeseries: pd.DataFrame, runs: pd.DataFrame, events: Sequence[EventMarker]
-) -> Figure:
+def _overview(timeseries: pd.DataFrame, runs: pd.DataFrame, events: Sequence[EventMarker]) -> Figure:
     """One page: every KEY_OUTCOMES fan as small multiples, the class shares and a shared legend."""
     ncols = 3
     nfan = len(KEY_OUTCOMES)

@@ -9,6 +9,7 @@ workers.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -126,5 +127,7 @@ def run_batch(
         yield from map(_simulate_task, tasks)
         return
     chunk = max(1, min(16, runs // (workers * 4)))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # forkserver, not fork: forking a process that already runs threads (pyarrow, BLAS) can deadlock.
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         yield from pool.map(_simulate_task, tasks, chunksize=chunk)

@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Self
@@ -115,15 +115,14 @@ class Government(_Block):
     term_months: int = Field(48, ge=6, le=240, description="Months between later scheduled changes.")
     successor: SuccessorDraw = SuccessorDraw()
     decision_rule: DecisionRuleName = DecisionRuleName.EXPECTED_UTILITY
-    initiative: Unit = Field(
-        0.3, description="Probability per month that the government weighs a move at all."
-    )
+    initiative: Unit = Field(0.3, description="Probability per month that the government weighs a move at all.")
     rationality: float = Field(
-        10.0, ge=0.0, le=100.0, description="Logit choice sharpness: 0 random, large = best response."
+        10.0,
+        ge=0.0,
+        le=100.0,
+        description="Logit choice sharpness: 0 random, large = best response.",
     )
-    win_set_share: Unit = Field(
-        0.5, description="Share of the (voice-weighted) public that must accept a move."
-    )
+    win_set_share: Unit = Field(0.5, description="Share of the (voice-weighted) public that must accept a move.")
     approval_slack: Unit = Field(
         0.4, description="How far approval above 0.5 lowers the share needed (and below raises it)."
     )
@@ -139,13 +138,13 @@ class Government(_Block):
     reciprocity: NonNegative = Field(
         1.0, le=20.0, description="Weight of answering the partner's recent moves in kind."
     )
-    action_cost: NonNegative = Field(
-        0.3, le=5.0, description="Fixed cost of any move over doing nothing."
-    )
+    action_cost: NonNegative = Field(0.3, le=5.0, description="Fixed cost of any move over doing nothing.")
     approval_reversion: Unit = Field(0.05, description="Monthly pull of approval to its baseline.")
     approval_volatility: float = Field(0.01, ge=0.0, le=0.5, description="Monthly noise (sd).")
     move_approval: NonNegative = Field(
-        0.06, le=1.0, description="Approval gained per share of the public above half accepting a move."
+        0.06,
+        le=1.0,
+        description="Approval gained per share of the public above half accepting a move.",
     )
 
 
@@ -157,7 +156,9 @@ class Washington(_Block):
     adjustment_rate: Unit = Field(0.1, description="Monthly share of the gap to the target closed.")
     volatility: float = Field(0.02, ge=0.0, le=0.5, description="Monthly noise in engagement (sd).")
     brokering: NonNegative = Field(
-        0.6, le=5.0, description="Weight of US pressure for cooperation in Seoul's and Tokyo's choices."
+        0.6,
+        le=5.0,
+        description="Weight of US pressure for cooperation in Seoul's and Tokyo's choices.",
     )
     trilateral_summit_rate: Unit = Field(
         0.08, description="Monthly probability of a trilateral summit at full engagement."
@@ -213,14 +214,13 @@ class OpinionDynamics(_Block):
         0.85, description="Friedkin-Johnsen weight on socially mixed opinion vs. own anchor."
     )
     anchor_absorption: Unit = Field(
-        0.5, description="Share of each month's forcing that also shifts citizens' anchors (memory)."
+        0.5,
+        description="Share of each month's forcing that also shifts citizens' anchors (memory).",
     )
     favourable_threshold: Unit = Field(
         0.6, description="Opinion above which a citizen counts as favourable in polls."
     )
-    acceptance_scale: Unit = Field(
-        0.5, description="Opinion needed to accept a move = scale x its conciliation."
-    )
+    acceptance_scale: Unit = Field(0.5, description="Opinion needed to accept a move = scale x its conciliation.")
     nationalist_voice: NonNegative = Field(
         1.0, le=10.0, description="Extra political weight of nationalists when salience is high."
     )
@@ -232,9 +232,7 @@ class OpinionDynamics(_Block):
         0.01, description="Monthly drop for nationalists per unit of history salience."
     )
     trade_push: NonNegative = Field(0.05, description="Opinion drop per hostile trade move.")
-    goodwill_lift: NonNegative = Field(
-        0.02, description="Opinion lift per unit of the partner's conciliation."
-    )
+    goodwill_lift: NonNegative = Field(0.02, description="Opinion lift per unit of the partner's conciliation.")
     exchange_lift: NonNegative = Field(
         0.012, description="Monthly lift for the young at the reference exchange flow."
     )
@@ -307,9 +305,7 @@ class TradeDriver(_Block):
         1.5, le=20.0, description="Utility weight of trade gains per unit interdependence."
     )
     boycott: Unit = Field(0.0, description="Initial Korean consumer-boycott intensity.")
-    boycott_threshold: Unit = Field(
-        0.25, description="Korean nationalist pressure above which a boycott grows."
-    )
+    boycott_threshold: Unit = Field(0.25, description="Korean nationalist pressure above which a boycott grows.")
     boycott_growth: NonNegative = Field(1.5, le=20.0)
     boycott_decay: Unit = Field(0.12)
 
@@ -318,9 +314,7 @@ class ExchangeDriver(_Block):
     """Youth exchange, tourism and pop culture (Korean visitors to Japan, million a year)."""
 
     visitors: NonNegative = Field(8.8, le=100.0, description="Initial flow (million/year).")
-    potential_visitors: NonNegative = Field(
-        9.0, le=100.0, description="Flow without boycott or pandemic."
-    )
+    potential_visitors: NonNegative = Field(9.0, le=100.0, description="Flow without boycott or pandemic.")
     reference_visitors: float = Field(
         8.8, gt=0.0, le=100.0, description="Flow at which exchange_lift applies (2024 level)."
     )
@@ -328,9 +322,7 @@ class ExchangeDriver(_Block):
     boycott_cut: Unit = Field(0.65, description="Share of the flow a full boycott removes.")
     pandemic_rate: Unit = Field(0.002, description="Monthly probability of a pandemic closure.")
     pandemic_months: int = Field(24, ge=1, le=120)
-    program_scale: NonNegative = Field(
-        1.0, le=10.0, description="Youth exchange programmes (1 = current level)."
-    )
+    program_scale: NonNegative = Field(1.0, le=10.0, description="Youth exchange programmes (1 = current level).")
 
 
 class InstitutionsDriver(_Block):
@@ -338,9 +330,7 @@ class InstitutionsDriver(_Block):
 
     stock: Unit = Field(0.35, description="Initial institutionalisation.")
     decay: Unit = Field(0.01, description="Monthly decay without maintenance.")
-    damping: Unit = Field(
-        0.6, description="How strongly institutions damp hostile moves and leader swings."
-    )
+    damping: Unit = Field(0.6, description="How strongly institutions damp hostile moves and leader swings.")
     climate: Unit = Field(0.6, description="Initial diplomatic climate between the capitals.")
     climate_reversion: Unit = Field(0.04, description="Monthly pull of the climate toward 0.5.")
 
@@ -415,9 +405,7 @@ class Event(_Block):
         None, description="For leadership_change: the new leader's orientation (0 hawk, 1 dove)."
     )
     leader: str | None = Field(None, max_length=80, description="For leadership_change: name.")
-    engagement: Unit | None = Field(
-        None, description="For us_policy_shift: Washington's new target engagement."
-    )
+    engagement: Unit | None = Field(None, description="For us_policy_shift: Washington's new target engagement.")
 
 
 class GovernmentLevers(_Block):
@@ -459,13 +447,19 @@ class OutcomeThresholds(_Block):
 
     window_months: int = Field(12, ge=1, le=120, description="Months averaged at the end.")
     durable_min_index: float = Field(
-        65.0, ge=0.0, le=100.0, description="Durable: last-window mean relations index at least this."
+        65.0,
+        ge=0.0,
+        le=100.0,
+        description="Durable: last-window mean relations index at least this.",
     )
     durable_min_institutionalization: Unit = Field(
         0.35, description="Durable: final institutionalisation at least this."
     )
     relapse_max_index: float = Field(
-        50.0, ge=0.0, le=100.0, description="Relapse: last-window mean relations index at most this."
+        50.0,
+        ge=0.0,
+        le=100.0,
+        description="Relapse: last-window mean relations index at most this.",
     )
 
     @field_validator("relapse_max_index")
@@ -503,16 +497,13 @@ class Scenario(_Block):
             tick = months_between(meta.start, event.date)
             if not 0 <= tick < meta.months:
                 raise ValueError(
-                    f"events[{i}].date {event.date} is outside the scenario's months "
-                    f"{meta.start} to {end:%Y-%m}"
+                    f"events[{i}].date {event.date} is outside the scenario's months {meta.start} to {end:%Y-%m}"
                 )
         return tuple(sorted(events, key=lambda e: parse_date(e.date)))
 
     @field_validator("uncertainties")
     @classmethod
-    def _paths_are_numbers(
-        cls, value: dict[str, Uncertainty], info: ValidationInfo
-    ) -> dict[str, Uncertainty]:
+    def _paths_are_numbers(cls, value: dict[str, Uncertainty], info: ValidationInfo) -> dict[str, Uncertainty]:
         for path, spec in value.items():
             current: Any = info.data
             for part in path.split("."):
@@ -524,23 +515,27 @@ class Scenario(_Block):
                     raise ValueError(f"{path!r} is not a parameter of the scenario")
             if isinstance(current, bool) or not isinstance(current, int | float):
                 raise ValueError(f"{path!r} is not a numeric parameter")
-            if isinstance(current, int) and not (
-                float(spec.low).is_integer() and float(spec.high).is_integer()
-            ):
+            if isinstance(current, int) and not (float(spec.low).is_integer() and float(spec.high).is_integer()):
                 raise ValueError(f"{path!r} is a whole number: give whole-number low and high")
         return value
 
-    def with_values(self, values: dict[str, float]) -> Self:
-        """A copy with dotted-path parameters replaced and re-validated (used for sampled uncertainties)."""
+    def with_values(self, values: Mapping[str, Any]) -> Self:
+        """A copy with dotted-path fields replaced and re-validated (sampled uncertainties, test variants).
+
+        A float given for a whole-number field is rounded, so a uniform draw can set an integer parameter.
+        """
         if not values:
             return self
         data = self.model_dump(mode="json")
-        for path, number in values.items():
+        for path, value in values.items():
             node = data
             *parents, leaf = path.split(".")
             for part in parents:
                 node = node[part]
-            node[leaf] = round(number) if isinstance(node[leaf], int) else number
+            if leaf not in node:
+                raise KeyError(f"{path!r} is not a field of the scenario")
+            is_whole = isinstance(node[leaf], int) and not isinstance(node[leaf], bool)
+            node[leaf] = round(value) if is_whole and isinstance(value, float) else value
         return type(self).model_validate(data)
 
     def digest(self) -> str:
@@ -562,7 +557,5 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
         return scenario
     data = apply_overrides(scenario.model_dump(mode="json"), overrides)
     fixed = {item.partition("=")[0].strip() for item in overrides}
-    data["uncertainties"] = {
-        key: value for key, value in data["uncertainties"].items() if key not in fixed
-    }
+    data["uncertainties"] = {key: value for key, value in data["uncertainties"].items() if key not in fixed}
     return validate(Scenario, data, file="--set")

@@ -56,8 +56,12 @@ def _type_text(prop: dict[str, Any], defs: dict[str, Any]) -> str:
 
 def _range_text(prop: dict[str, Any]) -> str:
     parts = []
-    for key, sign in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="),
-                      ("exclusiveMaximum", "<")):
+    for key, sign in (
+        ("minimum", ">="),
+        ("exclusiveMinimum", ">"),
+        ("maximum", "<="),
+        ("exclusiveMaximum", "<"),
+    ):
         if key in prop:
             parts.append(f"{sign} {prop[key]}")
     if "pattern" in prop:

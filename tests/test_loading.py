@@ -229,14 +229,11 @@ def test_out_of_range_values(tmp_path: Path) -> None:
 
 
 def test_bad_date_string(tmp_path: Path) -> None:
-    text = good_with("  - date: 2026-05-15", "  - date: 2026-13-01").replace(
-        "start: 2026-03-01", "start: March"
-    )
+    text = good_with("  - date: 2026-05-15", "  - date: 2026-13-01").replace("start: 2026-03-01", "start: March")
     path = write(tmp_path, "x.yaml", text)
     assert str(load_error(path)).splitlines() == [
         f"{path}:2: start: expected a date like 2026-03-01 or a month like 2026-03, got 'March'",
-        f"{path}:14: events[1].date: expected a real calendar date like 2026-03-01, "
-        "got '2026-13-01'",
+        f"{path}:14: events[1].date: expected a real calendar date like 2026-03-01, got '2026-13-01'",
     ]
 
 
@@ -287,8 +284,7 @@ def test_discriminated_union_errors(tmp_path: Path) -> None:
     assert str(info.value).splitlines() == [
         f"{path}:2: items[0].size: expected a number <= 1, got 2",
         f"{path}:3: items[1].date: required field missing",
-        f"{path}:4: items[1].dte: unknown field (valid fields here: kind, date); "
-        "did you mean 'date'?",
+        f"{path}:4: items[1].dte: unknown field (valid fields here: kind, date); did you mean 'date'?",
         f"{path}:5: items[2]: expected 'kind' to be one of 'shock', 'vote', got 'strike'",
     ]
 
@@ -338,9 +334,7 @@ def test_python_tag_refused_and_not_executed(tmp_path: Path) -> None:
     text = f"name: x\nsteps: !!python/object/apply:os.system ['touch {marker}']\n"
     path = write(tmp_path, "x.yaml", text)
     err = load_error(path)
-    assert str(err).startswith(
-        f"{path}:2: steps: the YAML tag !!python/object/apply:os.system is not allowed"
-    )
+    assert str(err).startswith(f"{path}:2: steps: the YAML tag !!python/object/apply:os.system is not allowed")
     assert not marker.exists()
 
 
@@ -376,14 +370,10 @@ def test_duplicate_key(tmp_path: Path) -> None:
 @pytest.mark.parametrize("text", ["", "\n\n", "# just a comment\n", "---\n", "~\n"])
 def test_empty_file(tmp_path: Path, text: str) -> None:
     path = write(tmp_path, "x.yaml", text)
-    assert str(read_error(path)) == (
-        f"{path}: the file is empty; expected settings written as 'key: value' lines"
-    )
+    assert str(read_error(path)) == (f"{path}: the file is empty; expected settings written as 'key: value' lines")
 
 
-@pytest.mark.parametrize(
-    ("text", "shown"), [("- a\n- b\n", "a list"), ("just words\n", "'just words'")]
-)
+@pytest.mark.parametrize(("text", "shown"), [("- a\n- b\n", "a list"), ("just words\n", "'just words'")])
 def test_top_level_not_a_mapping(tmp_path: Path, text: str, shown: str) -> None:
     path = write(tmp_path, "x.yaml", text)
     assert str(read_error(path)) == (
@@ -399,9 +389,7 @@ def test_multiple_documents(tmp_path: Path) -> None:
 def test_non_text_keys(tmp_path: Path) -> None:
     path = write(tmp_path, "x.yaml", "drivers:\n  no: 1\n  3: 2\n  ~: 4\n  ok: 5\n")
     lines = str(read_error(path)).splitlines()
-    assert lines[0].startswith(
-        f"{path}:2: drivers.no: the key 'no' is read by YAML as a true/false"
-    )
+    assert lines[0].startswith(f"{path}:2: drivers.no: the key 'no' is read by YAML as a true/false")
     assert lines[1].startswith(f"{path}:3: drivers.3: the key 3 is a number, not a name")
     assert lines[2].startswith(f"{path}:4: drivers.~: a key is empty (null)")
     assert len(lines) == 3
@@ -434,9 +422,7 @@ def test_alias_bomb_refused_quickly(tmp_path: Path) -> None:
     assert str(err).startswith(f"{path}: the YAML expands to more than 100,000 values")
 
 
-def test_too_many_values_refused_while_reading(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_too_many_values_refused_while_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(loading, "MAX_YAML_NODES", 50)
     path = write(tmp_path, "x.yaml", "".join(f"k{i}: [1, 2]\n" for i in range(20)))
     assert str(read_error(path)).startswith(f"{path}: the YAML expands to more than 50 values")
@@ -473,10 +459,7 @@ def test_not_utf8(tmp_path: Path) -> None:
 
 def test_control_character_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "x.yaml", "a: 1\nb: \x07\n")
-    assert (
-        str(read_error(path))
-        == f"{path}:2: the file contains a character YAML does not allow (U+0007)"
-    )
+    assert str(read_error(path)) == f"{path}:2: the file contains a character YAML does not allow (U+0007)"
 
 
 def test_utf8_bom_is_fine(tmp_path: Path) -> None:
@@ -683,8 +666,7 @@ def test_override_path_problems() -> None:
         "cli: a.b.c: a.b is not a mapping (it holds 1), so it has no 'c'",
         "cli: items[3].x: items has 1 items, so there is no [3]",
         "cli: a[0]: a is not a list (it holds a mapping)",
-        "cli: a..b: not a valid field path; write it like drivers.security.nk_rate "
-        "or events[2].date",
+        "cli: a..b: not a valid field path; write it like drivers.security.nk_rate or events[2].date",
         "cli: zzz: unknown field 'zzz' at the top level (valid fields here: a, items)",
     ]
 
@@ -741,9 +723,7 @@ _SCALARS = (
 )
 _TREES = st.recursive(
     st.dictionaries(_KEYS, _SCALARS, max_size=4),
-    lambda children: st.dictionaries(
-        _KEYS, children | st.lists(_SCALARS, max_size=3) | _SCALARS, max_size=4
-    ),
+    lambda children: st.dictionaries(_KEYS, children | st.lists(_SCALARS, max_size=3) | _SCALARS, max_size=4),
     max_leaves=20,
 )
 
@@ -824,9 +804,7 @@ _NEW_VALUES = (
 
 @settings(max_examples=200, deadline=None)
 @given(_TREES, _NEW_VALUES, st.data())
-def test_property_override_sets_exactly_one_leaf(
-    tree: dict[str, Any], new: Any, data: st.DataObject
-) -> None:
+def test_property_override_sets_exactly_one_leaf(tree: dict[str, Any], new: Any, data: st.DataObject) -> None:
     leaf_paths = [p for p, v in _paths(tree).items() if not isinstance(v, dict) or not v]
     if not leaf_paths:
         return

@@ -215,9 +215,7 @@ def test_hk_step_matches_brute_force_and_boundary_is_inclusive() -> None:
         # Prefix-sum vs direct summation: agreement to 1e-12 (observed ~1e-16).
         assert_allclose(hegselmann_krause_step(x, eps), _hk_brute_force(x, eps), rtol=0, atol=1e-12)
     # Dyadic values: distances are exact, so |x_j - x_i| == eps must be included.
-    assert_array_equal(
-        hegselmann_krause_step(np.array([0.0, 0.25, 0.5]), 0.25), [0.125, 0.25, 0.375]
-    )
+    assert_array_equal(hegselmann_krause_step(np.array([0.0, 0.25, 0.5]), 0.25), [0.125, 0.25, 0.375])
 
 
 def test_hk_step_scales_to_20000_agents() -> None:
@@ -279,9 +277,7 @@ def test_fj_limits() -> None:
     assert_array_equal(friedkin_johnsen_step(x, x0, 1.0), x)
     # weights=None is W = I; scalar susceptibility broadcasts.
     s = 0.3
-    assert_array_equal(
-        friedkin_johnsen_step(x, x0, s), friedkin_johnsen_step(x, x0, np.full(n, s), np.eye(n))
-    )
+    assert_array_equal(friedkin_johnsen_step(x, x0, s), friedkin_johnsen_step(x, x0, np.full(n, s), np.eye(n)))
     assert_allclose(friedkin_johnsen_step(x, x0, s), s * x + (1 - s) * x0, rtol=0, atol=1e-15)
 
 
@@ -356,9 +352,7 @@ def test_hk_step_properties(x: NDArray[np.float64], eps: float, seed: int) -> No
     n=st.integers(1, 30),
     use_weights=st.booleans(),
 )
-def test_fj_step_between_mixed_opinion_and_anchor(
-    data: st.DataObject, n: int, use_weights: bool
-) -> None:
+def test_fj_step_between_mixed_opinion_and_anchor(data: st.DataObject, n: int, use_weights: bool) -> None:
     vec = arrays(np.float64, n, elements=st.floats(0.0, 1.0))
     x = data.draw(vec)
     x0 = data.draw(vec)

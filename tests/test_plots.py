@@ -394,14 +394,10 @@ def test_save_batch_plots_writes_valid_pngs(tmp_path: Path) -> None:
     assert plt.get_fignums() == []
 
 
-def test_save_batch_plots_several_formats_and_scenarios(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_save_batch_plots_several_formats_and_scenarios(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Two key outcomes keep this fast; the overview grid must still fill itself.
     monkeypatch.setattr(sim.plots, "KEY_OUTCOMES", ("relations_index", "nk_threat"))
-    timeseries = pd.concat(
-        [make_timeseries(5, 6, "a"), make_timeseries(5, 6, "b", offset=1.0)], ignore_index=True
-    )
+    timeseries = pd.concat([make_timeseries(5, 6, "a"), make_timeseries(5, 6, "b", offset=1.0)], ignore_index=True)
     runs = pd.concat(
         [make_runs({OutcomeClass.RELAPSE: 5}, "a"), make_runs({OutcomeClass.FRAGILE_THAW: 5}, "b")],
         ignore_index=True,

@@ -45,7 +45,10 @@ class DecisionRule(Protocol):
     ``autonomous`` is False for a rule that never moves on its own, so the government skips weighing options.
     """
 
-    autonomous: bool
+    @property
+    def autonomous(self) -> bool:
+        """Whether the rule ever chooses a move by itself."""
+        ...
 
     def choose(self, options: Sequence[MoveOption], rng: np.random.Generator) -> Move:
         """Return the chosen move."""

@@ -33,12 +33,10 @@ if TYPE_CHECKING:
 MEMORY_RETENTION = 0.8
 
 
-class GovernmentAgent(mesa.Agent["RapprochementModel"]):  # type: ignore[type-var]
+class GovernmentAgent(mesa.Agent["RapprochementModel"]):
     """A capital's government: leader, approval, memory of the partner, and its choice of move."""
 
-    def __init__(
-        self, model: RapprochementModel, side: Side, spec: Government, levers: GovernmentLevers
-    ) -> None:
+    def __init__(self, model: RapprochementModel, side: Side, spec: Government, levers: GovernmentLevers) -> None:
         """Install the scenario's leader and calendar."""
         super().__init__(model)
         self.side = side
@@ -53,9 +51,7 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):  # type: ignore[type-va
         self.last_acceptance = 1.0
         start = model.spec.meta.start
         self.next_change: int | None = (
-            months_between(start, spec.next_leadership_change)
-            if spec.next_leadership_change is not None
-            else None
+            months_between(start, spec.next_leadership_change) if spec.next_leadership_change is not None else None
         )
 
     @property
@@ -88,8 +84,7 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):  # type: ignore[type-va
         needed = self.required_share()
         if acceptance < needed:
             return (
-                f"outside the domestic win-set: {acceptance:.0%} of the public would accept, "
-                f"{needed:.0%} needed"
+                f"outside the domestic win-set: {acceptance:.0%} of the public would accept, {needed:.0%} needed"
             )
         return None
 
@@ -146,9 +141,7 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):  # type: ignore[type-va
     def record(self, move: Move) -> None:
         """Remember a move made (for cooldowns) and its reception at home."""
         self.last_used[move] = self.model.month
-        self.last_acceptance = self.public.acceptance(
-            MOVES[move].conciliation, self.model.history.salience
-        )
+        self.last_acceptance = self.public.acceptance(MOVES[move].conciliation, self.model.history.salience)
         self.approval = min(
             0.95, max(0.05, self.approval + self.spec.move_approval * (self.last_acceptance - 0.5))
         )

@@ -46,12 +46,10 @@ class Forcing:
     goodwill: float = 0.0
 
 
-class PublicOpinion(mesa.Agent["RapprochementModel"]):  # type: ignore[type-var]
+class PublicOpinion(mesa.Agent["RapprochementModel"]):
     """All citizens of one country, as arrays."""
 
-    def __init__(
-        self, model: RapprochementModel, country: str, spec: Public, dynamics: OpinionDynamics
-    ) -> None:
+    def __init__(self, model: RapprochementModel, country: str, spec: Public, dynamics: OpinionDynamics) -> None:
         """Draw the initial population from the scenario's distributions using the model's generator."""
         super().__init__(model)
         rng = model.rng
@@ -59,9 +57,9 @@ class PublicOpinion(mesa.Agent["RapprochementModel"]):  # type: ignore[type-var]
         self.country = country
         self.dynamics = dynamics
         middle = 1.0 - spec.young_share - spec.old_share
-        self.cohort: NDArray[np.int8] = rng.choice(
-            3, size=n, p=[spec.young_share, middle, spec.old_share]
-        ).astype(np.int8)
+        self.cohort: NDArray[np.int8] = rng.choice(3, size=n, p=[spec.young_share, middle, spec.old_share]).astype(
+            np.int8
+        )
         k = spec.nationalism_concentration
         self.nationalism: NDArray[np.float64] = rng.beta(
             spec.nationalism_mean * k + 1e-9, (1 - spec.nationalism_mean) * k + 1e-9, size=n

@@ -25,7 +25,7 @@ TRILATERAL_SECURITY = 0.05
 TRILATERAL_CLIMATE = 0.03
 
 
-class WashingtonAgent(mesa.Agent["RapprochementModel"]):  # type: ignore[type-var]
+class WashingtonAgent(mesa.Agent["RapprochementModel"]):
     """US engagement and brokering."""
 
     def __init__(self, model: RapprochementModel, spec: Washington) -> None:

@@ -22,8 +22,14 @@ RESTRICTION_WEIGHTS = {
     "boycott": 0.15,
 }
 
-_IMPOSE = {Move.IMPOSE_EXPORT_CONTROLS: "export_controls", Move.REMOVE_WHITE_LIST: "white_list_removed"}
-_LIFT = {Move.LIFT_EXPORT_CONTROLS: "export_controls", Move.RESTORE_WHITE_LIST: "white_list_removed"}
+_IMPOSE = {
+    Move.IMPOSE_EXPORT_CONTROLS: "export_controls",
+    Move.REMOVE_WHITE_LIST: "white_list_removed",
+}
+_LIFT = {
+    Move.LIFT_EXPORT_CONTROLS: "export_controls",
+    Move.RESTORE_WHITE_LIST: "white_list_removed",
+}
 
 
 class TradeRegime:
@@ -70,9 +76,7 @@ class TradeRegime:
 
     def restricted_by(self, side: Side) -> bool:
         """Whether this side has any export control or white-list removal in force."""
-        return self.flags[self._key(side, "export_controls")] or self.flags[
-            self._key(side, "white_list_removed")
-        ]
+        return self.flags[self._key(side, "export_controls")] or self.flags[self._key(side, "white_list_removed")]
 
     def start_boycott(self, intensity: float) -> None:
         """A boycott inject: raise intensity to at least this level."""

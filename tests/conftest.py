@@ -1,0 +1,38 @@
+"""Shared fixtures: the shipped scenarios and small, fast variants of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+from sim.scenario import Scenario, load_scenario
+
+matplotlib.use("Agg")
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "scenarios"
+SHIPPED = sorted(p.stem for p in SCENARIOS.glob("*.yaml"))
+
+
+def shipped(name: str, *overrides: str) -> Scenario:
+    """A shipped scenario, optionally with ``--set`` style overrides."""
+    return load_scenario(SCENARIOS / f"{name}.yaml", overrides)
+
+
+@pytest.fixture(scope="session")
+def baseline() -> Scenario:
+    """The baseline scenario as shipped."""
+    return shipped("baseline")
+
+
+@pytest.fixture(scope="session")
+def small_baseline() -> Scenario:
+    """Baseline with few citizens and 24 months: fast enough for many runs per test."""
+    return shipped(
+        "baseline",
+        "meta.months=24",
+        "publics.korea.citizens=300",
+        "publics.japan.citizens=300",
+    )
