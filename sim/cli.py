@@ -18,7 +18,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sim.loading import ScenarioError
-from sim.results import ResultsConflict, write_batch
+from sim.results import ResultsConflict, check_target, write_batch
 from sim.runner import default_workers, run_batch
 from sim.scenario import Scenario, load_scenario
 from sim.schema_doc import json_schema, markdown_reference
@@ -95,7 +95,8 @@ def _load_all(paths: Sequence[Path], overrides: Sequence[str]) -> list[tuple[Pat
         try:
             loaded.append((path, load_scenario(path, tuple(overrides))))
         except ScenarioError as exc:
-            problems.append(str(exc))
+            if str(exc) not in problems:  # a bad --set is reported once, not once per scenario
+                problems.append(str(exc))
     if problems:
         raise UsageError("\n".join(problems))
     names = [s.meta.name for _, s in loaded]
@@ -118,6 +119,9 @@ def _advance(bar: tqdm) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     loaded = _load_all(args.scenarios, args.overrides)
     workers = args.workers or default_workers()
+    # Check every target before running anything, so a refusal costs no results and no time.
+    for _, scenario in loaded:
+        check_target(args.out / scenario.meta.name, scenario, args.seed, force=args.force)
     for path, scenario in loaded:
         out_dir = args.out / scenario.meta.name
         started = time.perf_counter()
@@ -152,7 +156,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     for path, scenario in _load_all(args.scenarios, args.overrides):
         print(
             f"{path}: ok ({scenario.meta.name}, {scenario.meta.start} + {scenario.meta.months} months, "
-            f"{len(scenario.events)} events, {len(scenario.uncertainties)} uncertainties)"
+            f"events: {len(scenario.events)}, uncertainties: {len(scenario.uncertainties)})"
         )
     return 0
 

@@ -66,17 +66,23 @@ def versions() -> dict[str, str]:
 def check_target(out_dir: Path, scenario: Scenario, root_seed: int, *, force: bool) -> None:
     """Refuse to replace results of another scenario or seed unless forced.
 
-    Re-running the identical scenario and seed may replace them: the results would be the same.
+    Re-running the identical scenario and seed may replace them: the results would be the same. A path that is
+    a file, or a folder that is not a results folder, is refused even when forced.
     """
     manifest_path = out_dir / MANIFEST
-    if force or not out_dir.exists():
+    for folder in (out_dir.parent, out_dir):
+        if folder.exists() and not folder.is_dir():
+            raise ResultsConflict(f"{folder} is a file, not a folder; choose another --out")
+    if not out_dir.exists():
         return
     if not manifest_path.exists():
         if any(out_dir.iterdir()):
+            # Even --force never deletes a folder that this program did not write.
             raise ResultsConflict(
-                f"{out_dir} exists and is not a results folder (no {MANIFEST}); "
-                "choose another --out or pass --force to replace it"
+                f"{out_dir} exists and is not a results folder (no {MANIFEST}); choose another --out"
             )
+        return
+    if force:
         return
     try:
         manifest = json.loads(manifest_path.read_text())

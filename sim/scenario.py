@@ -34,7 +34,7 @@ def _check_date(value: str) -> str:
     try:
         dt.date(year, month, day)
     except ValueError as exc:
-        raise ValueError(f"{value!r} is not a calendar date ({exc})") from None
+        raise ValueError(f"not a calendar date ({exc})") from None
     if not 1900 <= year <= 2200:
         raise ValueError(f"expected a year between 1900 and 2200, got {year}")
     return value
@@ -505,6 +505,8 @@ class Scenario(_Block):
     @classmethod
     def _paths_are_numbers(cls, value: dict[str, Uncertainty], info: ValidationInfo) -> dict[str, Uncertainty]:
         for path, spec in value.items():
+            if path.split(".")[0] not in info.data:
+                continue  # that block failed its own validation and is already reported
             current: Any = info.data
             for part in path.split("."):
                 if isinstance(current, BaseModel) and part in type(current).model_fields:
