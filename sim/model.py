@@ -26,7 +26,7 @@ from sim.agents.government import GovernmentAgent
 from sim.agents.public import PublicOpinion
 from sim.agents.washington import WashingtonAgent
 from sim.drivers.exchange import ExchangeFlow
-from sim.drivers.history import HISTORY_IMPACTS, HistoryDisputes
+from sim.drivers.history import HISTORY_IMPACTS, HistoryDisputes, HistoryImpact
 from sim.drivers.institutions import Institutions
 from sim.drivers.security import SecurityEnvironment
 from sim.drivers.trade import TradeRegime
@@ -66,6 +66,13 @@ PROVOCATION_WEIGHTS = {
     EventKind.MISSILE_LAUNCH: 1.0,
     EventKind.MISSILE_OVERFLIGHT: 3.0,
     EventKind.NUCLEAR_TEST: 5.0,
+}
+
+#: What a hard-line gesture does to the publics: a prime minister's shrine visit offends Koreans; a
+#: president's landing on Dokdo/Takeshima (Lee Myung-bak, August 2012) offends the Japanese.
+HARDLINE_SHOCKS: dict[Side, HistoryImpact] = {
+    Side.TOKYO: HISTORY_IMPACTS[EventKind.SHRINE_VISIT],
+    Side.SEOUL: HistoryImpact(0.0, korea=0.2, japan=0.8),
 }
 
 #: Approval lost per unit magnitude of a domestic political crisis.
@@ -125,6 +132,8 @@ class RapprochementModel(mesa.Model):
         self.washington.adjust()
         self.washington.convene()
         chosen = {side: gov.decide() for side, gov in self.governments.items()}
+        if chosen[Side.SEOUL] is chosen[Side.TOKYO] and MOVES[chosen[Side.SEOUL]].needs_partner:
+            chosen[Side.TOKYO] = Move.HOLD  # both proposed the same summit or statement: it happens once
         for side, move in chosen.items():
             if move is not Move.HOLD:
                 self.enact(side, move)
@@ -149,7 +158,7 @@ class RapprochementModel(mesa.Model):
     def _run_drivers(self) -> None:
         for gov in self.governments.values():
             if gov.next_change is not None and self.month >= gov.next_change:
-                gov.change_leader()
+                gov.change_leader(scheduled=True)
         for kind in self.history.draw_incidents(self.rng):
             self._history_incident(kind, 1.0)
         self.nk_provocations += self.security.draw_provocations(self.rng)
@@ -207,8 +216,7 @@ class RapprochementModel(mesa.Model):
             if spec.trade < 0:
                 partner_public.trade += magnitude
             if move is Move.HARDLINE_GESTURE:
-                kind = EventKind.SHRINE_VISIT if side is Side.TOKYO else EventKind.TERRITORIAL_INCIDENT
-                self._history_incident(kind, magnitude, salience=False)
+                self._history_incident(HARDLINE_SHOCKS[side], magnitude, salience=False)
             self.hostile_moves += 1
         partner.hear(c)
         if spec.needs_partner:
@@ -218,8 +226,12 @@ class RapprochementModel(mesa.Model):
         self.moves_log.append((self.month, side, move))
         return True
 
-    def _history_incident(self, kind: EventKind, magnitude: float, *, salience: bool = True) -> None:
-        impact = HISTORY_IMPACTS[kind]
+    def _history_incident(
+        self, kind: EventKind | HistoryImpact, magnitude: float, *, salience: bool = True
+    ) -> None:
+        impact = kind if isinstance(kind, HistoryImpact) else HISTORY_IMPACTS[kind]
+        if kind is EventKind.COURT_RULING:
+            self.history.dispute_open = True  # a new ruling is a new unsettled compensation claim
         if salience:
             self.history.shift(impact.salience * magnitude)
         self.publics["korea"].forcing.history += impact.korea * magnitude
@@ -235,11 +247,10 @@ class RapprochementModel(mesa.Model):
                 side = Side.TOKYO
             self.enact(side, EVENT_MOVES[kind], magnitude=magnitude, inject=True)
         elif kind is EventKind.HISTORY_AGREEMENT_DISSOLVED:
+            # The repudiation move already raises salience; the incident adds the publics' shock only.
             self.enact(Side.SEOUL, Move.REPUDIATE_SETTLEMENT, magnitude=magnitude, inject=True)
-            self._history_incident(kind, magnitude)
+            self._history_incident(kind, magnitude, salience=False)
         elif kind in HISTORY_IMPACTS:
-            if kind is EventKind.COURT_RULING:
-                self.history.dispute_open = True
             self._history_incident(kind, magnitude)
         elif kind in PROVOCATION_WEIGHTS:
             weight = PROVOCATION_WEIGHTS[kind] * magnitude
@@ -247,7 +258,7 @@ class RapprochementModel(mesa.Model):
             self.nk_provocations += 1
         elif kind is EventKind.BOYCOTT:
             self.trade.start_boycott(BOYCOTT_INJECT * magnitude)
-        elif kind in (EventKind.LEADERSHIP_CHANGE, EventKind.ELECTION):
+        elif kind is EventKind.LEADERSHIP_CHANGE:
             self._government_of(event).change_leader(event.orientation, event.leader)
         elif kind is EventKind.DOMESTIC_CRISIS:
             gov = self._government_of(event)

@@ -18,7 +18,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from sim.loading import apply_overrides, load, validate
 from sim.moves import Move
@@ -132,6 +140,12 @@ class Government(_Block):
     nationalist_weight: NonNegative = Field(
         2.0, le=20.0, description="Utility of hard-line moves per unit of nationalist pressure."
     )
+    grievance_weight: NonNegative = Field(
+        0.4,
+        le=20.0,
+        description="Utility of hard-line moves per unit of history salience, doubled while the "
+        "compensation dispute is open (the 2018 rulings and the 2019 controls).",
+    )
     domestic_weight: NonNegative = Field(
         1.0, le=20.0, description="Utility lost per share of the public rejecting a move."
     )
@@ -220,7 +234,7 @@ class OpinionDynamics(_Block):
     favourable_threshold: Unit = Field(
         0.6, description="Opinion above which a citizen counts as favourable in polls."
     )
-    acceptance_scale: Unit = Field(0.5, description="Opinion needed to accept a move = scale x its conciliation.")
+    acceptance_scale: Unit = Field(0.75, description="Opinion needed to accept a move = scale x its conciliation.")
     nationalist_voice: NonNegative = Field(
         1.0, le=10.0, description="Extra political weight of nationalists when salience is high."
     )
@@ -279,6 +293,7 @@ class SecurityDriver(_Block):
     provocation_impact: NonNegative = Field(0.3, le=10.0)
     threat_decay: Unit = Field(0.15, description="Monthly decay of the threat stock.")
     threat_half_saturation: float = Field(1.0, gt=0.0, le=100.0)
+    nk_threat: float = Field(0.4, ge=0.0, lt=1.0, description="Initial North Korean threat (0-1).")
     china_pressure: Unit = Field(0.5, description="Initial pressure from China (0-1).")
     china_trend: float = Field(0.002, ge=-0.1, le=0.1, description="Monthly drift of China pressure.")
     china_volatility: float = Field(0.01, ge=0.0, le=0.5)
@@ -392,6 +407,21 @@ class EventActor(StrEnum):
     WORLD = "world"
 
 
+#: Injects that act on one government, so their actor must be seoul or tokyo.
+GOVERNMENT_EVENTS = frozenset(
+    {
+        EventKind.LEADERSHIP_CHANGE,
+        EventKind.DOMESTIC_CRISIS,
+        EventKind.EXPORT_CONTROLS,
+        EventKind.EXPORT_CONTROLS_LIFTED,
+        EventKind.WHITE_LIST_REMOVAL,
+        EventKind.WHITE_LIST_RESTORED,
+        EventKind.WTO_COMPLAINT,
+        EventKind.WTO_WITHDRAWN,
+    }
+)
+
+
 class Event(_Block):
     """A dated inject: something that happens regardless of the model's own choices."""
 
@@ -406,6 +436,14 @@ class Event(_Block):
     )
     leader: str | None = Field(None, max_length=80, description="For leadership_change: name.")
     engagement: Unit | None = Field(None, description="For us_policy_shift: Washington's new target engagement.")
+
+    @model_validator(mode="after")
+    def _actor_fits_kind(self) -> Self:
+        if self.kind in GOVERNMENT_EVENTS and self.actor not in (EventActor.SEOUL, EventActor.TOKYO):
+            raise ValueError(f"a {self.kind.value} event needs actor seoul or tokyo, got {self.actor.value}")
+        if self.kind is EventKind.US_POLICY_SHIFT and self.engagement is None:
+            raise ValueError("a us_policy_shift event needs engagement (Washington's new target, 0-1)")
+        return self
 
 
 class GovernmentLevers(_Block):

@@ -129,6 +129,17 @@ def test_event_past_horizon(tmp_path: Path, out: Path, capsys: pytest.CaptureFix
     assert "events[0].date 2026-01 is outside the scenario's months 2025-07 to 2025-12" in err
 
 
+def test_event_actor_must_fit_its_kind(tmp_path: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = scenario(
+        tmp_path,
+        "bad_actor",
+        body="events:\n  - date: 2025-09\n    kind: leadership_change\n    actor: washington\n",
+    )
+    err = run_refused(capsys, out, path)
+    assert f"{path}:" in err and "events[0]" in err
+    assert "a leadership_change event needs actor seoul or tokyo, got washington" in err
+
+
 def test_missing_parent(tmp_path: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, "orphan.yaml", "extends: nowhere.yaml\nmeta:\n  name: orphan\n")
     err = run_refused(capsys, out, path)

@@ -315,3 +315,62 @@ def test_outcome_class_thresholds(
 ) -> None:
     # baseline.yaml: durable >= 65 with institutionalisation >= 0.35; relapse <= 50
     assert classify(index, institutions, baseline) is expected
+
+
+# --------------------------------------------------------------------------------------------------
+# Calendar and bookkeeping details
+
+
+def test_gsomia_notice_runs_whole_months_before_lapsing(calm: Scenario) -> None:
+    months = calm.drivers.security.gsomia_notice_months
+    model = RapprochementModel(
+        with_events(calm, {"date": "2025-08", "kind": "gsomia_termination_notice", "actor": "seoul"}), rng=1
+    )
+    states = []
+    for _ in range(1 + months + 1):
+        model.step()
+        states.append(model.security.gsomia)
+    # Notice given in month 1 (2025-08); in force through month 1 + months - 1; lapsed from month 1 + months.
+    assert states[1 : 1 + months] == [GsomiaState.TERMINATION_NOTICE] * months
+    assert states[1 + months] is GsomiaState.INACTIVE
+
+
+def test_an_injected_leader_change_keeps_the_scheduled_calendar(baseline: Scenario) -> None:
+    # baseline: Takaichi by inject in 2025-10, Tokyo's next scheduled change stays 2028-10 (month 39).
+    model = RapprochementModel(baseline, rng=3)
+    for _ in range(6):
+        model.step()
+    tokyo = model.governments[Side.TOKYO]
+    assert tokyo.leader == "Takaichi Sanae"
+    assert tokyo.next_change == 39
+
+
+def test_a_summit_both_sides_propose_happens_once(calm: Scenario) -> None:
+    scenario = calm.with_values({"levers.seoul.summit_every_months": 6, "levers.tokyo.summit_every_months": 6})
+    model, frame = run(scenario)
+    months = [t for t, _, move in model.moves_log if move is Move.SUMMIT]
+    assert len(months) == len(set(months))
+    assert frame.cooperative_moves.max() == 1
+
+
+def test_only_the_filer_can_drop_a_wto_case(calm: Scenario) -> None:
+    model = RapprochementModel(calm, rng=1)
+    model.enact(Side.SEOUL, Move.FILE_WTO_CASE, inject=True)
+    assert model.state_blocks(Side.TOKYO, Move.DROP_WTO_CASE) is not None
+    assert model.state_blocks(Side.SEOUL, Move.DROP_WTO_CASE) is None
+
+
+def test_a_random_court_ruling_reopens_the_compensation_dispute(calm: Scenario) -> None:
+    scenario = calm.with_values({"drivers.history.court_ruling_rate": 5.0})
+    model = RapprochementModel(scenario, rng=1)
+    assert not model.history.dispute_open
+    model.step()
+    assert model.history.dispute_open
+
+
+@pytest.mark.parametrize(("side", "offended"), [(Side.TOKYO, "korea"), (Side.SEOUL, "japan")])
+def test_a_hard_line_gesture_offends_the_partner_public_most(calm: Scenario, side: Side, offended: str) -> None:
+    model = RapprochementModel(calm, rng=1)
+    model.enact(side, Move.HARDLINE_GESTURE, inject=True)
+    own = "korea" if offended == "japan" else "japan"
+    assert model.publics[offended].forcing.history > model.publics[own].forcing.history

@@ -4,7 +4,8 @@ Each government weighs every move by expected utility relative to doing nothing:
 
     U(m) = security_value * threat * security(m) + economic_value * interdependence * trade(m)
          + us_pressure * (c + 2 * security(m)) + orientation_weight * (2 * orientation - 1) * c
-         - nationalist_weight * nationalist_pressure * c + reciprocity * partner_memory * c
+         - nationalist_weight * nationalist_pressure * c
+         - grievance_weight * salience * (1 + dispute_open) * c + reciprocity * partner_memory * c
          + cooperation_priority * c - domestic_weight * (1 - acceptance(m))
          - 2 * institutional_restraint * max(0, -c) - action_cost
 
@@ -104,6 +105,7 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
             + m.washington.pressure(m.institutions.climate) * (c + 2.0 * spec.security)
             + s.orientation_weight * (2.0 * self.orientation - 1.0) * c
             - s.nationalist_weight * pressure * c
+            - s.grievance_weight * m.history.salience * (1.0 + m.history.dispute_open) * c
             + s.reciprocity * self.partner_memory * c
             + self.levers.cooperation_priority * c
             - s.domestic_weight * (1.0 - acceptance)
@@ -132,7 +134,8 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         every = self.levers.summit_every_months
         if every is not None:
             last = self.last_used.get(Move.SUMMIT, -every)
-            if self.model.month - last >= every and self.accepts(Move.SUMMIT):
+            acceptance = self.public.acceptance(MOVES[Move.SUMMIT].conciliation, self.model.history.salience)
+            if self.model.month - last >= every and self._blocked(Move.SUMMIT, acceptance) is None:
                 return Move.SUMMIT
         if not self.rule.autonomous or self.model.rng.random() >= self.spec.initiative:
             return Move.HOLD
@@ -150,8 +153,14 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         """Register a move by the partner (reciprocity memory)."""
         self.partner_memory += conciliation
 
-    def change_leader(self, orientation: float | None = None, leader: str | None = None) -> None:
-        """Install a new leader: drawn (or given) orientation, pulled toward the predecessor by institutions."""
+    def change_leader(
+        self, orientation: float | None = None, leader: str | None = None, *, scheduled: bool = False
+    ) -> None:
+        """Install a new leader: drawn (or given) orientation, pulled toward the predecessor by institutions.
+
+        Only a scheduled change moves the calendar on by ``term_months``; an injected change (a resignation,
+        a party vote) leaves the next scheduled date where the scenario put it.
+        """
         if orientation is None:
             draw = self.spec.successor.mean + self.spec.successor.sd * self.model.rng.standard_normal()
             restraint = self.model.institutions.restraint
@@ -160,7 +169,7 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         self.leader = leader if leader is not None else f"successor of {self.leader or self.side}"
         self.approval = self.spec.honeymoon_approval
         self.partner_memory = 0.0
-        if self.next_change is not None:
+        if scheduled:
             self.next_change = self.model.month + self.spec.term_months
 
     def end_month(self) -> None:

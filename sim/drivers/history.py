@@ -62,12 +62,6 @@ class HistoryDisputes:
         counts = rng.poisson(list(rates.values()))
         return [kind for kind, n in zip(rates, counts, strict=True) for _ in range(int(n))]
 
-    def record(self, kind: EventKind, magnitude: float = 1.0) -> tuple[float, float]:
-        """Add an incident's salience; return the (Korean, Japanese) public shocks it causes."""
-        impact = HISTORY_IMPACTS[kind]
-        self.shift(impact.salience * magnitude)
-        return impact.korea * magnitude, impact.japan * magnitude
-
     def shift(self, delta: float) -> None:
         """Raise or lower salience, kept within 0-1."""
         self.salience = min(1.0, max(0.0, self.salience + delta))

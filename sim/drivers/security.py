@@ -24,10 +24,12 @@ class SecurityEnvironment:
     def __init__(self, spec: SecurityDriver) -> None:
         """Start from the scenario's threat, GSOMIA and cooperation levels."""
         self.spec = spec
-        self.nk_stock = 0.0
+        # Start from the scenario's threat level: invert nk_threat = s / (s + half_saturation).
+        self.nk_stock = spec.threat_half_saturation * spec.nk_threat / (1.0 - spec.nk_threat)
         self.china = spec.china_pressure
         self.gsomia = GsomiaState.ACTIVE if spec.gsomia_active else GsomiaState.INACTIVE
         self.notice_months_left = 0
+        self.notice_given_this_month = False
         self.cooperation = spec.cooperation
 
     @property
@@ -69,16 +71,19 @@ class SecurityEnvironment:
         if move is Move.END_GSOMIA and self.gsomia is GsomiaState.ACTIVE:
             self.gsomia = GsomiaState.TERMINATION_NOTICE
             self.notice_months_left = self.spec.gsomia_notice_months
+            self.notice_given_this_month = True
         elif move is Move.RESTORE_GSOMIA:
             self.gsomia = GsomiaState.ACTIVE
             self.notice_months_left = 0
 
     def update(self, us_engagement: float, climate: float, institutions: float) -> None:
         """Run down a termination notice, decay the threat stock and move cooperation toward its target."""
-        if self.gsomia is GsomiaState.TERMINATION_NOTICE:
+        if self.gsomia is GsomiaState.TERMINATION_NOTICE and not self.notice_given_this_month:
+            # The notice runs for whole months after the month it was given in.
             self.notice_months_left -= 1
             if self.notice_months_left <= 0:
                 self.gsomia = GsomiaState.INACTIVE
+        self.notice_given_this_month = False
         self.nk_stock *= 1.0 - self.spec.threat_decay
         w = TARGET_WEIGHTS
         target = (

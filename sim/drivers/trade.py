@@ -46,6 +46,8 @@ class TradeRegime:
             "wto_case": spec.wto_case,
         }
         self.boycott = spec.boycott
+        # The side that filed the open WTO case (only it can drop it); a case open at the start is Seoul's.
+        self.wto_filer: Side | None = Side.SEOUL if spec.wto_case else None
 
     @staticmethod
     def _key(side: Side, measure: str) -> str:
@@ -59,8 +61,8 @@ class TradeRegime:
             return "nothing to lift"
         if move is Move.FILE_WTO_CASE and self.flags["wto_case"]:
             return "a WTO case is already open"
-        if move is Move.DROP_WTO_CASE and not self.flags["wto_case"]:
-            return "no WTO case is open"
+        if move is Move.DROP_WTO_CASE and self.wto_filer is not side:
+            return "no WTO case of this government is open"
         return None
 
     def apply(self, side: Side, move: Move) -> None:
@@ -71,8 +73,10 @@ class TradeRegime:
             self.flags[self._key(side, _LIFT[move])] = False
         elif move is Move.FILE_WTO_CASE:
             self.flags["wto_case"] = True
+            self.wto_filer = side
         elif move is Move.DROP_WTO_CASE:
             self.flags["wto_case"] = False
+            self.wto_filer = None
 
     def restricted_by(self, side: Side) -> bool:
         """Whether this side has any export control or white-list removal in force."""
