@@ -19,8 +19,8 @@ scenarios: setup
 	$(BIN)/rapprochement run scenarios/*.yaml --runs $(RUNS) --seed $(SEED) $(FORCE)
 
 lint: setup
-	$(BIN)/ruff check sim tests scripts
-	$(BIN)/ruff format --check sim tests scripts
+	$(BIN)/ruff check sim tests scripts bench
+	$(BIN)/ruff format --check sim tests scripts bench
 	$(BIN)/mypy sim
 
 test: lint
