@@ -422,6 +422,18 @@ GOVERNMENT_EVENTS = frozenset(
 )
 
 
+#: Injects that only Seoul can make (GSOMIA is Seoul's to end or restore; the compensation plan is Seoul's).
+SEOUL_EVENTS = frozenset(
+    {
+        EventKind.GSOMIA_SIGNED,
+        EventKind.GSOMIA_TERMINATION_NOTICE,
+        EventKind.GSOMIA_SUSPENSION_OF_TERMINATION,
+        EventKind.GSOMIA_RESTORED,
+        EventKind.COMPENSATION_PLAN,
+    }
+)
+
+
 class Event(_Block):
     """A dated inject: something that happens regardless of the model's own choices."""
 
@@ -439,6 +451,8 @@ class Event(_Block):
 
     @model_validator(mode="after")
     def _actor_fits_kind(self) -> Self:
+        if self.kind in SEOUL_EVENTS and self.actor is not EventActor.SEOUL:
+            raise ValueError(f"a {self.kind.value} event is Seoul's: needs actor seoul, got {self.actor.value}")
         if self.kind in GOVERNMENT_EVENTS and self.actor not in (EventActor.SEOUL, EventActor.TOKYO):
             raise ValueError(f"a {self.kind.value} event needs actor seoul or tokyo, got {self.actor.value}")
         if self.kind is EventKind.US_POLICY_SHIFT and self.engagement is None:

@@ -238,7 +238,7 @@ def test_nationalist_pressure_makes_hard_line_more_attractive(small_baseline: Sc
     tokyo = model.governments[Side.TOKYO]
     calm_utility = tokyo.utility(Move.HARDLINE_GESTURE, 0.9)
     model.history.salience = 1.0
-    model.publics["japan"].opinions[:] = 0.0
+    model.publics["japan"].opinions = np.zeros(model.publics["japan"].size)
     assert tokyo.utility(Move.HARDLINE_GESTURE, 0.9) > calm_utility
 
 

@@ -2,8 +2,9 @@
 
 Each citizen has an opinion of the other country in [0, 1], an age cohort and a nationalist predisposition.
 Every month the agent applies, in order: the month's forcing (history shocks, trade fights, the partner's
-conciliation, exchange, threat), bounded-confidence social influence (Deffuant et al. 2000), anchoring to each
-citizen's own anchor (Friedkin & Johnsen 1999) and a slow drift of anchors toward current opinion. The poll-like
+conciliation, exchange, threat), of which a share also moves each citizen's anchor (lasting attitude change);
+bounded-confidence social influence (Deffuant et al. 2000); and anchoring to each citizen's own anchor
+(Friedkin & Johnsen 1999). The poll-like
 observable is the share of citizens above a favourable threshold, so it can be set beside real polls.
 No Python object per citizen: the update is a handful of vectorised array operations.
 """
@@ -68,7 +69,8 @@ class PublicOpinion(mesa.Agent["RapprochementModel"]):
         base = rng.beta(spec.mean_opinion * c + 1e-9, (1 - spec.mean_opinion) * c + 1e-9, size=n)
         base += spec.young_offset * (self.cohort == Cohort.YOUNG)
         base -= spec.nationalism_opinion_link * (self.nationalism - spec.nationalism_mean)
-        self.opinions: NDArray[np.float64] = np.clip(base, 0.0, 1.0)
+        self._nationalism_total = float(self.nationalism.sum())
+        self.opinions = np.clip(base, 0.0, 1.0)
         self.anchors: NDArray[np.float64] = self.opinions.copy()
         # Nationalists hold on to their anchor more: lower susceptibility to social influence.
         self.susceptibility: NDArray[np.float64] = dynamics.susceptibility * (
@@ -90,15 +92,13 @@ class PublicOpinion(mesa.Agent["RapprochementModel"]):
         """Percentage of citizens whose opinion exceeds the favourable threshold (a poll's 'favourable')."""
         return 100.0 * float(np.mean(self.opinions > self.dynamics.favourable_threshold))
 
-    def voice(self, salience: float) -> NDArray[np.float64]:
-        """Political weight of each citizen: nationalists count for more when history is salient."""
-        return 1.0 + self.dynamics.nationalist_voice * self.nationalism * (0.5 + salience)
-
     def acceptance(self, conciliation: float, salience: float) -> float:
         """Voice-weighted share of citizens who would accept a move of this conciliation.
 
         A conciliatory move (c > 0) is accepted by those whose opinion is at least ``scale * c``; a hard-line
-        move (c < 0) by those whose opinion is at most ``1 + scale * c``; doing nothing by all.
+        move (c < 0) by those whose opinion is at most ``1 + scale * c``; doing nothing by all. Each citizen's
+        political weight is ``1 + k * nationalism`` with ``k = nationalist_voice * (0.5 + salience)``:
+        nationalists count for more when history is salient.
         """
         if conciliation == 0.0:
             return 1.0
@@ -107,13 +107,25 @@ class PublicOpinion(mesa.Agent["RapprochementModel"]):
             accepts = self.opinions >= scale * conciliation
         else:
             accepts = self.opinions <= 1.0 + scale * conciliation
-        weight = self.voice(salience)
-        return float(np.dot(weight, accepts) / weight.sum())
+        k = self.dynamics.nationalist_voice * (0.5 + salience)
+        accepted = np.count_nonzero(accepts) + k * float(np.dot(self.nationalism, accepts))
+        return float(accepted / (self.size + k * self._nationalism_total))
 
     def nationalist_pressure(self, salience: float) -> float:
         """Mobilised nationalist hostility, 0-1: 2 x mean(nationalism x (1 - opinion)) x (0.5 + salience)."""
-        hostility = float(np.mean(self.nationalism * (1.0 - self.opinions)))
-        return min(1.0, 2.0 * hostility * (0.5 + salience))
+        if self._hostility is None:  # depends on opinions only: computed once per opinion update
+            self._hostility = float(np.dot(self.nationalism, 1.0 - self.opinions)) / self.size
+        return min(1.0, 2.0 * self._hostility * (0.5 + salience))
+
+    @property
+    def opinions(self) -> NDArray[np.float64]:
+        """Each citizen's opinion of the other country, 0-1."""
+        return self._opinions
+
+    @opinions.setter
+    def opinions(self, value: NDArray[np.float64]) -> None:
+        self._opinions = value
+        self._hostility: float | None = None
 
     def absorb(self, salience: float, threat: float, exchange_ratio: float) -> None:
         """Apply this month's forcing to opinions, then clear it.

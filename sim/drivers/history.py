@@ -29,7 +29,8 @@ class HistoryImpact:
 #: angered the Japanese public most; shrine visits and textbooks the Korean public.
 HISTORY_IMPACTS: dict[EventKind, HistoryImpact] = {
     EventKind.COURT_RULING: HistoryImpact(0.15, korea=0.3, japan=1.0),
-    EventKind.HISTORY_AGREEMENT_DISSOLVED: HistoryImpact(0.2, korea=0.3, japan=1.0),
+    # Its salience comes through the repudiation move it triggers (sim.moves: repudiate_settlement).
+    EventKind.HISTORY_AGREEMENT_DISSOLVED: HistoryImpact(0.0, korea=0.3, japan=1.0),
     EventKind.SHRINE_VISIT: HistoryImpact(0.1, korea=1.0, japan=0.1),
     EventKind.TEXTBOOK: HistoryImpact(0.06, korea=0.8, japan=0.1),
     EventKind.TERRITORIAL_INCIDENT: HistoryImpact(0.08, korea=0.8, japan=0.6),
