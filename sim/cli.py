@@ -17,13 +17,17 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from sim.designs import DesignError, DesignKind, factors_of, make_design
+from sim.executors import make_executor
 from sim.loading import ScenarioError
-from sim.results import ResultsConflict, check_target, write_batch
-from sim.runner import default_workers, run_batch
+from sim.results import BatchStore, ResultsConflict, check_target, drive
+from sim.runner import BatchPlan, default_workers
 from sim.scenario import Scenario, load_scenario
 from sim.schema_doc import json_schema, markdown_reference
 
+EXIT_FAILED_RUNS = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 MAX_RUNS = 1_000_000
 
 
@@ -53,6 +57,30 @@ def _seed(text: str) -> int:
     return value
 
 
+def _batch_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=_seed, default=1, help="root seed of the batch (default 1)")
+    parser.add_argument("--workers", type=_positive_int, default=None, help="processes (default: all cores)")
+    parser.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        default=None,
+        help="run on Dask: 'local' starts a LocalCluster on 127.0.0.1, or tcp://HOST:8786 (needs .[dask])",
+    )
+    parser.add_argument("--out", type=Path, default=Path("results"), help="results folder (default results/)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a scenario parameter, e.g. drivers.security.nk_provocation_rate=3 (repeatable)",
+    )
+    parser.add_argument("--resume", action="store_true", help="finish an interrupted batch")
+    parser.add_argument("--force", action="store_true", help="replace results of another batch, or start over")
+    parser.add_argument("--no-plots", action="store_true", help="skip the plots")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(
@@ -62,22 +90,27 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a Monte-Carlo batch of each scenario and plot the outcomes")
-    run.add_argument("scenarios", nargs="+", type=Path, help="scenario YAML files")
+    run.add_argument("scenarios", nargs="+", type=Path, help="scenario YAML files, or folders of them")
     run.add_argument("--runs", type=_positive_int, default=200, help="replications (default 200)")
-    run.add_argument("--seed", type=_seed, default=1, help="root seed of the batch (default 1)")
-    run.add_argument("--workers", type=_positive_int, default=None, help="processes (default: all cores)")
-    run.add_argument("--out", type=Path, default=Path("results"), help="results folder (default results/)")
-    run.add_argument(
-        "--set",
-        dest="overrides",
+    _batch_options(run)
+
+    sweep = sub.add_parser("sweep", help="run a design over a scenario's uncertain parameters and levers")
+    sweep.add_argument("scenario", type=Path, help="scenario YAML file")
+    sweep.add_argument("--design", choices=[k.value for k in DesignKind], required=True)
+    sweep.add_argument(
+        "--samples", type=_positive_int, default=16, help="design size parameter N (see README; default 16)"
+    )
+    sweep.add_argument("--runs", type=_positive_int, default=10, help="replications per design point (default 10)")
+    sweep.add_argument("--levels", type=_positive_int, default=3, help="levels per factor (factorial; default 3)")
+    sweep.add_argument(
+        "--factor",
+        dest="factors",
         action="append",
         default=[],
-        metavar="PATH=VALUE",
-        help="override a scenario parameter, e.g. drivers.security.nk_provocation_rate=3 (repeatable)",
+        metavar="PATH=LOW:HIGH",
+        help="add or re-range a factor, e.g. levers.seoul.cooperation_priority=-0.5:0.5 (repeatable)",
     )
-    run.add_argument("--force", action="store_true", help="replace results of another scenario or seed")
-    run.add_argument("--no-plots", action="store_true", help="skip the plots")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    _batch_options(sweep)
 
     validate = sub.add_parser("validate", help="check scenario files and report every problem")
     validate.add_argument("scenarios", nargs="+", type=Path)
@@ -116,40 +149,85 @@ def _advance(bar: tqdm) -> None:
     bar.update()
 
 
+def _expand(paths: Sequence[Path]) -> list[Path]:
+    """Scenario files named directly, and the ``*.yaml`` files of named folders (sorted)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(path.glob("*.yaml"))
+            if not found:
+                raise UsageError(f"{path}: folder holds no scenario files (*.yaml)")
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
+
+
+def _run_plans(plans: Sequence[tuple[Path, BatchPlan, Path]], args: argparse.Namespace) -> int:
+    """Open every store first (so a refusal costs nothing), then compute and finalize each batch."""
+    stores = []
+    for path, plan, out_dir in plans:
+        stores.append(BatchStore(out_dir, plan, source=str(path), overrides=tuple(args.overrides)))
+    for store in stores:
+        check_target(store.out_dir, store.plan.scenario, store.plan.root_seed, force=args.force)
+    failed_batches = 0
+    # One pool for every batch, started before anything is written (see sim.executors.ProcessExecutor).
+    with make_executor(args.workers or default_workers(), args.dask) as executor:
+        for store in stores:
+            store.open(force=args.force, resume=args.resume)
+            plan, name = store.plan, store.plan.scenario.meta.name
+            pending = store.pending()
+            started = time.perf_counter()
+            try:
+                with tqdm(
+                    total=plan.total,
+                    initial=plan.total - len(pending),
+                    desc=name,
+                    unit="run",
+                    disable=args.quiet,
+                    file=sys.stderr,
+                    smoothing=0.1,
+                ) as bar:
+                    drive(store, executor, on_result=lambda _outcome: _advance(bar))
+            except KeyboardInterrupt:
+                store.flush()
+                done = plan.total - len(store.pending())
+                print(
+                    f"interrupted: {name} has {done} of {plan.total} runs saved in {store.staging}; "
+                    "run the same command with --resume to finish it",
+                    file=sys.stderr,
+                )
+                return EXIT_INTERRUPTED
+            manifest = store.finalize(plots=not args.no_plots)
+            seconds = time.perf_counter() - started
+            shares = ", ".join(f"{k} {v / plan.total:.0%}" for k, v in manifest["outcome_classes"].items())
+            print(f"{name}: {len(pending)} runs in {seconds:.1f} s -> {store.out_dir}/  ({shares})")
+            if manifest["failed_runs"]:
+                failed_batches += 1
+                print(f"{name}: {len(manifest['failed_runs'])} runs FAILED:", file=sys.stderr)
+                for failure in manifest["failed_runs"][:10]:
+                    print(f"  run {failure['run']} (seed {failure['seed']}): {failure['error']}", file=sys.stderr)
+    return EXIT_FAILED_RUNS if failed_batches else 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
-    loaded = _load_all(args.scenarios, args.overrides)
-    workers = args.workers or default_workers()
-    # Check every target before running anything, so a refusal costs no results and no time.
-    for _, scenario in loaded:
-        check_target(args.out / scenario.meta.name, scenario, args.seed, force=args.force)
-    for path, scenario in loaded:
-        out_dir = args.out / scenario.meta.name
-        started = time.perf_counter()
-        with tqdm(
-            total=args.runs,
-            desc=scenario.meta.name,
-            unit="run",
-            disable=args.quiet,
-            file=sys.stderr,
-        ) as bar:
-            manifest = write_batch(
-                run_batch(scenario, args.runs, args.seed, workers=workers),
-                scenario,
-                out_dir,
-                root_seed=args.seed,
-                runs=args.runs,
-                source=str(path),
-                overrides=tuple(args.overrides),
-                force=args.force,
-                plots=not args.no_plots,
-                on_run=lambda _result: _advance(bar),
-            )
-        seconds = time.perf_counter() - started
-        shares = ", ".join(
-            f"{name} {count / args.runs:.0%}" for name, count in manifest["outcome_classes"].items()
-        )
-        print(f"{scenario.meta.name}: {args.runs} runs in {seconds:.1f} s -> {out_dir}/  ({shares})")
-    return 0
+    loaded = _load_all(_expand(args.scenarios), args.overrides)
+    plans = [
+        (path, BatchPlan(scenario, args.runs, args.seed), args.out / scenario.meta.name)
+        for path, scenario in loaded
+    ]
+    return _run_plans(plans, args)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    [(path, scenario)] = _load_all([args.scenario], args.overrides)
+    try:
+        factors = factors_of(scenario, args.factors)
+        design = make_design(args.design, factors, samples=args.samples, seed=args.seed, levels=args.levels)
+    except DesignError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+    out_dir = args.out / f"{scenario.meta.name}_sweep_{design.kind}"
+    return _run_plans([(path, BatchPlan(scenario, args.runs, args.seed, design), out_dir)], args)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -172,15 +250,15 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rapprochement`` command; returns the exit code."""
     args = build_parser().parse_args(argv)
-    commands = {"run": _cmd_run, "validate": _cmd_validate, "schema": _cmd_schema}
+    commands = {"run": _cmd_run, "sweep": _cmd_sweep, "validate": _cmd_validate, "schema": _cmd_schema}
     try:
         return commands[args.command](args)
     except (UsageError, ScenarioError, ResultsConflict) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("interrupted: no results were written for the unfinished scenario", file=sys.stderr)
-        return 130
+        print("interrupted: finished runs are kept; run the same command with --resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import platform
 import shutil
+import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -25,9 +27,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from sim.outcomes import OUTCOMES, OutcomeClass
+from sim.executors import Executor
+from sim.outcomes import KEY_OUTCOMES, OUTCOMES, OutcomeClass
 from sim.plots import EventMarker, save_batch_plots
-from sim.runner import RunResult
+from sim.runner import BatchPlan, RunFailure, RunResult, execute
 from sim.scenario import Scenario, parse_date
 
 MANIFEST = "manifest.json"
@@ -36,6 +39,8 @@ RUNS = "runs.parquet"
 SUMMARY = "summary.csv"
 SCENARIO = "scenario.yaml"
 FORMAT_VERSION = 1
+#: The staging manifest is rewritten at most this often while a batch runs.
+PROGRESS_INTERVAL_S = 1.0
 
 
 class ResultsConflict(Exception):
@@ -126,87 +131,244 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_batch(
-    results: Iterable[RunResult],
-    scenario: Scenario,
-    out_dir: Path,
-    *,
-    root_seed: int,
-    runs: int,
-    source: str = "",
-    overrides: tuple[str, ...] = (),
-    force: bool = False,
-    plots: bool = True,
-    on_run: Callable[[RunResult], None] | None = None,
-) -> dict[str, Any]:
-    """Stream a batch's results to disk and move the finished folder into place.
+@dataclass
+class _Progress:
+    done: int = 0
+    failed: int = 0
+    last_written: float = 0.0
 
-    Each run's monthly rows are appended to ``timeseries.parquet`` as one row group as soon as the run
-    arrives, so the batch is never held in memory; the per-run rows (small) are kept to write ``runs.parquet``
-    and the summary. ``on_run`` is called after each run is written (progress reporting). Returns the manifest.
+
+class BatchStore:
+    """A batch on its way to ``results/<name>/``: part files in a hidden staging folder, assembled at the end.
+
+    Every finished run is written at once as its own part (a Parquet file of its months and a JSON file of its
+    summary, each moved into place atomically), so a killed batch loses at most the runs in flight and
+    ``--resume`` computes only the runs whose parts are missing or failed. The staging folder's manifest says
+    which batch it holds (scenario hash, seed, runs, design) and how far it got; it is rewritten atomically.
+    ``finalize`` assembles the parts in run order - so the files are the same however the batch was split
+    into sessions, executors or workers - writes the summary and plots, and swaps the folder into place.
     """
-    check_target(out_dir, scenario, root_seed, force=force)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.parent / f".{out_dir.name}.partial"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir()
-    try:
-        summaries = _stream(results, staging, on_run)
-        if len(summaries) != runs:
-            raise RuntimeError(f"expected {runs} runs, got {len(summaries)}")
+
+    def __init__(self, out_dir: Path, plan: BatchPlan, *, source: str = "", overrides: tuple[str, ...] = ()):
+        """Prepare (but do not touch) the store of ``plan`` in ``out_dir``."""
+        self.out_dir = out_dir
+        self.plan = plan
+        self.source = source
+        self.overrides = overrides
+        self.staging = out_dir.parent / f".{out_dir.name}.partial"
+        self.parts = self.staging / "parts"
+        self.progress = _Progress()
+
+    # -- opening ----------------------------------------------------------------------------------------
+    def open(self, *, force: bool = False, resume: bool = False) -> None:
+        """Create the staging folder, or reopen an interrupted batch when resuming.
+
+        Refuses (``ResultsConflict``) to replace results of another batch without ``force``, to resume a batch
+        that differs from this one, and to start afresh over an interrupted batch without ``--resume`` or
+        ``--force``.
+        """
+        scenario = self.plan.scenario
+        check_target(self.out_dir, scenario, self.plan.root_seed, force=force)
+        if self.staging.exists() and not self.staging.is_dir():
+            raise ResultsConflict(f"{self.staging} is in the way (a file); remove it")
+        if self.staging.exists():
+            started = self._staged_manifest()
+            if resume:
+                if started.get("identity") != self.plan.identity():
+                    raise ResultsConflict(
+                        f"the interrupted batch in {self.staging} is a different batch (scenario, seed, runs or "
+                        "design changed); it cannot be resumed with these settings. Use the settings it was "
+                        "started with, or --force to start over."
+                    )
+            elif force:
+                shutil.rmtree(self.staging)
+            else:
+                raise ResultsConflict(
+                    f"an interrupted batch of {scenario.meta.name} is in {self.staging} "
+                    f"({self._count('ok')} of {started.get('total', '?')} runs done): pass --resume to finish "
+                    "it, or --force to start over"
+                )
+        elif resume:
+            raise ResultsConflict(f"nothing to resume: no interrupted batch in {self.staging}")
+        self.parts.mkdir(parents=True, exist_ok=True)
+        self.progress = _Progress(done=self._count("ok"), failed=0)
+        self._write_progress(force=True)
+
+    def _staged_manifest(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads((self.staging / MANIFEST).read_text()))
+        except (OSError, json.JSONDecodeError):
+            return {}
+
+    def _count(self, prefix: str) -> int:
+        return sum(1 for _ in self.parts.glob(f"{prefix}-*.json")) if self.parts.exists() else 0
+
+    def pending(self) -> list[int]:
+        """Run ids still to compute: those without a finished part (failed runs are tried again)."""
+        done = {int(p.stem.split("-")[1]) for p in self.parts.glob("ok-*.json")}
+        return [run for run in range(self.plan.total) if run not in done]
+
+    # -- recording --------------------------------------------------------------------------------------
+    def record(self, outcome: RunResult | RunFailure) -> None:
+        """Write one finished run (or its failure) as parts, atomically."""
+        if isinstance(outcome, RunFailure):
+            _atomic_write_text(self._part(outcome.run, "fail", "json"), json.dumps(asdict(outcome)))
+            self.progress.failed += 1
+        else:
+            table = pa.Table.from_pandas(outcome.timeseries, preserve_index=False)
+            temporary = self._part(outcome.run, "ts", "parquet.tmp")
+            pq.write_table(table, temporary)
+            os.replace(temporary, self._part(outcome.run, "ts", "parquet"))
+            self._part(outcome.run, "fail", "json").unlink(missing_ok=True)
+            # The summary is written last: its presence is what marks the run as done.
+            _atomic_write_text(self._part(outcome.run, "ok", "json"), json.dumps(outcome.summary))
+            self.progress.done += 1
+        self._write_progress()
+
+    def _part(self, run: int, kind: str, suffix: str) -> Path:
+        return self.parts / f"{kind}-{run:08d}.{suffix}"
+
+    def _write_progress(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.progress.last_written < PROGRESS_INTERVAL_S:
+            return
+        self.progress.last_written = now
+        manifest = {
+            "status": "running",
+            "scenario": self.plan.scenario.meta.name,
+            "identity": self.plan.identity(),
+            "total": self.plan.total,
+            "done": self.progress.done,
+            "failed": self.progress.failed,
+            "updated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
+        _atomic_write_text(self.staging / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+
+    def flush(self) -> None:
+        """Bring the staging manifest up to date (after an interruption)."""
+        self._write_progress(force=True)
+
+    # -- finishing --------------------------------------------------------------------------------------
+    def failures(self) -> list[dict[str, Any]]:
+        """The failed runs recorded so far, in run order."""
+        return [json.loads(p.read_text()) for p in sorted(self.parts.glob("fail-*.json"))]
+
+    def finalize(self, *, plots: bool = True) -> dict[str, Any]:
+        """Assemble the parts in run order into the results folder and swap it into place; return the manifest.
+
+        Failed runs appear in ``runs.parquet`` with ``status`` ``failed`` and their ``error``; the manifest lists
+        them, and they have no monthly rows.
+        """
+        plan, scenario = self.plan, self.plan.scenario
+        summaries: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
+        writer: pq.ParquetWriter | None = None
+        try:
+            for run in range(plan.total):
+                ok = self._part(run, "ok", "json")
+                if ok.exists():
+                    table = pq.read_table(self._part(run, "ts", "parquet"))
+                    if writer is None:
+                        writer = pq.ParquetWriter(self.staging / TIMESERIES, table.schema)
+                    writer.write_table(table)
+                    summaries.append(json.loads(ok.read_text()))
+                    continue
+                fail = self._part(run, "fail", "json")
+                if not fail.exists():
+                    raise RuntimeError(f"run {run} has neither a result nor a failure; resume the batch")
+                record = json.loads(fail.read_text())
+                failed.append(record)
+                summaries.append(
+                    {
+                        "scenario": scenario.meta.name,
+                        "run": run,
+                        "replication": record["replication"],
+                        "seed": record["seed"],
+                        "status": "failed",
+                        "error": record["error"],
+                    }
+                    | {f"param:{k}": v for k, v in record["values"].items()}
+                )
+        finally:
+            if writer is not None:
+                writer.close()
         runs_frame = pd.DataFrame(summaries)
-        runs_frame.to_parquet(staging / RUNS, index=False)
-        summarise(runs_frame).to_csv(staging / SUMMARY, index=False, float_format="%.6g")
-        (staging / SCENARIO).write_text(
+        runs_frame.to_parquet(self.staging / RUNS, index=False)
+        finished = runs_frame[runs_frame["status"] == "ok"]
+        if len(finished):
+            summarise(finished).to_csv(self.staging / SUMMARY, index=False, float_format="%.6g")
+        (self.staging / SCENARIO).write_text(
             yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
         )
         manifest = {
             "format_version": FORMAT_VERSION,
             "scenario": scenario.meta.name,
             "scenario_hash": scenario.digest(),
-            "source": source,
-            "overrides": list(overrides),
-            "root_seed": root_seed,
-            "runs": runs,
+            "source": self.source,
+            "overrides": list(self.overrides),
+            "root_seed": plan.root_seed,
+            "runs": plan.total,
+            "replications": plan.runs,
             "months": scenario.meta.months,
             "start": scenario.meta.start,
-            "status": "complete",
-            "outcome_classes": {
-                c.value: int((runs_frame["outcome_class"] == c.value).sum()) for c in OutcomeClass
-            },
+            "status": "complete" if not failed else "complete_with_failures",
+            "failed_runs": [{"run": f["run"], "seed": f["seed"], "error": f["error"]} for f in failed],
+            "outcome_classes": {c.value: int((finished["outcome_class"] == c.value).sum()) for c in OutcomeClass}
+            if len(finished)
+            else {c.value: 0 for c in OutcomeClass},
+            "identity": plan.identity(),
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "versions": versions(),
         }
-        if plots:
-            timeseries = pd.read_parquet(staging / TIMESERIES)
-            save_batch_plots(timeseries, runs_frame, staging / "plots", event_markers(scenario))
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        _replace(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return manifest
+        if plan.design is not None:
+            manifest["design"] = plan.identity()["design"] | {"points": len(plan.design.points)}
+        if plots and writer is not None:
+            columns = ["scenario", "run", "month", "date", *KEY_OUTCOMES]
+            timeseries = pd.read_parquet(self.staging / TIMESERIES, columns=columns)
+            save_batch_plots(timeseries, finished, self.staging / "plots", event_markers(scenario))
+        shutil.rmtree(self.parts)
+        (self.staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        _replace(self.staging, self.out_dir)
+        return manifest
 
 
-def _stream(
-    results: Iterable[RunResult], staging: Path, on_run: Callable[[RunResult], None] | None
-) -> list[dict[str, Any]]:
-    writer: pq.ParquetWriter | None = None
-    summaries: list[dict[str, Any]] = []
+def drive(
+    store: BatchStore, executor: Executor, on_result: Callable[[RunResult | RunFailure], None] | None = None
+) -> None:
+    """Compute every pending run of an open store on ``executor``, recording each as it completes."""
+    for outcome in executor.imap_unordered(execute, map(store.plan.task, store.pending())):
+        store.record(outcome)
+        if on_result is not None:
+            on_result(outcome)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def write_batch(
+    results: Iterable[RunResult | RunFailure],
+    scenario: Scenario,
+    out_dir: Path,
+    *,
+    root_seed: int,
+    runs: int,
+    force: bool = False,
+    plots: bool = True,
+) -> dict[str, Any]:
+    """Write an already computed stream of a plain batch's runs (any order) and finalize it: a convenience for
+    notebooks, tests and benchmarks; the command line drives ``BatchStore`` itself to support ``--resume``."""
+    store = BatchStore(out_dir, BatchPlan(scenario, runs, root_seed))
+    store.open(force=force)
     try:
-        for result in results:
-            table = pa.Table.from_pandas(result.timeseries, preserve_index=False)
-            if writer is None:
-                writer = pq.ParquetWriter(staging / TIMESERIES, table.schema)
-            writer.write_table(table)
-            summaries.append(result.summary)
-            if on_run is not None:
-                on_run(result)
-    finally:
-        if writer is not None:
-            writer.close()
-    return summaries
+        for outcome in results:
+            store.record(outcome)
+    except BaseException:
+        shutil.rmtree(store.staging, ignore_errors=True)
+        raise
+    return store.finalize(plots=plots)
 
 
 def _replace(staging: Path, out_dir: Path) -> None:

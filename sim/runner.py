@@ -2,26 +2,29 @@
 
 One root seed per batch. Replication ``r`` gets ``SeedSequence(root, spawn_key=(r,))`` in every scenario
 (common random numbers), so differences between scenarios on the same replication are policy, not noise. That
-sequence spawns two children: one draws the run's uncertain parameters, the other seeds the model. Results are
-yielded in replication order whatever the number of workers, so the files written are identical for 1 or N
-workers.
+sequence spawns two children: one draws the run's uncertain parameters, the other seeds the model. A run's
+result depends only on its task, never on which worker computed it or when, so the results store (which puts
+them in run order) writes identical files for any executor and number of workers.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import hashlib
 import os
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from sim.executors import make_executor
 from sim.model import RapprochementModel, classify
 from sim.outcomes import EVENT_COUNTS, OUTCOMES
 from sim.scenario import Scenario, add_months
+
+if TYPE_CHECKING:
+    from sim.designs import Design
 
 
 @dataclass(frozen=True)
@@ -53,21 +56,62 @@ def sample_uncertainties(scenario: Scenario, seed: int) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class RunResult:
-    """One finished replication: its monthly outcomes and its one-row summary."""
+    """One finished run: its monthly outcomes and its one-row summary."""
 
     timeseries: pd.DataFrame
     summary: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def run(self) -> int:
+        """The run's id within its batch."""
+        return int(self.summary["run"])
 
-def simulate_run(scenario: Scenario, replication: int, root_seed: int) -> RunResult:
+
+@dataclass(frozen=True)
+class RunFailure:
+    """A run that raised: recorded with its seed and error so the batch can go on and report it."""
+
+    run: int
+    replication: int
+    seed: int
+    error: str
+    values: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """Everything a worker needs to compute one run; it carries its own seeds.
+
+    ``values`` fixes parameters (a design point of a sweep); without it the scenario's uncertainties are sampled
+    from the replication's parameter seed.
+    """
+
+    scenario: Scenario
+    run: int
+    replication: int
+    root_seed: int
+    values: tuple[tuple[str, float], ...] | None = None
+    design_point: int | None = None
+
+
+def simulate_run(
+    scenario: Scenario,
+    replication: int,
+    root_seed: int,
+    *,
+    run: int | None = None,
+    values: dict[str, float] | None = None,
+    design_point: int | None = None,
+) -> RunResult:
     """Run one replication of a scenario and summarise it.
 
-    The summary holds the scenario name, replication, model seed, sampled parameters (as ``param:<path>``
-    columns), the final value of every outcome (``final_<outcome>``), the last-window mean of the relations
-    index and the outcome class.
+    The summary holds the scenario name, run id, replication, model seed, the parameters sampled or fixed (as
+    ``param:<path>`` columns), the final value of every outcome (``final_<outcome>``), the last-window mean of
+    the relations index and the outcome class.
     """
     seeds = run_seeds(root_seed, replication)
-    params = sample_uncertainties(scenario, seeds.params)
+    run_id = replication if run is None else run
+    params = sample_uncertainties(scenario, seeds.params) if values is None else dict(values)
     model = RapprochementModel(scenario.with_values(params), rng=seeds.model)
     model.run()
     frame = model.outcomes_frame()
@@ -75,7 +119,7 @@ def simulate_run(scenario: Scenario, replication: int, root_seed: int) -> RunRes
     start = add_months(scenario.meta.start, 0)
     frame.insert(0, "date", pd.date_range(start, periods=months, freq="MS"))
     frame.insert(0, "month", np.arange(months, dtype=np.int64))
-    frame.insert(0, "run", np.full(months, replication, dtype=np.int64))
+    frame.insert(0, "run", np.full(months, run_id, dtype=np.int64))
     frame.insert(0, "scenario", scenario.meta.name)
     frame = frame.astype({name: "float64" for name in OUTCOMES} | dict.fromkeys(EVENT_COUNTS, "int64"))
 
@@ -83,10 +127,12 @@ def simulate_run(scenario: Scenario, replication: int, root_seed: int) -> RunRes
     window_index = float(frame["relations_index"].iloc[-window:].mean())
     final = frame.iloc[-1]
     outcome = classify(window_index, float(final["institutionalization"]), scenario)
-    summary: dict[str, Any] = {
-        "scenario": scenario.meta.name,
-        "run": replication,
+    summary: dict[str, Any] = {"scenario": scenario.meta.name, "run": run_id, "replication": replication}
+    if design_point is not None:
+        summary["design_point"] = design_point
+    summary |= {
         "seed": seeds.model,
+        "status": "ok",
         "outcome_class": outcome.value,
         "window_relations_index": window_index,
     }
@@ -96,9 +142,26 @@ def simulate_run(scenario: Scenario, replication: int, root_seed: int) -> RunRes
     return RunResult(frame, summary)
 
 
-def _simulate_task(task: tuple[Scenario, int, int]) -> RunResult:
-    scenario, replication, root_seed = task
-    return simulate_run(scenario, replication, root_seed)
+def execute(task: RunTask) -> RunResult | RunFailure:
+    """Compute one task; an exception becomes a ``RunFailure`` so one bad run does not stop the batch."""
+    values = dict(task.values) if task.values is not None else None
+    try:
+        return simulate_run(
+            task.scenario,
+            task.replication,
+            task.root_seed,
+            run=task.run,
+            values=values,
+            design_point=task.design_point,
+        )
+    except Exception as exc:  # recorded with its seed, reported at the end of the batch
+        return RunFailure(
+            task.run,
+            task.replication,
+            run_seeds(task.root_seed, task.replication).model,
+            f"{type(exc).__name__}: {exc}",
+            values or {},
+        )
 
 
 def default_workers() -> int:
@@ -106,28 +169,71 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def run_batch(
-    scenario: Scenario,
-    runs: int,
-    root_seed: int,
-    *,
-    workers: int = 1,
-) -> Iterator[RunResult]:
-    """Yield the replications 0..runs-1 of a scenario in order, computed by ``workers`` processes.
+@dataclass(frozen=True)
+class BatchPlan:
+    """The runs of a batch: ``runs`` replications of the scenario, or of every point of a design.
 
-    Results stream: each is yielded as soon as it and every earlier replication are done, so a caller can
-    write them to disk one by one instead of holding the batch.
+    Run ``point * runs + r`` is replication ``r`` of design point ``point``; replication ``r`` has the same seeds
+    at every point and in every scenario (common random numbers).
     """
-    if runs < 1:
-        raise ValueError(f"runs must be at least 1, got {runs}")
+
+    scenario: Scenario
+    runs: int
+    root_seed: int
+    design: Design | None = None
+
+    def __post_init__(self) -> None:
+        if self.runs < 1:
+            raise ValueError(f"runs must be at least 1, got {self.runs}")
+
+    @property
+    def total(self) -> int:
+        """Number of runs in the batch."""
+        points = 1 if self.design is None else len(self.design.points)
+        return points * self.runs
+
+    def task(self, run: int) -> RunTask:
+        """The task of run ``run``."""
+        point, replication = divmod(run, self.runs)
+        if self.design is None:
+            return RunTask(self.scenario, run, replication, self.root_seed)
+        values = tuple(self.design.values(point).items())
+        return RunTask(self.scenario, run, replication, self.root_seed, values, point)
+
+    def identity(self) -> dict[str, Any]:
+        """What must match for an interrupted batch to be resumed."""
+        identity: dict[str, Any] = {
+            "scenario_hash": self.scenario.digest(),
+            "root_seed": self.root_seed,
+            "runs": self.runs,
+        }
+        if self.design is not None:
+            d = self.design
+            identity["design"] = {
+                "kind": str(d.kind),
+                "seed": d.seed,
+                "factors": [[f.path, f.low, f.high] for f in d.factors],
+                "points_sha256": hashlib.sha256(np.ascontiguousarray(d.points).tobytes()).hexdigest(),
+            }
+        return identity
+
+
+def run_batch(scenario: Scenario, runs: int, root_seed: int, *, workers: int = 1) -> Iterator[RunResult]:
+    """Yield the replications 0..runs-1 of a scenario in run order (a convenience for tests and notebooks).
+
+    A failed run raises here; the command line's batches go through the results store instead, which records
+    failures and holds nothing but the run being written.
+    """
+    plan = BatchPlan(scenario, runs, root_seed)
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    tasks = ((scenario, r, root_seed) for r in range(runs))
-    if workers == 1 or runs == 1:
-        yield from map(_simulate_task, tasks)
-        return
-    chunk = max(1, min(16, runs // (workers * 4)))
-    # forkserver, not fork: forking a process that already runs threads (pyarrow, BLAS) can deadlock.
-    context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        yield from pool.map(_simulate_task, tasks, chunksize=chunk)
+    buffer: dict[int, RunResult] = {}
+    following = 0
+    with make_executor(workers) as executor:
+        for outcome in executor.imap_unordered(execute, map(plan.task, range(plan.total))):
+            if isinstance(outcome, RunFailure):
+                raise RuntimeError(f"run {outcome.run} (seed {outcome.seed}) failed: {outcome.error}")
+            buffer[outcome.run] = outcome
+            while following in buffer:
+                yield buffer.pop(following)
+                following += 1

@@ -23,6 +23,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -523,6 +524,17 @@ class OutcomeThresholds(_Block):
         return value
 
 
+def _check_range(block: BaseModel, path: str, spec: Uncertainty) -> None:
+    """Both ends of an uncertainty's range must be values the parameter itself accepts."""
+    leaf = path.rsplit(".", 1)[-1]
+    for end in (spec.low, spec.high):
+        try:
+            type(block).model_validate(block.model_dump() | {leaf: end})
+        except ValidationError as exc:
+            reason = exc.errors()[0]["msg"]
+            raise ValueError(f"{path!r} cannot take {end} ({reason}); narrow the range") from None
+
+
 class Scenario(_Block):
     """A complete, validated scenario."""
 
@@ -560,7 +572,9 @@ class Scenario(_Block):
             if path.split(".")[0] not in info.data:
                 continue  # that block failed its own validation and is already reported
             current: Any = info.data
+            parent: Any = None
             for part in path.split("."):
+                parent = current
                 if isinstance(current, BaseModel) and part in type(current).model_fields:
                     current = getattr(current, part)
                 elif isinstance(current, dict) and part in current:
@@ -571,6 +585,8 @@ class Scenario(_Block):
                 raise ValueError(f"{path!r} is not a numeric parameter")
             if isinstance(current, int) and not (float(spec.low).is_integer() and float(spec.high).is_integer()):
                 raise ValueError(f"{path!r} is a whole number: give whole-number low and high")
+            if isinstance(parent, BaseModel):
+                _check_range(parent, path, spec)
         return value
 
     def with_values(self, values: Mapping[str, Any]) -> Self:

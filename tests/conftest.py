@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import matplotlib
@@ -10,6 +11,8 @@ import pytest
 from sim.scenario import Scenario, load_scenario
 
 matplotlib.use("Agg")
+# Tests fork worker pools from a process that already runs threads (pyarrow, Dask); a fork server is safe there.
+os.environ.setdefault("RAPPROCHEMENT_START_METHOD", "forkserver")
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"

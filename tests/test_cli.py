@@ -216,7 +216,7 @@ def test_missing_file_and_folder(tmp_path: Path, out: Path, capsys: pytest.Captu
     err = run_refused(capsys, out, tmp_path / "absent.yaml")
     assert f"{tmp_path / 'absent.yaml'}: file not found" in err
     err = run_refused(capsys, out, tmp_path)
-    assert f"{tmp_path}: expected a YAML file, but this is a folder" in err
+    assert f"{tmp_path}: folder holds no scenario files (*.yaml)" in err
 
 
 def test_one_mistake_gives_one_message(tmp_path: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -70,6 +70,7 @@ class PublicOpinion(mesa.Agent["RapprochementModel"]):
         base += spec.young_offset * (self.cohort == Cohort.YOUNG)
         base -= spec.nationalism_opinion_link * (self.nationalism - spec.nationalism_mean)
         self._nationalism_total = float(self.nationalism.sum())
+        self._hostility: float | None = None
         self.opinions = np.clip(base, 0.0, 1.0)
         self.anchors: NDArray[np.float64] = self.opinions.copy()
         # Nationalists hold on to their anchor more: lower susceptibility to social influence.
@@ -125,7 +126,7 @@ class PublicOpinion(mesa.Agent["RapprochementModel"]):
     @opinions.setter
     def opinions(self, value: NDArray[np.float64]) -> None:
         self._opinions = value
-        self._hostility: float | None = None
+        self._hostility = None
 
     def absorb(self, salience: float, threat: float, exchange_ratio: float) -> None:
         """Apply this month's forcing to opinions, then clear it.

@@ -1,0 +1,723 @@
+"""Measure throughput and scaling of the model, all in one run on one machine, and print tables and ratios.
+
+    python bench/throughput.py [--quick] [--scenario scenarios/baseline.yaml]
+
+Every figure is the median of several repetitions; the repetitions are printed beside it. Times are taken with
+``time.perf_counter`` inside the process doing the work, so interpreter start-up and imports are never counted.
+This script reports; it asserts nothing (targets that are not met are marked, not failed).
+
+1. Citizen-updates per second at 2 x 20,000 citizens (one citizen-update = one citizen's monthly opinion
+   update, so one month of the model is 40,000 updates):
+
+   (w) the whole model: ``RapprochementModel`` built once (construction and its burn-in are not timed), then
+       ``model.step()`` timed for a number of months. This is what a user gets, drivers, governments,
+       Washington and data collection included.
+   (a) a naive Mesa version of the same opinion update, defined here: one ``mesa.Agent`` per citizen, the
+       forcing of ``PublicOpinion.absorb`` applied agent by agent (with representative constant forcing), a
+       Deffuant round on a random matching built by shuffling each country's ``AgentSet`` and pairing
+       consecutive agents in Python, then the Friedkin-Johnsen pull to each agent's anchor. It is what the
+       model would cost without vectorisation, so w/a shows what the array design buys (target >= 50x).
+   (b) the bare numpy kernel: per month and country, the forcing arithmetic of ``absorb`` plus
+       ``sim.opinion.deffuant_step`` and ``sim.opinion.friedkin_johnsen_step``, nothing else. w/b shows how
+       much of the model's time is overhead around the opinion kernel (target >= 1.0x).
+
+   The naive and bare versions start from the citizens of a freshly built model, so all three update the same
+   population with the same parameters.
+
+   (w1) is a diagnostic, not a target: (w) again, in a subprocess whose BLAS and OpenMP pools are capped at one
+   thread. ``PublicOpinion.acceptance`` and ``nationalist_pressure`` call ``np.dot`` on 20,000-long vectors,
+   which OpenBLAS may split over threads; when other processes keep the cores busy those threads can make the
+   model many times slower, and w/w1 shows by how much on this run.
+
+2. Batch scaling with workers: a baseline batch of 200 runs (default citizens) run and streamed to Parquet with
+   ``write_batch(run_batch(..., workers=W), ..., plots=False)`` into a temporary folder, W = 1 and W = 2
+   (process-pool start-up included, since a user pays it). Target speed-up >= 1.8x.
+
+3. Growth exponents: batch time (workers=1) as a function of the number of runs, of citizens per country (fixed
+   runs) and of months (``meta.months``, fixed runs). The exponent is the slope of log(time) on log(size)
+   fitted with ``numpy.polyfit``; linear growth is 1 and the target is 0.9-1.1 for each. Nothing is
+   subtracted, so fixed per-run or per-batch costs show up as an exponent below 1.
+
+4. Peak memory: a 400-run and a 100-run batch (workers=1, plots=False), each in a fresh subprocess that prints
+   its peak resident memory. Results stream to disk, so the peak should hardly grow with runs (target ratio
+   <= 1.3x). The ratio uses the child's ``VmHWM`` rather than ``ru_maxrss``, which on Linux also counts the
+   parent's peak (see ``measure_memory``); both are printed. The peak of a subprocess that only imports the
+   package is printed for context (not subtracted).
+
+``--quick`` uses fewer repetitions and smaller batches so that the whole script finishes in about a minute;
+its figures are coarser and the batch sizes it used are printed with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from importlib import metadata
+from pathlib import Path
+
+import mesa
+import numpy as np
+from mesa.agent import AgentSet
+from numpy.typing import NDArray
+
+from sim.agents.public import PublicOpinion
+from sim.model import RapprochementModel
+from sim.opinion import deffuant_step, friedkin_johnsen_step
+from sim.results import write_batch
+from sim.runner import run_batch
+from sim.scenario import OpinionDynamics, Scenario, load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+BASELINE = ROOT / "scenarios" / "baseline.yaml"
+#: Citizens per country for the throughput measurements.
+CITIZENS = 20_000
+#: Seed of every model and generator built here (identical work in every repetition).
+SEED = 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Sizes and repetitions of one invocation (full or ``--quick``)."""
+
+    repeats: int  # repetitions of the fast measurements (whole model, bare kernel)
+    model_months: int  # months timed for (w) and (b)
+    naive_repeats: int
+    naive_months: int
+    naive_citizens: int  # per country; 20,000 unless that is prohibitively slow
+    batch_runs: int
+    batch_repeats: int
+    growth_runs: tuple[int, ...]
+    growth_citizens: tuple[int, ...]
+    growth_months: tuple[int, ...]
+    growth_fixed_runs: int  # runs per batch in the citizens and months series
+    growth_repeats: int
+    memory_runs: tuple[int, int]  # (large, small)
+    memory_repeats: int
+
+
+FULL = Settings(
+    repeats=7,
+    model_months=24,
+    naive_repeats=3,
+    naive_months=6,
+    naive_citizens=CITIZENS,
+    batch_runs=200,
+    batch_repeats=3,
+    growth_runs=(25, 50, 100, 200),
+    growth_citizens=(1000, 2000, 4000, 8000),
+    growth_months=(15, 30, 60, 120),
+    growth_fixed_runs=10,
+    growth_repeats=3,
+    memory_runs=(400, 100),
+    memory_repeats=3,
+)
+
+QUICK = Settings(
+    repeats=3,
+    model_months=24,
+    naive_repeats=2,
+    naive_months=2,
+    naive_citizens=CITIZENS,
+    batch_runs=60,
+    batch_repeats=2,
+    growth_runs=(10, 20, 40),
+    growth_citizens=(1000, 2000, 4000),
+    growth_months=(15, 30, 60),
+    growth_fixed_runs=4,
+    growth_repeats=2,
+    memory_runs=(100, 25),
+    memory_repeats=1,
+)
+
+
+@dataclass(frozen=True)
+class MonthForcing:
+    """Representative constant forcing for the naive and bare versions (typical baseline magnitudes).
+
+    The cost of ``absorb`` does not depend on these values: every term is computed whatever they are.
+    """
+
+    history: float = 0.2
+    trade: float = 0.0
+    goodwill: float = 0.3
+    salience: float = 0.5
+    threat: float = 0.6
+    exchange_ratio: float = 0.9
+
+
+FORCING = MonthForcing()
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Repeated timings of one measurement, in seconds."""
+
+    label: str
+    seconds: list[float]
+
+    @property
+    def median(self) -> float:
+        """Median over the repetitions."""
+        return statistics.median(self.seconds)
+
+    def reps(self) -> str:
+        """The repetitions, for printing."""
+        return ", ".join(f"{t:.3f}" for t in self.seconds)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One line of the summary: a measured value against its target."""
+
+    measurement: str
+    value: str
+    target: str
+    met: bool
+
+
+def repeat[K](measures: Mapping[K, Callable[[], float]], repeats: int) -> dict[K, list[float]]:
+    """Call every measure ``repeats`` times, interleaved (A, B, A, B, ...), garbage-collecting before each.
+
+    Each measure returns the seconds it timed itself (setup excluded). Interleaving spreads any drift in the
+    machine's background load evenly over the variants being compared.
+    """
+    times: dict[K, list[float]] = {key: [] for key in measures}
+    for _ in range(repeats):
+        for key, measure in measures.items():
+            gc.collect()
+            times[key].append(measure())
+    return times
+
+
+def load() -> str:
+    """The 1-, 5- and 15-minute load averages, to judge how busy the machine was during a section."""
+    return ", ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def verdict(met: bool) -> str:
+    """How a target is marked in the tables."""
+    return "met" if met else "NOT met"
+
+
+def big_scenario(path: Path, citizens: int) -> Scenario:
+    """The scenario with ``citizens`` per country, as with ``--set publics.<country>.citizens=N``."""
+    return load_scenario(path, [f"publics.korea.citizens={citizens}", f"publics.japan.citizens={citizens}"])
+
+
+def populations(scenario: Scenario) -> list[PublicOpinion]:
+    """The two publics of a freshly built model (after its burn-in): the common starting population."""
+    model = RapprochementModel(scenario, rng=SEED)
+    return list(model.publics.values())
+
+
+# ------------------------------------------------------------------------------------------------------------
+# 1 (w): the whole model
+
+
+def time_whole_model(scenario: Scenario, months: int) -> float:
+    """Seconds for ``months`` calls of ``model.step()`` on a model built (and burnt in) beforehand."""
+    if months > scenario.meta.months:
+        raise ValueError(f"the scenario has {scenario.meta.months} months, asked to time {months}")
+    model = RapprochementModel(scenario, rng=SEED)
+    started = time.perf_counter()
+    for _ in range(months):
+        model.step()
+    return time.perf_counter() - started
+
+
+#: Environment variables that cap the BLAS / OpenMP thread pools, set to 1 for the diagnostic run (w1).
+ONE_THREAD = dict.fromkeys(("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"), "1")
+
+ONE_THREAD_SCRIPT = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import throughput as bench
+scenario = bench.big_scenario(Path(sys.argv[2]), bench.CITIZENS)
+months, repeats = int(sys.argv[3]), int(sys.argv[4])
+print(*bench.repeat({"w1": lambda: bench.time_whole_model(scenario, months)}, repeats)["w1"])
+"""
+
+
+def time_whole_model_one_thread(path: Path, months: int, repeats: int) -> list[float]:
+    """Repetitions of :func:`time_whole_model` in a subprocess whose BLAS may use only one thread.
+
+    A diagnostic beside (w), not a target: numpy hands ``np.dot`` of two 1-D float arrays to BLAS, which may
+    split it over threads; on a machine whose cores are busy those threads can cost far more than they save.
+    The child is started with the same interpreter and times inside itself, like (w).
+    """
+    here = Path(__file__).resolve().parent
+    done = subprocess.run(
+        [sys.executable, "-c", ONE_THREAD_SCRIPT, str(here), str(path), str(months), str(repeats)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env=os.environ | ONE_THREAD,
+    )
+    return [float(v) for v in done.stdout.split()]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# 1 (a): a naive Mesa model, one agent per citizen
+
+
+class Citizen(mesa.Agent["NaiveOpinionModel"]):
+    """One citizen as a Mesa agent: the per-citizen state of ``PublicOpinion`` as Python floats."""
+
+    def __init__(
+        self,
+        model: NaiveOpinionModel,
+        opinion: float,
+        nationalism: float,
+        susceptibility: float,
+        exchange_reach: float,
+    ) -> None:
+        """Register with the model; the anchor starts at the opinion, as in ``PublicOpinion``."""
+        super().__init__(model)
+        self.opinion = opinion
+        self.anchor = opinion
+        self.nationalism = nationalism
+        self.susceptibility = susceptibility
+        self.exchange_reach = exchange_reach
+
+    def absorb(self, f: MonthForcing, d: OpinionDynamics) -> None:
+        """The forcing formula of ``PublicOpinion.absorb`` for this one citizen (opinion and anchor)."""
+        nat = self.nationalism
+        x = self.opinion
+        delta = -(d.history_push * f.history) * (0.2 + nat)
+        delta -= (d.trade_push * f.trade) * (0.3 + nat)
+        delta -= d.salience_mobilization * f.salience * nat
+        delta += (d.goodwill_lift * f.goodwill) * (1.0 - nat)
+        delta += (d.exchange_lift * f.exchange_ratio) * self.exchange_reach * (1.0 - x)
+        delta += (d.threat_rally * f.threat) * (1.0 - nat)
+        self.opinion = min(1.0, max(0.0, x + delta))
+        self.anchor = min(1.0, max(0.0, self.anchor + d.anchor_absorption * delta))
+
+    def anchor_pull(self) -> None:
+        """Friedkin-Johnsen pull toward the anchor, clipped between opinion and anchor like the kernel."""
+        s = self.susceptibility
+        x = self.opinion
+        x0 = self.anchor
+        pulled = s * x + (1.0 - s) * x0
+        self.opinion = min(max(x, x0), max(min(x, x0), pulled))
+
+
+class NaiveOpinionModel(mesa.Model):
+    """The opinion update of both publics with one ``Citizen`` agent per citizen and Python loops."""
+
+    def __init__(self, publics: Sequence[PublicOpinion], forcing: MonthForcing, *, rng: int = SEED) -> None:
+        """Create one agent per citizen of each public, copying its current state."""
+        super().__init__(rng=rng)
+        self.forcing = forcing
+        self.dynamics = publics[0].dynamics
+        self.countries: list[AgentSet[Citizen]] = []
+        for public in publics:
+            citizens = [
+                Citizen(self, float(x), float(nat), float(s), float(reach))
+                for x, nat, s, reach in zip(
+                    public.opinions, public.nationalism, public.susceptibility, public.exchange_reach, strict=True
+                )
+            ]
+            self.countries.append(AgentSet(citizens, random=self.random))
+
+    def step(self) -> None:
+        """One month: forcing, Deffuant rounds within each country, then the anchor pull."""
+        d = self.dynamics
+        self.agents.do("absorb", self.forcing, d)
+        for country in self.countries:
+            for _ in range(d.rounds_per_month):
+                self.deffuant_round(country, d.confidence, d.convergence)
+        self.agents.do("anchor_pull")
+
+    @staticmethod
+    def deffuant_round(country: AgentSet[Citizen], confidence: float, convergence: float) -> None:
+        """Shuffle the agents, pair consecutive ones, and let each pair within ``confidence`` converge."""
+        shuffled = iter(country.shuffle())
+        for a, b in zip(shuffled, shuffled, strict=False):  # odd one out sits the round out
+            gap = b.opinion - a.opinion
+            if abs(gap) < confidence:
+                shift = convergence * gap
+                a.opinion += shift
+                b.opinion -= shift
+
+    def mean_opinion(self) -> float:
+        """Mean opinion over all citizens (a sanity check beside the vectorised versions)."""
+        return statistics.fmean(self.agents.get("opinion"))
+
+
+def time_naive(publics: Sequence[PublicOpinion], months: int) -> tuple[float, float]:
+    """Seconds for ``months`` steps of the naive Mesa model built from ``publics``, and its final mean opinion."""
+    model = NaiveOpinionModel(publics, FORCING)
+    gc.collect()
+    started = time.perf_counter()
+    for _ in range(months):
+        model.step()
+    elapsed = time.perf_counter() - started
+    return elapsed, model.mean_opinion()
+
+
+# ------------------------------------------------------------------------------------------------------------
+# 1 (b): the bare numpy kernel
+
+
+@dataclass
+class BarePublic:
+    """One country's arrays, as held by ``PublicOpinion``."""
+
+    opinions: NDArray[np.float64]
+    anchors: NDArray[np.float64]
+    nationalism: NDArray[np.float64]
+    susceptibility: NDArray[np.float64]
+    exchange_reach: NDArray[np.float64]
+
+
+def bare_month(public: BarePublic, f: MonthForcing, d: OpinionDynamics, rng: np.random.Generator) -> None:
+    """The forcing arithmetic of ``absorb``, then ``deffuant_step`` rounds and ``friedkin_johnsen_step``."""
+    nat = public.nationalism
+    x = public.opinions
+    delta = -(d.history_push * f.history) * (0.2 + nat)
+    delta -= (d.trade_push * f.trade) * (0.3 + nat)
+    delta -= d.salience_mobilization * f.salience * nat
+    delta += (d.goodwill_lift * f.goodwill) * (1.0 - nat)
+    delta += (d.exchange_lift * f.exchange_ratio) * public.exchange_reach * (1.0 - x)
+    delta += (d.threat_rally * f.threat) * (1.0 - nat)
+    x = np.clip(x + delta, 0.0, 1.0)
+    public.anchors = np.clip(public.anchors + d.anchor_absorption * delta, 0.0, 1.0)
+    for _ in range(d.rounds_per_month):
+        x = deffuant_step(x, d.confidence, d.convergence, rng)
+    public.opinions = friedkin_johnsen_step(x, public.anchors, public.susceptibility)
+
+
+def time_bare(publics: Sequence[PublicOpinion], months: int) -> tuple[float, float]:
+    """Seconds for ``months`` bare-kernel months on copies of ``publics``, and the final mean opinion."""
+    state = [
+        BarePublic(
+            p.opinions.copy(),
+            p.anchors.copy(),
+            p.nationalism.copy(),
+            p.susceptibility.copy(),
+            p.exchange_reach.copy(),
+        )
+        for p in publics
+    ]
+    d = publics[0].dynamics
+    rng = np.random.default_rng(SEED)
+    gc.collect()
+    started = time.perf_counter()
+    for _ in range(months):
+        for public in state:
+            bare_month(public, FORCING, d, rng)
+    elapsed = time.perf_counter() - started
+    return elapsed, float(np.mean(np.concatenate([p.opinions for p in state])))
+
+
+def measure_updates(path: Path, s: Settings) -> list[Target]:
+    """Section 1: citizen-updates per second of the whole model, the naive Mesa model and the bare kernel."""
+    print(f"\n## 1. Citizen-updates per second, 2 x {CITIZENS:,} citizens ({path.name})")
+    print(f"load average now (1, 5, 15 min): {load()}")
+    scenario = big_scenario(path, CITIZENS)
+    publics = populations(scenario)
+    updates = 2 * CITIZENS  # per month
+
+    fast = repeat(
+        {
+            "(w) whole model": lambda: time_whole_model(scenario, s.model_months),
+            "(b) bare numpy kernel": lambda: time_bare(publics, s.model_months)[0],
+        },
+        s.repeats,
+    )
+    whole, kernel = (Timing(label, times) for label, times in fast.items())
+    one_thread = Timing(
+        "(w1) whole model, 1 BLAS thread [diag]", time_whole_model_one_thread(path, s.model_months, s.repeats)
+    )
+
+    naive_publics = publics if s.naive_citizens == CITIZENS else populations(big_scenario(path, s.naive_citizens))
+    naive_updates = 2 * s.naive_citizens
+    naive_means: list[float] = []
+
+    def naive() -> float:
+        elapsed, mean = time_naive(naive_publics, s.naive_months)
+        naive_means.append(mean)
+        return elapsed
+
+    label = "(a) naive Mesa, agent per citizen"
+    naive_timing = Timing(label, repeat({label: naive}, s.naive_repeats)[label])
+
+    rows = [
+        (whole, s.model_months, updates),
+        (naive_timing, s.naive_months, naive_updates),
+        (kernel, s.model_months, updates),
+        (one_thread, s.model_months, updates),
+    ]
+    rate = {}
+    print(f"{'version':38} {'citizens':>9} {'months':>6} {'median s':>9} {'updates/s':>12}  repetitions (s)")
+    for timing, months, per_month in rows:
+        rate[timing.label] = per_month * months / timing.median
+        print(
+            f"{timing.label:38} {per_month:>9,} {months:>6} {timing.median:>9.3f} "
+            f"{rate[timing.label]:>12,.0f}  {timing.reps()}"
+        )
+    if s.naive_citizens != CITIZENS:
+        print(
+            f"(a) was run at 2 x {s.naive_citizens:,} citizens (2 x {CITIZENS:,} is prohibitively slow); its "
+            "cost is O(citizens), so updates/s are comparable per citizen-update."
+        )
+    _, bare_check = time_bare(naive_publics, s.naive_months)
+    start = float(np.mean(np.concatenate([p.opinions for p in naive_publics])))
+    print(
+        f"sanity: mean opinion after {s.naive_months} month(s) from the same start ({start:.4f}): "
+        f"naive {statistics.fmean(naive_means):.4f}, bare {bare_check:.4f}"
+    )
+    print(f"[diag] (w1) = (w) in a subprocess with {', '.join(f'{k}=1' for k in ONE_THREAD)}; not a target")
+    w_a = rate[whole.label] / rate[naive_timing.label]
+    w_b = rate[whole.label] / rate[kernel.label]
+    w1_a = rate[one_thread.label] / rate[naive_timing.label]
+    w1_b = rate[one_thread.label] / rate[kernel.label]
+    print(f"w/a = {w_a:,.1f}x (target >= 50x: {verdict(w_a >= 50)})")
+    print(f"w/b = {w_b:.2f}x (target >= 1.0x: {verdict(w_b >= 1.0)})")
+    print(
+        f"[diag] w1/a = {w1_a:,.1f}x, w1/b = {w1_b:.2f}x, w/w1 = {rate[whole.label] / rate[one_thread.label]:.2f}x"
+    )
+    return [
+        Target("(w) whole model, citizen-updates/s", f"{rate[whole.label]:,.0f}", "-", True),
+        Target("(a) naive Mesa, citizen-updates/s", f"{rate[naive_timing.label]:,.0f}", "-", True),
+        Target("(b) bare kernel, citizen-updates/s", f"{rate[kernel.label]:,.0f}", "-", True),
+        Target("w/a (whole model vs naive Mesa)", f"{w_a:,.1f}x", ">= 50x", w_a >= 50),
+        Target("w/b (whole model vs bare kernel)", f"{w_b:.2f}x", ">= 1.0x", w_b >= 1.0),
+        Target("[diag] (w1) 1 BLAS thread, citizen-updates/s", f"{rate[one_thread.label]:,.0f}", "-", True),
+        Target("[diag] w1/a", f"{w1_a:,.1f}x", "-", True),
+        Target("[diag] w1/b", f"{w1_b:.2f}x", "-", True),
+    ]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# 2 and 3: batches
+
+
+def time_batch(scenario: Scenario, runs: int, workers: int) -> float:
+    """Seconds to run a batch and stream it to a fresh temporary folder (no plots)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        write_batch(
+            run_batch(scenario, runs, SEED, workers=workers),
+            scenario,
+            Path(tmp) / scenario.meta.name,
+            root_seed=SEED,
+            runs=runs,
+            plots=False,
+        )
+        return time.perf_counter() - started
+
+
+def measure_workers(path: Path, s: Settings) -> list[Target]:
+    """Section 2: the same batch with 1 and with 2 worker processes."""
+    print(f"\n## 2. Batch scaling with workers ({s.batch_runs} runs, default citizens, plots off)")
+    print(f"load average now (1, 5, 15 min): {load()}")
+    scenario = load_scenario(path)
+    measures = {workers: partial(time_batch, scenario, s.batch_runs, workers) for workers in (1, 2)}
+    timings = {
+        workers: Timing(f"workers={workers}", t) for workers, t in repeat(measures, s.batch_repeats).items()
+    }
+    print(f"{'workers':>7} {'median s':>9} {'runs/s':>8}  repetitions (s)")
+    for workers, timing in timings.items():
+        print(f"{workers:>7} {timing.median:>9.2f} {s.batch_runs / timing.median:>8.1f}  {timing.reps()}")
+    speedup = timings[1].median / timings[2].median
+    print(f"speed-up W=2 over W=1 = {speedup:.2f}x (target >= 1.8x: {verdict(speedup >= 1.8)})")
+    return [Target(f"speed-up 2 vs 1 workers ({s.batch_runs} runs)", f"{speedup:.2f}x", ">= 1.8x", speedup >= 1.8)]
+
+
+def fit_exponent(sizes: Sequence[int], seconds: Sequence[float]) -> float:
+    """Slope of log(time) on log(size): the growth exponent (1 = linear)."""
+    slope, _ = np.polyfit(np.log(np.asarray(sizes, dtype=float)), np.log(np.asarray(seconds, dtype=float)), 1)
+    return float(slope)
+
+
+def growth_series(
+    name: str, sizes: Sequence[int], make: Callable[[int], tuple[Scenario, int]], repeats: int
+) -> Target:
+    """Time batches over ``sizes`` (``make`` gives the scenario and run count of a size) and fit the exponent."""
+    print(f"{name}:")
+    print(f"  {'size':>6} {'runs':>5} {'median s':>9}  repetitions (s)")
+    batches = {size: make(size) for size in sizes}
+    measures = {size: partial(time_batch, sc, runs, 1) for size, (sc, runs) in batches.items()}
+    medians = []
+    for size, times in repeat(measures, repeats).items():
+        timing = Timing(str(size), times)
+        medians.append(timing.median)
+        print(f"  {size:>6} {batches[size][1]:>5} {timing.median:>9.3f}  {timing.reps()}")
+    exponent = fit_exponent(sizes, medians)
+    met = 0.9 <= exponent <= 1.1
+    print(f"  exponent {exponent:.3f} (target 0.9-1.1: {verdict(met)})")
+    return Target(f"growth exponent in {name}", f"{exponent:.3f}", "0.9-1.1", met)
+
+
+def measure_growth(path: Path, s: Settings) -> list[Target]:
+    """Section 3: growth of batch time with runs, citizens per country and months (workers=1)."""
+    print(f"\n## 3. Growth exponents (workers=1, plots off, median of {s.growth_repeats})")
+    print(f"load average now (1, 5, 15 min): {load()}")
+    baseline = load_scenario(path)
+    fixed = s.growth_fixed_runs
+    return [
+        growth_series("runs", s.growth_runs, lambda n: (baseline, n), s.growth_repeats),
+        growth_series(
+            f"citizens per country ({fixed} runs)",
+            s.growth_citizens,
+            lambda n: (big_scenario(path, n), fixed),
+            s.growth_repeats,
+        ),
+        growth_series(
+            f"months ({fixed} runs)",
+            s.growth_months,
+            lambda n: (load_scenario(path, [f"meta.months={n}"]), fixed),
+            s.growth_repeats,
+        ),
+    ]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# 4: peak memory
+
+MEMORY_SCRIPT = """
+import resource, sys, tempfile
+from pathlib import Path
+from sim.results import write_batch
+from sim.runner import run_batch
+from sim.scenario import load_scenario
+scenario, runs = load_scenario(sys.argv[1]), int(sys.argv[2])
+if runs:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / scenario.meta.name
+        write_batch(run_batch(scenario, runs, 1, workers=1), scenario, out, root_seed=1, runs=runs, plots=False)
+status = Path("/proc/self/status")
+hwm = [line.split()[1] for line in status.read_text().splitlines() if line.startswith("VmHWM:")]
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, hwm[0] if hwm else -1)
+"""
+
+
+@dataclass(frozen=True)
+class Peak:
+    """Peak memory of one subprocess, in MiB, as two counters report it."""
+
+    maxrss: float  # getrusage(RUSAGE_SELF).ru_maxrss: also counts the parent's peak (see measure_memory)
+    hwm: float | None  # VmHWM of /proc/self/status: this process image only (None where there is no /proc)
+
+
+def peak_memory(path: Path, runs: int) -> Peak:
+    """Peak resident memory of a fresh Python process that runs a batch of ``runs`` (0 = imports only)."""
+    done = subprocess.run(
+        [sys.executable, "-c", MEMORY_SCRIPT, str(path), str(runs)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    maxrss, hwm = (int(v) for v in done.stdout.split()[-2:])
+    return Peak(maxrss / 1024, hwm / 1024 if hwm >= 0 else None)  # both are KiB on Linux
+
+
+def measure_memory(path: Path, s: Settings) -> list[Target]:
+    """Section 4: peak RSS of a large and a small batch, each in its own subprocess.
+
+    On Linux a child's ``ru_maxrss`` is at least the parent's own peak RSS at the time it started the child (the
+    kernel carries the high-water mark of the address space replaced by ``exec`` into the child's counter), and
+    this benchmark's parent, having built the 40,000-agent naive model, can peak above a whole small batch. So
+    the ratio uses ``VmHWM``, the peak of the child's own address space, with ``ru_maxrss`` printed beside it.
+    """
+    large, small = s.memory_runs
+    print(f"\n## 4. Peak memory (fresh subprocess each, workers=1, plots off, median of {s.memory_repeats})")
+    print(f"load average now (1, 5, 15 min): {load()}")
+    sizes = (0, small, large)
+    measured = {runs: [peak_memory(path, runs) for _ in range(s.memory_repeats)] for runs in sizes}
+    use_hwm = all(p.hwm is not None for peaks in measured.values() for p in peaks)
+    print(f"{'runs':>5} {'VmHWM MiB':>10} {'ru_maxrss MiB':>14}  repetitions VmHWM (ru_maxrss) MiB")
+    medians = {}
+    for runs, peaks in measured.items():
+        hwm = [p.hwm if p.hwm is not None else float("nan") for p in peaks]
+        maxrss = [p.maxrss for p in peaks]
+        medians[runs] = statistics.median(hwm if use_hwm else maxrss)
+        reps = ", ".join(f"{h:.1f} ({m:.1f})" for h, m in zip(hwm, maxrss, strict=True))
+        label = "0*" if runs == 0 else str(runs)
+        print(f"{label:>5} {statistics.median(hwm):>10.1f} {statistics.median(maxrss):>14.1f}  {reps}")
+    print("* imports only, for context; nothing is subtracted")
+    counter = "VmHWM" if use_hwm else "ru_maxrss (no /proc: may include the parent's peak)"
+    ratio = medians[large] / medians[small]
+    print(
+        f"peak {large} runs / {small} runs by {counter} = {ratio:.3f}x (target <= 1.3x: {verdict(ratio <= 1.3)})"
+    )
+    return [Target(f"peak memory {large} vs {small} runs", f"{ratio:.3f}x", "<= 1.3x", ratio <= 1.3)]
+
+
+# ------------------------------------------------------------------------------------------------------------
+
+
+def version_of(package: str) -> str:
+    """Installed version of a package, or a note that it is missing."""
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def print_context(path: Path, quick: bool) -> None:
+    """The machine and software the figures were measured on, and how the script was invoked."""
+    print("# Throughput benchmark" + (" (--quick)" if quick else ""))
+    print(f"command: {shlex.join([sys.executable, *sys.argv])}")
+    print(f"cwd: {Path.cwd()}")
+    print(f"scenario: {path}")
+    print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}")
+    print(f"cores available (sched_getaffinity): {len(os.sched_getaffinity(0))} (os.cpu_count: {os.cpu_count()})")
+    blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    limits = ", ".join(f"{k}={os.environ.get(k, 'unset')}" for k in ONE_THREAD)
+    print(f"numpy BLAS: {blas.get('name')} {blas.get('version')}; thread limits: {limits}")
+    print(f"load average at start (1, 5, 15 min): {load()}")
+    print(
+        f"python {platform.python_version()} ({platform.python_implementation()}), numpy {np.__version__}, "
+        f"mesa {mesa.__version__}, pandas {version_of('pandas')}, pyarrow {version_of('pyarrow')}"
+    )
+
+
+def print_summary(targets: Sequence[Target]) -> None:
+    """The closing table: measurement, value, target, met?"""
+    print("\n## Summary")
+    width = max(len(t.measurement) for t in targets)
+    print(f"{'measurement':{width}}  {'value':>12}  {'target':>9}  met?")
+    for t in targets:
+        met = "-" if t.target == "-" else ("yes" if t.met else "NO")
+        print(f"{t.measurement:{width}}  {t.value:>12}  {t.target:>9}  {met}")
+
+
+def main() -> None:
+    """Run every measurement in order and print the tables and the summary."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions and smaller batches (~1 minute)")
+    parser.add_argument("--scenario", type=Path, default=BASELINE, help="scenario file (default: baseline)")
+    args = parser.parse_args()
+    path = args.scenario.resolve()
+    settings = QUICK if args.quick else FULL
+    print_context(path, args.quick)
+    started = time.perf_counter()
+    targets = [
+        *measure_updates(path, settings),
+        *measure_workers(path, settings),
+        *measure_growth(path, settings),
+        *measure_memory(path, settings),
+    ]
+    print_summary(targets)
+    print(f"\nload average at end (1, 5, 15 min): {load()}")
+    print(f"total wall time {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
