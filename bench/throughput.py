@@ -280,14 +280,15 @@ class Citizen(mesa.Agent["NaiveOpinionModel"]):
         self,
         model: NaiveOpinionModel,
         opinion: float,
+        anchor: float,
         nationalism: float,
         susceptibility: float,
         exchange_reach: float,
     ) -> None:
-        """Register with the model; the anchor starts at the opinion, as in ``PublicOpinion``."""
+        """Register with the model and take over one citizen's state."""
         super().__init__(model)
         self.opinion = opinion
-        self.anchor = opinion
+        self.anchor = anchor
         self.nationalism = nationalism
         self.susceptibility = susceptibility
         self.exchange_reach = exchange_reach
@@ -325,9 +326,14 @@ class NaiveOpinionModel(mesa.Model):
         self.countries: list[AgentSet[Citizen]] = []
         for public in publics:
             citizens = [
-                Citizen(self, float(x), float(nat), float(s), float(reach))
-                for x, nat, s, reach in zip(
-                    public.opinions, public.nationalism, public.susceptibility, public.exchange_reach, strict=True
+                Citizen(self, float(x), float(x0), float(nat), float(s), float(reach))
+                for x, x0, nat, s, reach in zip(
+                    public.opinions,
+                    public.anchors,
+                    public.nationalism,
+                    public.susceptibility,
+                    public.exchange_reach,
+                    strict=True,
                 )
             ]
             self.countries.append(AgentSet(citizens, random=self.random))

@@ -34,8 +34,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
+    "anchor_pull",
     "cluster_sizes",
     "count_clusters",
+    "deffuant_round",
     "deffuant_run",
     "deffuant_step",
     "friedkin_johnsen_equilibrium",
@@ -177,18 +179,24 @@ def deffuant_step(
     k = n // 2 if pairs is None else _check_count(pairs, "pairs")
     if k > n // 2:
         raise ValueError(f"pairs must be <= len(opinions) // 2 = {n // 2}, got {k}")
-    return _deffuant_round(x, threshold, convergence, rng, k)
+    return deffuant_round(x, threshold, convergence, rng, k)
 
 
-def _deffuant_round(
+def deffuant_round(
     x: NDArray[np.float64],
     threshold: float,
     convergence: float,
     rng: np.random.Generator,
-    k: int,
+    k: int | None = None,
 ) -> NDArray[np.float64]:
-    """Unvalidated core of :func:`deffuant_step` with ``k`` disjoint pairs; returns a new array."""
+    """The unchecked core of :func:`deffuant_step` (``k`` disjoint pairs, default ``len // 2``); a new array.
+
+    For callers that validated their arrays and parameters once (the agent model does so at construction)
+    and call it every month: it skips the per-call checks that make :func:`deffuant_step` safe for casual use.
+    """
     n = x.shape[0]
+    if k is None:
+        k = n // 2
     if k == 0:
         return x.copy()
     # Gather once in permuted order: positions [0, k) meet positions [k, 2k) (disjoint pairs),
@@ -229,7 +237,7 @@ def deffuant_run(
     k = x.shape[0] // 2
     out = x.copy()
     for _ in range(r):
-        out = _deffuant_round(out, threshold, convergence, rng, k)
+        out = deffuant_round(out, threshold, convergence, rng, k)
     return out
 
 
@@ -348,8 +356,27 @@ def friedkin_johnsen_step(
         raise ValueError(f"anchors must have shape {x.shape}, got {x0.shape}")
     s = _as_susceptibility(susceptibility, n)
     mixed = x if weights is None else _as_weights(weights, n) @ x
-    result = s * mixed + (1.0 - s) * x0
+    result = anchor_pull(mixed, x0, s)
+    # Exact arithmetic keeps the result between the mixed opinion and the anchor; clip the last-bit rounding.
     return np.clip(result, np.minimum(mixed, x0), np.maximum(mixed, x0))
+
+
+def anchor_pull(
+    mixed: NDArray[np.float64],
+    anchors: NDArray[np.float64],
+    susceptibility: NDArray[np.float64],
+    out: NDArray[np.float64] | None = None,
+) -> NDArray[np.float64]:
+    """The unchecked Friedkin-Johnsen pull ``s * mixed + (1 - s) * anchors = anchors + s * (mixed - anchors)``.
+
+    The core of :func:`friedkin_johnsen_step` with ``W`` already applied, computed with one temporary (or in
+    ``out``, which may be ``mixed`` itself) for callers that validated their arrays once and call it every
+    month.
+    """
+    result = np.subtract(mixed, anchors, out=out)
+    result *= susceptibility
+    result += anchors
+    return result
 
 
 def friedkin_johnsen_equilibrium(

@@ -23,14 +23,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
 from sim.executors import Executor
 from sim.outcomes import KEY_OUTCOMES, OUTCOMES, OutcomeClass
 from sim.plots import EventMarker, save_batch_plots
-from sim.runner import BatchPlan, RunFailure, RunResult, execute
+from sim.runner import BatchPlan, RunFailure, RunRecord, RunResult, execute, to_record
 from sim.scenario import Scenario, parse_date
 
 MANIFEST = "manifest.json"
@@ -209,15 +208,16 @@ class BatchStore:
         return [run for run in range(self.plan.total) if run not in done]
 
     # -- recording --------------------------------------------------------------------------------------
-    def record(self, outcome: RunResult | RunFailure) -> None:
+    def record(self, outcome: RunRecord | RunResult | RunFailure) -> None:
         """Write one finished run (or its failure) as parts, atomically."""
         if isinstance(outcome, RunFailure):
             _atomic_write_text(self._part(outcome.run, "fail", "json"), json.dumps(asdict(outcome)))
             self.progress.failed += 1
         else:
-            table = pa.Table.from_pandas(outcome.timeseries, preserve_index=False)
+            if isinstance(outcome, RunResult):
+                outcome = to_record(outcome)
             temporary = self._part(outcome.run, "ts", "parquet.tmp")
-            pq.write_table(table, temporary)
+            temporary.write_bytes(outcome.parquet)
             os.replace(temporary, self._part(outcome.run, "ts", "parquet"))
             self._part(outcome.run, "fail", "json").unlink(missing_ok=True)
             # The summary is written last: its presence is what marks the run as done.
@@ -333,7 +333,7 @@ class BatchStore:
 
 
 def drive(
-    store: BatchStore, executor: Executor, on_result: Callable[[RunResult | RunFailure], None] | None = None
+    store: BatchStore, executor: Executor, on_result: Callable[[RunRecord | RunFailure], None] | None = None
 ) -> None:
     """Compute every pending run of an open store on ``executor``, recording each as it completes."""
     for outcome in executor.imap_unordered(execute, map(store.plan.task, store.pending())):

@@ -9,6 +9,7 @@ them in run order) writes identical files for any executor and number of workers
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from sim.executors import make_executor
 from sim.model import RapprochementModel, classify
@@ -114,19 +117,21 @@ def simulate_run(
     params = sample_uncertainties(scenario, seeds.params) if values is None else dict(values)
     model = RapprochementModel(scenario.with_values(params), rng=seeds.model)
     model.run()
-    frame = model.outcomes_frame()
-    months = len(frame)
-    start = add_months(scenario.meta.start, 0)
-    frame.insert(0, "date", pd.date_range(start, periods=months, freq="MS"))
-    frame.insert(0, "month", np.arange(months, dtype=np.int64))
-    frame.insert(0, "run", np.full(months, run_id, dtype=np.int64))
-    frame.insert(0, "scenario", scenario.meta.name)
-    frame = frame.astype({name: "float64" for name in OUTCOMES} | dict.fromkeys(EVENT_COUNTS, "int64"))
+    collected = model.datacollector.model_vars
+    months = len(collected["relations_index"])
+    columns: dict[str, Any] = {
+        "scenario": np.full(months, scenario.meta.name, dtype=object),
+        "run": np.full(months, run_id, dtype=np.int64),
+        "month": np.arange(months, dtype=np.int64),
+        "date": pd.date_range(add_months(scenario.meta.start, 0), periods=months, freq="MS"),
+    }
+    columns |= {name: np.asarray(collected[name], dtype=np.float64) for name in OUTCOMES}
+    columns |= {name: np.asarray(collected[name], dtype=np.int64) for name in EVENT_COUNTS}
+    frame = pd.DataFrame(columns)
 
     window = scenario.outcomes.window_months
-    window_index = float(frame["relations_index"].iloc[-window:].mean())
-    final = frame.iloc[-1]
-    outcome = classify(window_index, float(final["institutionalization"]), scenario)
+    window_index = float(columns["relations_index"][-window:].mean())
+    outcome = classify(window_index, float(columns["institutionalization"][-1]), scenario)
     summary: dict[str, Any] = {"scenario": scenario.meta.name, "run": run_id, "replication": replication}
     if design_point is not None:
         summary["design_point"] = design_point
@@ -136,17 +141,40 @@ def simulate_run(
         "outcome_class": outcome.value,
         "window_relations_index": window_index,
     }
-    summary |= {f"final_{name}": float(final[name]) for name in OUTCOMES}
-    summary |= {f"total_{name}": int(frame[name].sum()) for name in EVENT_COUNTS}
+    summary |= {f"final_{name}": float(columns[name][-1]) for name in OUTCOMES}
+    summary |= {f"total_{name}": int(columns[name].sum()) for name in EVENT_COUNTS}
     summary |= {f"param:{path}": value for path, value in params.items()}
     return RunResult(frame, summary)
 
 
-def execute(task: RunTask) -> RunResult | RunFailure:
-    """Compute one task; an exception becomes a ``RunFailure`` so one bad run does not stop the batch."""
+@dataclass(frozen=True)
+class RunRecord:
+    """A finished run as the results store keeps it: its summary and its months as Parquet bytes.
+
+    The worker serialises the months itself, so the one process that writes results does almost nothing per
+    run and never becomes the bottleneck of a parallel batch.
+    """
+
+    run: int
+    summary: dict[str, Any]
+    parquet: bytes
+
+
+def to_record(result: RunResult) -> RunRecord:
+    """Serialise a run's months to Parquet bytes (the same bytes a Parquet file of them would hold)."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(result.timeseries, preserve_index=False), sink)
+    return RunRecord(result.run, result.summary, sink.getvalue().to_pybytes())
+
+
+def execute(task: RunTask, *, as_record: bool = True) -> RunRecord | RunResult | RunFailure:
+    """Compute one task; an exception becomes a ``RunFailure`` so one bad run does not stop the batch.
+
+    Returns a ``RunRecord`` ready for the results store, or the ``RunResult`` itself with ``as_record=False``.
+    """
     values = dict(task.values) if task.values is not None else None
     try:
-        return simulate_run(
+        result = simulate_run(
             task.scenario,
             task.replication,
             task.root_seed,
@@ -154,6 +182,7 @@ def execute(task: RunTask) -> RunResult | RunFailure:
             values=values,
             design_point=task.design_point,
         )
+        return to_record(result) if as_record else result
     except Exception as exc:  # recorded with its seed, reported at the end of the batch
         return RunFailure(
             task.run,
@@ -230,9 +259,11 @@ def run_batch(scenario: Scenario, runs: int, root_seed: int, *, workers: int = 1
     buffer: dict[int, RunResult] = {}
     following = 0
     with make_executor(workers) as executor:
-        for outcome in executor.imap_unordered(execute, map(plan.task, range(plan.total))):
+        compute = functools.partial(execute, as_record=False)
+        for outcome in executor.imap_unordered(compute, map(plan.task, range(plan.total))):
             if isinstance(outcome, RunFailure):
                 raise RuntimeError(f"run {outcome.run} (seed {outcome.seed}) failed: {outcome.error}")
+            assert isinstance(outcome, RunResult)
             buffer[outcome.run] = outcome
             while following in buffer:
                 yield buffer.pop(following)

@@ -19,8 +19,10 @@ from numpy.testing import assert_allclose, assert_array_equal
 from numpy.typing import NDArray
 
 from sim.opinion import (
+    anchor_pull,
     cluster_sizes,
     count_clusters,
+    deffuant_round,
     deffuant_run,
     deffuant_step,
     friedkin_johnsen_equilibrium,
@@ -422,3 +424,17 @@ def test_rng_must_be_a_generator() -> None:
     legacy = np.random.RandomState(0)  # the wrong type on purpose
     with pytest.raises(TypeError, match="RandomState"):
         deffuant_step(X, 0.2, 0.5, legacy)  # type: ignore[arg-type]
+
+
+def test_unchecked_cores_match_the_checked_kernels() -> None:
+    """The agent model calls the cores every month; they must compute exactly what the public kernels do."""
+    x = np.random.default_rng(5).random(1001)
+    anchors = np.random.default_rng(6).random(1001)
+    s = np.random.default_rng(7).random(1001)
+    checked = deffuant_step(x, 0.3, 0.4, np.random.default_rng(1))
+    core = deffuant_round(x, 0.3, 0.4, np.random.default_rng(1))
+    np.testing.assert_array_equal(checked, core)
+    pulled = anchor_pull(x.copy(), anchors, s)
+    np.testing.assert_allclose(pulled, friedkin_johnsen_step(x, anchors, s), rtol=0, atol=1e-15)
+    buffer = x.copy()
+    assert anchor_pull(buffer, anchors, s, out=buffer) is buffer

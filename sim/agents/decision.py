@@ -23,7 +23,8 @@ class MoveOption:
 
     Attributes:
         move: the move.
-        acceptance: voice-weighted share of the own public that would accept it.
+        acceptance: voice-weighted share of the own public that would accept it (NaN when the move is blocked
+            for a reason other than the win-set, so acceptance was not measured).
         blocked: why the move is not open (outside the win-set, state, cooldown, ruled out), or None.
         utility: expected utility relative to doing nothing (meaningful only when open).
     """

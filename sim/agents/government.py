@@ -71,6 +71,19 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         )
 
     def _blocked(self, move: Move, acceptance: float) -> str | None:
+        """Why a move is not open (``_ruled_out`` or outside the win-set), or None."""
+        return self._ruled_out(move) or self._outside_win_set(acceptance)
+
+    def _outside_win_set(self, acceptance: float) -> str | None:
+        needed = self.required_share()
+        if acceptance < needed:
+            return (
+                f"outside the domestic win-set: {acceptance:.0%} of the public would accept, {needed:.0%} needed"
+            )
+        return None
+
+    def _ruled_out(self, move: Move) -> str | None:
+        """Why a move is not open for reasons other than the win-set (actor, levers, state, cooldown)."""
         spec = MOVES[move]
         if self.side not in spec.actors:
             return f"only {' or '.join(sorted(spec.actors))} can make this move"
@@ -82,11 +95,6 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         last = self.last_used.get(move)
         if last is not None and self.model.month - last < spec.cooldown:
             return f"made {self.model.month - last} months ago (cooldown {spec.cooldown})"
-        needed = self.required_share()
-        if acceptance < needed:
-            return (
-                f"outside the domestic win-set: {acceptance:.0%} of the public would accept, {needed:.0%} needed"
-            )
         return None
 
     def utility(self, move: Move, acceptance: float) -> float:
@@ -114,16 +122,24 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         )
 
     def options(self) -> list[MoveOption]:
-        """Every move with its acceptance at home, why it is blocked (if it is) and its utility."""
+        """Every move with its acceptance at home, why it is blocked (if it is) and its utility.
+
+        Acceptance is measured only for moves that nothing else rules out (it is NaN for the others): it is
+        the one check that reads every citizen, and the model weighs options every month it takes initiative.
+        """
         salience = self.model.history.salience
         acceptance_by_c: dict[float, float] = {}
         result = []
         for move in Move:
             c = MOVES[move].conciliation
+            blocked = None if move is Move.HOLD else self._ruled_out(move)
+            if blocked is not None:
+                result.append(MoveOption(move, float("nan"), blocked, float("nan")))
+                continue
             if c not in acceptance_by_c:
                 acceptance_by_c[c] = self.public.acceptance(c, salience)
             acceptance = acceptance_by_c[c]
-            blocked = None if move is Move.HOLD else self._blocked(move, acceptance)
+            blocked = None if move is Move.HOLD else self._outside_win_set(acceptance)
             utility = self.utility(move, acceptance) if blocked is None else float("nan")
             result.append(MoveOption(move, acceptance, blocked, utility))
         return result
