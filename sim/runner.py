@@ -59,10 +59,19 @@ def sample_uncertainties(scenario: Scenario, seed: int) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class RunResult:
-    """One finished run: its monthly outcomes and its one-row summary."""
+    """One finished run: its monthly outcomes (column name -> array, one entry per month) and its summary."""
 
-    timeseries: pd.DataFrame
+    columns: dict[str, np.ndarray]
     summary: dict[str, Any] = field(default_factory=dict)
+
+    @functools.cached_property
+    def timeseries(self) -> pd.DataFrame:
+        """The monthly outcomes as a DataFrame (built on first use: batches never need it)."""
+        return pd.DataFrame(self.columns)
+
+    def table(self) -> pa.Table:
+        """The monthly outcomes as an Arrow table, built straight from the arrays."""
+        return pa.table(self.columns)
 
     @property
     def run(self) -> int:
@@ -123,11 +132,10 @@ def simulate_run(
         "scenario": np.full(months, scenario.meta.name, dtype=object),
         "run": np.full(months, run_id, dtype=np.int64),
         "month": np.arange(months, dtype=np.int64),
-        "date": pd.date_range(add_months(scenario.meta.start, 0), periods=months, freq="MS"),
+        "date": pd.date_range(add_months(scenario.meta.start, 0), periods=months, freq="MS").to_numpy(),
     }
     columns |= {name: np.asarray(collected[name], dtype=np.float64) for name in OUTCOMES}
     columns |= {name: np.asarray(collected[name], dtype=np.int64) for name in EVENT_COUNTS}
-    frame = pd.DataFrame(columns)
 
     window = scenario.outcomes.window_months
     window_index = float(columns["relations_index"][-window:].mean())
@@ -144,7 +152,7 @@ def simulate_run(
     summary |= {f"final_{name}": float(columns[name][-1]) for name in OUTCOMES}
     summary |= {f"total_{name}": int(columns[name].sum()) for name in EVENT_COUNTS}
     summary |= {f"param:{path}": value for path, value in params.items()}
-    return RunResult(frame, summary)
+    return RunResult(columns, summary)
 
 
 @dataclass(frozen=True)
@@ -163,7 +171,7 @@ class RunRecord:
 def to_record(result: RunResult) -> RunRecord:
     """Serialise a run's months to Parquet bytes (the same bytes a Parquet file of them would hold)."""
     sink = pa.BufferOutputStream()
-    pq.write_table(pa.Table.from_pandas(result.timeseries, preserve_index=False), sink)
+    pq.write_table(result.table(), sink)
     return RunRecord(result.run, result.summary, sink.getvalue().to_pybytes())
 
 
