@@ -188,23 +188,28 @@ def deffuant_round(
     convergence: float,
     rng: np.random.Generator,
     k: int | None = None,
+    *,
+    out: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float64]:
-    """The unchecked core of :func:`deffuant_step` (``k`` disjoint pairs, default ``len // 2``); a new array.
+    """The unchecked core of :func:`deffuant_step` (``k`` disjoint pairs, default ``len // 2``).
 
     For callers that validated their arrays and parameters once (the agent model does so at construction)
     and call it every month: it skips the per-call checks that make :func:`deffuant_step` safe for casual use.
+    The result goes to ``out`` (which may be ``x`` itself, updating in place) or to a new array.
     """
     n = x.shape[0]
     if k is None:
         k = n // 2
+    if out is None:
+        out = x.copy()
+    elif out is not x:
+        out[...] = x
     if k == 0:
-        return x.copy()
-    # Gather once in permuted order: positions [0, k) meet positions [k, 2k) (disjoint pairs),
-    # the remainder sits out. ``y`` is a fresh copy, so the input is never written to.
+        return out
+    # Positions [0, k) of a random permutation meet positions [k, 2k): disjoint pairs; the rest sit out.
     perm = rng.permutation(n)
-    y = x[perm]
-    first = y[:k]
-    second = y[k : 2 * k]
+    left, right = perm[:k], perm[k : 2 * k]
+    first, second = x[left], x[right]
     shift = second - first
     # Only pairs strictly within the confidence bound move; the others get a zero shift.
     interact = np.abs(shift) < threshold
@@ -212,8 +217,8 @@ def deffuant_round(
     shift *= interact
     first += shift
     second -= shift
-    out = np.empty_like(y)
-    out[perm] = y
+    out[left] = first
+    out[right] = second
     return out
 
 

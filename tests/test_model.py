@@ -374,3 +374,27 @@ def test_a_hard_line_gesture_offends_the_partner_public_most(calm: Scenario, sid
     model.enact(side, Move.HARDLINE_GESTURE, inject=True)
     own = "korea" if offended == "japan" else "japan"
     assert model.publics[offended].forcing.history > model.publics[own].forcing.history
+
+
+def test_batched_acceptances_equal_the_direct_count(small_baseline: Scenario) -> None:
+    model = RapprochementModel(small_baseline, rng=4)
+    public = model.publics["korea"]
+    conciliations = sorted({spec.conciliation for spec in MOVES.values()})
+    batched = public.acceptances(conciliations, 0.4)
+    scale, k = public.dynamics.acceptance_scale, public.dynamics.nationalist_voice * 0.9
+    weight = 1 + k * public.nationalism
+    for c in conciliations:
+        if c > 0:
+            accepts = public.opinions >= scale * c
+        elif c < 0:
+            accepts = public.opinions <= 1 + scale * c
+        else:
+            accepts = np.ones(public.size, dtype=bool)
+        assert batched[c] == pytest.approx(weight[accepts].sum() / weight.sum(), rel=1e-12), c
+    # Opinions exactly on a threshold count as accepting, from both sides.
+    low, high = scale * 0.2, 1 + scale * -0.5  # the thresholds of c = 0.2 (>=) and c = -0.5 (<=)
+    public.opinions = np.array([low, low, high, high])
+    public.nationalism = np.zeros(4)
+    public._nationalism_total = 0.0
+    shares = public.acceptances([0.2, -0.5], 0.0)
+    assert shares[0.2] == 1.0 and shares[-0.5] == 1.0

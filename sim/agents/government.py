@@ -127,18 +127,17 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         Acceptance is measured only for moves that nothing else rules out (it is NaN for the others): it is
         the one check that reads every citizen, and the model weighs options every month it takes initiative.
         """
-        salience = self.model.history.salience
-        acceptance_by_c: dict[float, float] = {}
+        ruled_out = {move: None if move is Move.HOLD else self._ruled_out(move) for move in Move}
+        acceptance_by_c = self.public.acceptances(
+            {MOVES[move].conciliation for move, reason in ruled_out.items() if reason is None},
+            self.model.history.salience,
+        )
         result = []
-        for move in Move:
-            c = MOVES[move].conciliation
-            blocked = None if move is Move.HOLD else self._ruled_out(move)
+        for move, blocked in ruled_out.items():
             if blocked is not None:
                 result.append(MoveOption(move, float("nan"), blocked, float("nan")))
                 continue
-            if c not in acceptance_by_c:
-                acceptance_by_c[c] = self.public.acceptance(c, salience)
-            acceptance = acceptance_by_c[c]
+            acceptance = acceptance_by_c[MOVES[move].conciliation]
             blocked = None if move is Move.HOLD else self._outside_win_set(acceptance)
             utility = self.utility(move, acceptance) if blocked is None else float("nan")
             result.append(MoveOption(move, acceptance, blocked, utility))

@@ -11,6 +11,7 @@ No Python object per citizen: the update is a handful of vectorised array operat
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING
@@ -78,6 +79,7 @@ class PublicOpinion(mesa.Agent["RapprochementModel"]):
             1.0 - dynamics.nationalist_stubbornness * self.nationalism
         )
         self.exchange_reach: NDArray[np.float64] = EXCHANGE_REACH[self.cohort]
+        self._scratch = np.empty((2, n))
         self.forcing = Forcing()
         # Spin-up: let social influence settle the drawn population before the first month, so the start
         # is not a transient of the initial draw.
@@ -91,7 +93,7 @@ class PublicOpinion(mesa.Agent["RapprochementModel"]):
 
     def favourability(self) -> float:
         """Percentage of citizens whose opinion exceeds the favourable threshold (a poll's 'favourable')."""
-        return 100.0 * float(np.mean(self.opinions > self.dynamics.favourable_threshold))
+        return 100.0 * np.count_nonzero(self.opinions > self.dynamics.favourable_threshold) / self.size
 
     def acceptance(self, conciliation: float, salience: float) -> float:
         """Voice-weighted share of citizens who would accept a move of this conciliation.
@@ -101,23 +103,34 @@ class PublicOpinion(mesa.Agent["RapprochementModel"]):
         political weight is ``1 + k * nationalism`` with ``k = nationalist_voice * (0.5 + salience)``:
         nationalists count for more when history is salient.
         """
-        if conciliation == 0.0:
-            return 1.0
+        return self.acceptances([conciliation], salience)[conciliation]
+
+    def acceptances(self, conciliations: Iterable[float], salience: float) -> dict[float, float]:
+        """``acceptance`` of several moves, each distinct conciliation measured once.
+
+        The weighted count is an ``einsum`` over a boolean mask: it allocates no temporary of the population's
+        size (at tens of thousands of citizens every temporary costs fresh pages) and, unlike ``np.dot``, never
+        goes to a multithreaded BLAS that stalls when other processes hold the cores.
+        """
         scale = self.dynamics.acceptance_scale
-        if conciliation > 0:
-            accepts = self.opinions >= scale * conciliation
-        else:
-            accepts = self.opinions <= 1.0 + scale * conciliation
         k = self.dynamics.nationalist_voice * (0.5 + salience)
-        # np.sum(where=...) rather than np.dot: a dot product goes to BLAS, which may spread one small
-        # product over threads and stall when other processes hold the cores.
-        accepted = np.count_nonzero(accepts) + k * float(np.sum(self.nationalism, where=accepts))
-        return float(accepted / (self.size + k * self._nationalism_total))
+        total = self.size + k * self._nationalism_total
+        result = {}
+        for c in set(conciliations):
+            if c == 0.0:
+                result[c] = 1.0
+                continue
+            accepts = self.opinions >= scale * c if c > 0 else self.opinions <= 1.0 + scale * c
+            weighted = np.count_nonzero(accepts) + k * float(np.einsum("i,i->", self.nationalism, accepts))
+            result[c] = weighted / total
+        return result
 
     def nationalist_pressure(self, salience: float) -> float:
         """Mobilised nationalist hostility, 0-1: 2 x mean(nationalism x (1 - opinion)) x (0.5 + salience)."""
         if self._hostility is None:  # depends on opinions only: computed once per opinion update
-            self._hostility = float(np.sum(self.nationalism * (1.0 - self.opinions))) / self.size
+            # sum(v * (1 - x)) without a temporary of the population's size
+            hostility = self._nationalism_total - float(np.einsum("i,i->", self.nationalism, self.opinions))
+            self._hostility = hostility / self.size
         return min(1.0, 2.0 * self._hostility * (0.5 + salience))
 
     @property
@@ -151,16 +164,22 @@ class PublicOpinion(mesa.Agent["RapprochementModel"]):
         goodwill, rally = d.goodwill_lift * f.goodwill, d.threat_rally * threat
         constant = -0.2 * history - 0.3 * trade + goodwill + rally
         per_nationalism = -history - trade - d.salience_mobilization * salience - goodwill - rally
-        delta = per_nationalism * self.nationalism
+        # Two scratch arrays reused every month: at tens of thousands of citizens a fresh temporary per term
+        # costs more in page faults than the arithmetic itself.
+        delta = np.multiply(self.nationalism, per_nationalism, out=self._scratch[0])
         delta += constant
         exchange = d.exchange_lift * exchange_ratio
         if exchange:
-            delta += exchange * self.exchange_reach * (1.0 - self.opinions)
-        self.opinions = np.clip(self.opinions + delta, 0.0, 1.0)
+            room = np.subtract(1.0, self.opinions, out=self._scratch[1])
+            room *= self.exchange_reach
+            room *= exchange
+            delta += room
+        opinions = self.opinions + delta
+        self.opinions = np.clip(opinions, 0.0, 1.0, out=opinions)
         # Part of what people live through changes their settled attitude, not just today's mood.
         delta *= d.anchor_absorption
-        delta += self.anchors
-        self.anchors = np.clip(delta, 0.0, 1.0, out=delta)
+        self.anchors += delta
+        np.clip(self.anchors, 0.0, 1.0, out=self.anchors)
         self.forcing = Forcing()
 
     def interact(self) -> None:
@@ -170,9 +189,7 @@ class PublicOpinion(mesa.Agent["RapprochementModel"]):
         built, and this runs every month.
         """
         d = self.dynamics
-        x = self.opinions
+        x = self.opinions.copy()  # one fresh array a month, updated in place below
         for _ in range(d.rounds_per_month):
-            x = deffuant_round(x, d.confidence, d.convergence, self.model.rng)
-        if x is self.opinions:
-            x = x.copy()  # no round this month: never write into the array others may hold
+            deffuant_round(x, d.confidence, d.convergence, self.model.rng, out=x)
         self.opinions = anchor_pull(x, self.anchors, self.susceptibility, out=x)
