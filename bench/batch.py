@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from sim.results import write_batch
-from sim.runner import default_workers, run_batch
+from sim.results import compute_batch
+from sim.runner import BatchPlan, default_workers
 from sim.scenario import load_scenario
 
 
@@ -24,14 +24,7 @@ def time_batch(scenario_path: Path, runs: int, workers: int) -> float:
     scenario = load_scenario(scenario_path)
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        write_batch(
-            run_batch(scenario, runs, 1, workers=workers),
-            scenario,
-            Path(tmp) / scenario.meta.name,
-            root_seed=1,
-            runs=runs,
-            plots=False,
-        )
+        compute_batch(BatchPlan(scenario, runs, 1), Path(tmp) / scenario.meta.name, workers=workers, plots=False)
         return time.perf_counter() - started
 
 

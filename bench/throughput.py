@@ -29,7 +29,8 @@ This script reports; it asserts nothing (targets that are not met are marked, no
    stalled badly when other processes held the cores), so w/w1 should stay close to 1.
 
 2. Batch scaling with workers: a baseline batch of 200 runs (default citizens) run and streamed to Parquet with
-   ``write_batch(run_batch(..., workers=W), ..., plots=False)`` into a temporary folder, W = 1 and W = 2
+   ``sim.results.compute_batch`` (the command line's path: workers serialise runs, one process writes parts)
+   into a temporary folder, W = 1 and W = 2
    (process-pool start-up included, since a user pays it). Target speed-up >= 1.8x.
 
 3. Growth exponents: batch time (workers=1) as a function of the number of runs, of citizens per country (fixed
@@ -75,8 +76,8 @@ from numpy.typing import NDArray
 from sim.agents.public import PublicOpinion
 from sim.model import RapprochementModel
 from sim.opinion import deffuant_step, friedkin_johnsen_step
-from sim.results import write_batch
-from sim.runner import run_batch
+from sim.results import compute_batch
+from sim.runner import BatchPlan
 from sim.scenario import OpinionDynamics, Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -517,13 +518,8 @@ def time_batch(scenario: Scenario, runs: int, workers: int) -> float:
     """Seconds to run a batch and stream it to a fresh temporary folder (no plots)."""
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        write_batch(
-            run_batch(scenario, runs, SEED, workers=workers),
-            scenario,
-            Path(tmp) / scenario.meta.name,
-            root_seed=SEED,
-            runs=runs,
-            plots=False,
+        compute_batch(
+            BatchPlan(scenario, runs, SEED), Path(tmp) / scenario.meta.name, workers=workers, plots=False
         )
         return time.perf_counter() - started
 
@@ -628,14 +624,14 @@ def measure_growth(path: Path, s: Settings) -> list[Target]:
 MEMORY_SCRIPT = """
 import resource, sys, tempfile
 from pathlib import Path
-from sim.results import write_batch
-from sim.runner import run_batch
+from sim.results import compute_batch
+from sim.runner import BatchPlan
 from sim.scenario import load_scenario
 scenario, runs = load_scenario(sys.argv[1]), int(sys.argv[2])
 if runs:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / scenario.meta.name
-        write_batch(run_batch(scenario, runs, 1, workers=1), scenario, out, root_seed=1, runs=runs, plots=False)
+        compute_batch(BatchPlan(scenario, runs, 1), out, workers=1, plots=False)
 status = Path("/proc/self/status")
 hwm = [line.split()[1] for line in status.read_text().splitlines() if line.startswith("VmHWM:")]
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, hwm[0] if hwm else -1)

@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import yaml
 
-from sim.executors import Executor
+from sim.executors import Executor, make_executor
 from sim.outcomes import KEY_OUTCOMES, OUTCOMES, OutcomeClass
 from sim.plots import EventMarker, save_batch_plots
 from sim.runner import BatchPlan, RunFailure, RunRecord, RunResult, execute, to_record
@@ -340,6 +340,26 @@ def drive(
         store.record(outcome)
         if on_result is not None:
             on_result(outcome)
+
+
+def compute_batch(
+    plan: BatchPlan,
+    out_dir: Path,
+    *,
+    workers: int = 1,
+    dask: str | None = None,
+    force: bool = False,
+    plots: bool = True,
+) -> dict[str, Any]:
+    """Run a whole batch the way the command line does and return its manifest.
+
+    Workers compute and serialise each run; this process only writes parts, then assembles the results.
+    """
+    store = BatchStore(out_dir, plan)
+    store.open(force=force)
+    with make_executor(workers, dask) as executor:
+        drive(store, executor)
+    return store.finalize(plots=plots)
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
