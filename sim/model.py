@@ -114,8 +114,7 @@ class RapprochementModel(mesa.Model):
             self.injects.setdefault(months_between(scenario.meta.start, event.date), []).append(event)
         self.moves_log: list[tuple[int, Side, Move]] = []
 
-        for name in OUTCOMES:
-            setattr(self, name, 0.0)
+        self._measure()  # the starting state, so every outcome attribute exists and month 0 can read them
         self._reset_counts()
         self.datacollector = mesa.DataCollector(
             model_reporters={name: name for name in (*OUTCOMES, *EVENT_COUNTS)}
@@ -165,7 +164,8 @@ class RapprochementModel(mesa.Model):
         self.security.drift_china(self.rng)
 
     def _update_stocks(self) -> None:
-        self.trade.update(self.publics["korea"].nationalist_pressure(self.history.salience))
+        # The boycott answers the Korean mood as last measured (end of the previous month).
+        self.trade.update(self.nationalist_pressure_kr)
         self.exchange.update(self.rng, self.trade.boycott)
         self.security.update(self.washington.engagement, self.institutions.climate, self.institutions.stock)
         self.institutions.update()

@@ -25,6 +25,7 @@ from sim.scenario import Scenario, load_scenario
 from tests.conftest import ROOT, SCENARIOS
 
 FILES = ("timeseries.parquet", "runs.parquet", "summary.csv", "scenario.yaml")
+SERIAL_QUIET = ("--workers", "1", "--quiet", "--no-plots")
 
 
 def digest(path: Path) -> str:
@@ -108,10 +109,7 @@ def test_cli_exits_non_zero_with_a_summary_when_runs_fail(
             str(small_file(tmp_path)),
             "--runs",
             "3",
-            "--workers",
-            "1",
-            "--quiet",
-            "--no-plots",
+            *SERIAL_QUIET,
             "--out",
             str(tmp_path / "out"),
         ]
@@ -249,10 +247,7 @@ def test_a_folder_runs_every_scenario_in_it(tmp_path: Path, capsys: pytest.Captu
             str(folder),
             "--runs",
             "2",
-            "--workers",
-            "1",
-            "--quiet",
-            "--no-plots",
+            *SERIAL_QUIET,
             "--out",
             str(tmp_path / "out"),
         ]
@@ -282,10 +277,7 @@ def test_sweep_writes_its_design_into_the_runs_table(
             *extra,
             "--runs",
             "2",
-            "--workers",
-            "1",
-            "--quiet",
-            "--no-plots",
+            *SERIAL_QUIET,
             "--out",
             str(out),
             "--factor",

@@ -189,7 +189,8 @@ class PublicOpinion(mesa.Agent["RapprochementModel"]):
         built, and this runs every month.
         """
         d = self.dynamics
-        x = self.opinions.copy()  # one fresh array a month, updated in place below
+        # Updated in place: ``absorb`` (or the constructor) made this array, and nothing else holds it.
+        x = self.opinions
         for _ in range(d.rounds_per_month):
             deffuant_round(x, d.confidence, d.convergence, self.model.rng, out=x)
         self.opinions = anchor_pull(x, self.anchors, self.susceptibility, out=x)
