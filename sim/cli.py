@@ -170,12 +170,16 @@ def _run_plans(plans: Sequence[tuple[Path, BatchPlan, Path]], args: argparse.Nam
         stores.append(BatchStore(out_dir, plan, source=str(path), overrides=tuple(args.overrides)))
     for store in stores:
         check_target(store.out_dir, store.plan.scenario, store.plan.root_seed, force=args.force)
+    for store in stores:  # every refusal (an interrupted batch, a different one) before any run starts
+        store.open(force=args.force, resume=args.resume)
     failed_batches = 0
     # One pool for every batch, started before anything is written (see sim.executors.ProcessExecutor).
     with make_executor(args.workers or default_workers(), args.dask) as executor:
         for store in stores:
-            store.open(force=args.force, resume=args.resume)
             plan, name = store.plan, store.plan.scenario.meta.name
+            if args.resume and store.is_complete():
+                print(f"{name}: already complete in {store.out_dir}/ (nothing to resume)")
+                continue
             pending = store.pending()
             started = time.perf_counter()
             try:

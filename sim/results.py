@@ -164,7 +164,8 @@ class BatchStore:
 
         Refuses (``ResultsConflict``) to replace results of another batch without ``force``, to resume a batch
         that differs from this one, and to start afresh over an interrupted batch without ``--resume`` or
-        ``--force``.
+        ``--force``. Resuming a batch that has no interrupted part starts it, unless it is already complete
+        (``is_complete``), in which case there is nothing to do.
         """
         scenario = self.plan.scenario
         check_target(self.out_dir, scenario, self.plan.root_seed, force=force)
@@ -187,11 +188,19 @@ class BatchStore:
                     f"({self._count('ok')} of {started.get('total', '?')} runs done): pass --resume to finish "
                     "it, or --force to start over"
                 )
-        elif resume:
-            raise ResultsConflict(f"nothing to resume: no interrupted batch in {self.staging}")
+        elif resume and self.is_complete():
+            return  # a batch of several scenarios resumed after this one had finished
         self.parts.mkdir(parents=True, exist_ok=True)
         self.progress = _Progress(done=self._count("ok"), failed=0)
         self._write_progress(force=True)
+
+    def is_complete(self) -> bool:
+        """Whether the results folder already holds this very batch, finished."""
+        try:
+            manifest = json.loads((self.out_dir / MANIFEST).read_text())
+        except (OSError, json.JSONDecodeError):
+            return False
+        return bool(manifest.get("identity") == self.plan.identity() and not self.staging.exists())
 
     def _staged_manifest(self) -> dict[str, Any]:
         try:

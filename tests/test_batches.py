@@ -225,11 +225,17 @@ def test_resume_refuses_a_different_batch(tmp_path: Path, capsys: pytest.Capture
     assert "different batch" in capsys.readouterr().err
 
 
-def test_nothing_to_resume_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(
-        ["run", str(small_file(tmp_path)), "--runs", "2", "--quiet", "--resume", "--out", str(tmp_path / "out")]
-    )
-    assert code == 2 and "nothing to resume" in capsys.readouterr().err
+def test_resume_skips_finished_scenarios_and_starts_the_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = small_file(tmp_path)
+    args = ["run", str(scenario), "--runs", "2", *SERIAL_QUIET, "--out", str(tmp_path / "out"), "--resume"]
+    assert main(args) == 0  # nothing interrupted: the batch simply runs
+    assert "2 runs in" in capsys.readouterr().out
+    before = digest(tmp_path / "out" / "small" / "runs.parquet")
+    assert main(args) == 0  # complete already: nothing to do, nothing rewritten
+    assert "already complete" in capsys.readouterr().out
+    assert digest(tmp_path / "out" / "small" / "runs.parquet") == before
 
 
 def test_a_folder_runs_every_scenario_in_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
