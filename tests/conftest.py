@@ -7,10 +7,14 @@ from pathlib import Path
 
 import matplotlib
 import pytest
+from hypothesis import HealthCheck, settings
 
 from sim.scenario import Scenario, load_scenario
 
 matplotlib.use("Agg")
+# Property tests check behaviour, not speed: no deadlines or slowness checks on a shared, loaded machine.
+settings.register_profile("project", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("project")
 # Tests fork worker pools from a process that already runs threads (pyarrow, Dask); a fork server is safe there.
 os.environ.setdefault("RAPPROCHEMENT_START_METHOD", "forkserver")
 
