@@ -20,7 +20,7 @@ from tqdm import tqdm
 from sim.designs import DesignError, DesignKind, factors_of, make_design
 from sim.executors import make_executor
 from sim.loading import ScenarioError
-from sim.results import BatchStore, ResultsConflict, check_target, drive
+from sim.results import BatchStore, ResultsConflict, drive
 from sim.runner import BatchPlan, default_workers
 from sim.scenario import Scenario, load_scenario
 from sim.schema_doc import json_schema, markdown_reference
@@ -164,12 +164,10 @@ def _expand(paths: Sequence[Path]) -> list[Path]:
 
 
 def _run_plans(plans: Sequence[tuple[Path, BatchPlan, Path]], args: argparse.Namespace) -> int:
-    """Open every store first (so a refusal costs nothing), then compute and finalize each batch."""
+    """Open every store first (each checks its target, so a refusal costs nothing), then compute them."""
     stores = []
     for path, plan, out_dir in plans:
         stores.append(BatchStore(out_dir, plan, source=str(path), overrides=tuple(args.overrides)))
-    for store in stores:
-        check_target(store.out_dir, store.plan.scenario, store.plan.root_seed, force=args.force)
     for store in stores:  # every refusal (an interrupted batch, a different one) before any run starts
         store.open(force=args.force, resume=args.resume)
     failed_batches = 0

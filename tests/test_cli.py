@@ -53,6 +53,16 @@ def scenario(folder: Path, name: str, *, meta: str = "", body: str = "", filenam
     return write(folder, filename or f"{name}.yaml", text)
 
 
+def evil_scenario(folder: Path, pwned: Path) -> Path:
+    """A scenario whose description is a !!python tag that would create ``pwned`` if it were ever executed."""
+    return write(
+        folder,
+        "evil.yaml",
+        f"extends: {BASELINE}\nmeta:\n  name: evil\n"
+        f'  description: !!python/object/apply:os.system ["touch {pwned}"]\n',
+    )
+
+
 def cli(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
     """Run ``rapprochement argv`` in-process: (exit code, stdout, stderr)."""
     try:
@@ -167,12 +177,7 @@ def test_yaml_syntax_error_has_line(tmp_path: Path, out: Path, capsys: pytest.Ca
 
 def test_python_tag_is_refused_not_executed(tmp_path: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pwned = tmp_path / "pwned"
-    path = write(
-        tmp_path,
-        "evil.yaml",
-        f"extends: {BASELINE}\nmeta:\n  name: evil\n"
-        f'  description: !!python/object/apply:os.system ["touch {pwned}"]\n',
-    )
+    path = evil_scenario(tmp_path, pwned)
     err = run_refused(capsys, out, path)
     assert f"{path}:4: meta.description:" in err
     assert "!!python/object/apply:os.system is not allowed" in err
@@ -345,12 +350,7 @@ def test_out_folder_that_is_not_results_is_kept(
 
 def test_subprocess_end_to_end(tmp_path: Path, out: Path) -> None:
     pwned = tmp_path / "pwned"
-    path = write(
-        tmp_path,
-        "evil.yaml",
-        f"extends: {BASELINE}\nmeta:\n  name: evil\n"
-        f'  description: !!python/object/apply:os.system ["touch {pwned}"]\n',
-    )
+    path = evil_scenario(tmp_path, pwned)
     done = subprocess.run(
         [sys.executable, "-m", "sim.cli", "run", str(path), *FAST, "--out", str(out)],
         capture_output=True,
