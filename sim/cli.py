@@ -1,4 +1,4 @@
-"""The ``rapprochement`` command: the only module that prints.
+"""The ``rapprochement`` command: with sim/commands, the only code that prints.
 
 Subcommands: ``run`` (a batch per scenario, written to results/<scenario>/), ``validate`` (check scenario files),
 ``schema`` (the scenario JSON Schema, or its Markdown reference). A user's mistake - a bad scenario, a bad
@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tqdm import tqdm
@@ -35,7 +35,8 @@ class UsageError(Exception):
     """One or more user mistakes, each already a complete message naming file and field."""
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type: a whole number from 1 to MAX_RUNS."""
     try:
         value = int(text)
     except ValueError:
@@ -47,7 +48,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _seed(text: str) -> int:
+def seed_value(text: str) -> int:
+    """argparse type: a root seed that numpy's SeedSequence accepts."""
     try:
         value = int(text)
     except ValueError:
@@ -57,9 +59,10 @@ def _seed(text: str) -> int:
     return value
 
 
-def _batch_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=_seed, default=1, help="root seed of the batch (default 1)")
-    parser.add_argument("--workers", type=_positive_int, default=None, help="processes (default: all cores)")
+def batch_options(parser: argparse.ArgumentParser) -> None:
+    """The options every batch-running command shares (seed, workers, Dask, output, overrides, resume)."""
+    parser.add_argument("--seed", type=seed_value, default=1, help="root seed of the batch (default 1)")
+    parser.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
     parser.add_argument(
         "--dask",
         metavar="ADDRESS",
@@ -91,17 +94,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a Monte-Carlo batch of each scenario and plot the outcomes")
     run.add_argument("scenarios", nargs="+", type=Path, help="scenario YAML files, or folders of them")
-    run.add_argument("--runs", type=_positive_int, default=200, help="replications (default 200)")
-    _batch_options(run)
+    run.add_argument("--runs", type=positive_int, default=200, help="replications (default 200)")
+    batch_options(run)
 
     sweep = sub.add_parser("sweep", help="run a design over a scenario's uncertain parameters and levers")
     sweep.add_argument("scenario", type=Path, help="scenario YAML file")
     sweep.add_argument("--design", choices=[k.value for k in DesignKind], required=True)
     sweep.add_argument(
-        "--samples", type=_positive_int, default=16, help="design size parameter N (see README; default 16)"
+        "--samples", type=positive_int, default=16, help="design size parameter N (see README; default 16)"
     )
-    sweep.add_argument("--runs", type=_positive_int, default=10, help="replications per design point (default 10)")
-    sweep.add_argument("--levels", type=_positive_int, default=3, help="levels per factor (factorial; default 3)")
+    sweep.add_argument("--runs", type=positive_int, default=10, help="replications per design point (default 10)")
+    sweep.add_argument("--levels", type=positive_int, default=3, help="levels per factor (factorial; default 3)")
     sweep.add_argument(
         "--factor",
         dest="factors",
@@ -110,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH=LOW:HIGH",
         help="add or re-range a factor, e.g. levers.seoul.cooperation_priority=-0.5:0.5 (repeatable)",
     )
-    _batch_options(sweep)
+    batch_options(sweep)
 
     validate = sub.add_parser("validate", help="check scenario files and report every problem")
     validate.add_argument("scenarios", nargs="+", type=Path)
@@ -118,10 +121,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print the scenario JSON Schema (or its Markdown reference)")
     schema.add_argument("--format", choices=("json", "markdown"), default="json")
+
+    run.set_defaults(handler=_cmd_run)
+    sweep.set_defaults(handler=_cmd_sweep)
+    validate.set_defaults(handler=_cmd_validate)
+    schema.set_defaults(handler=_cmd_schema)
+
+    # The analysis, validation and exercise commands live in sim.commands; they build on this module's helpers,
+    # so they are imported here rather than at the top (that would be circular).
+    from sim.commands import analysis, exercise, validation
+
+    for module in (validation, analysis, exercise):
+        module.register(sub)
     return parser
 
 
-def _load_all(paths: Sequence[Path], overrides: Sequence[str]) -> list[tuple[Path, Scenario]]:
+def load_all(paths: Sequence[Path], overrides: Sequence[str]) -> list[tuple[Path, Scenario]]:
     """Load every scenario before running any, so a mistake in the last file costs no computing time."""
     loaded, problems = [], []
     for path in paths:
@@ -149,7 +164,7 @@ def _advance(bar: tqdm) -> None:
     bar.update()
 
 
-def _expand(paths: Sequence[Path]) -> list[Path]:
+def expand_paths(paths: Sequence[Path]) -> list[Path]:
     """Scenario files named directly, and the ``*.yaml`` files of named folders (sorted)."""
     files: list[Path] = []
     for path in paths:
@@ -163,8 +178,10 @@ def _expand(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
-def _run_plans(plans: Sequence[tuple[Path, BatchPlan, Path]], args: argparse.Namespace) -> int:
-    """Open every store first (each checks its target, so a refusal costs nothing), then compute them."""
+def run_plans(plans: Sequence[tuple[Path, BatchPlan, Path]], args: argparse.Namespace) -> int:
+    """Run batches into their folders with the options of ``batch_options``; returns the exit code.
+
+    Open every store first (each checks its target, so a refusal costs nothing), then compute them."""
     stores = []
     for path, plan, out_dir in plans:
         stores.append(BatchStore(out_dir, plan, source=str(path), overrides=tuple(args.overrides)))
@@ -213,27 +230,27 @@ def _run_plans(plans: Sequence[tuple[Path, BatchPlan, Path]], args: argparse.Nam
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    loaded = _load_all(_expand(args.scenarios), args.overrides)
+    loaded = load_all(expand_paths(args.scenarios), args.overrides)
     plans = [
         (path, BatchPlan(scenario, args.runs, args.seed), args.out / scenario.meta.name)
         for path, scenario in loaded
     ]
-    return _run_plans(plans, args)
+    return run_plans(plans, args)
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    [(path, scenario)] = _load_all([args.scenario], args.overrides)
+    [(path, scenario)] = load_all([args.scenario], args.overrides)
     try:
         factors = factors_of(scenario, args.factors)
         design = make_design(args.design, factors, samples=args.samples, seed=args.seed, levels=args.levels)
     except DesignError as exc:
         raise UsageError(f"{path}: {exc}") from None
     out_dir = args.out / f"{scenario.meta.name}_sweep_{design.kind}"
-    return _run_plans([(path, BatchPlan(scenario, args.runs, args.seed, design), out_dir)], args)
+    return run_plans([(path, BatchPlan(scenario, args.runs, args.seed, design), out_dir)], args)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    for path, scenario in _load_all(args.scenarios, args.overrides):
+    for path, scenario in load_all(args.scenarios, args.overrides):
         print(
             f"{path}: ok ({scenario.meta.name}, {scenario.meta.start} + {scenario.meta.months} months, "
             f"events: {len(scenario.events)}, uncertainties: {len(scenario.uncertainties)})"
@@ -252,9 +269,9 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rapprochement`` command; returns the exit code."""
     args = build_parser().parse_args(argv)
-    commands = {"run": _cmd_run, "sweep": _cmd_sweep, "validate": _cmd_validate, "schema": _cmd_schema}
+    handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return commands[args.command](args)
+        return handler(args)
     except (UsageError, ScenarioError, ResultsConflict) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
