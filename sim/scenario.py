@@ -535,6 +535,33 @@ def _check_range(block: BaseModel, path: str, spec: Uncertainty) -> None:
             raise ValueError(f"{path!r} cannot take {end} ({reason}); narrow the range") from None
 
 
+class Team(StrEnum):
+    """The capitals a team can play in an exercise."""
+
+    SEOUL = "seoul"
+    TOKYO = "tokyo"
+    WASHINGTON = "washington"
+
+
+class Exercise(_Block):
+    """How the scenario is played as a class exercise (``rapprochement exercise serve``)."""
+
+    turn_months: int = Field(6, ge=1, le=60, description="Simulated months per turn.")
+    turns: int = Field(6, ge=1, le=100, description="Turns in the exercise.")
+    briefings: dict[Team, str] = Field(
+        default_factory=dict, description="Briefing text per team (seoul, tokyo, washington)."
+    )
+    facilitator_notes: str = Field("", max_length=8000, description="Shown to the facilitator only.")
+
+    @field_validator("briefings")
+    @classmethod
+    def _briefing_length(cls, briefings: dict[Team, str]) -> dict[Team, str]:
+        for team, text in briefings.items():
+            if len(text) > 8000:
+                raise ValueError(f"briefings.{team.value} is {len(text)} characters; expected at most 8000")
+        return briefings
+
+
 class Scenario(_Block):
     """A complete, validated scenario."""
 
@@ -549,6 +576,7 @@ class Scenario(_Block):
         default_factory=dict,
         description="Dotted parameter path -> range, e.g. drivers.security.nk_provocation_rate.",
     )
+    exercise: Exercise | None = Field(None, description="Settings for playing the scenario as a class exercise.")
 
     @field_validator("events")
     @classmethod
