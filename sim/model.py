@@ -270,6 +270,10 @@ class RapprochementModel(mesa.Model):
         elif kind is EventKind.US_POLICY_SHIFT and event.engagement is not None:
             self.washington.target = event.engagement
 
+    def schedule(self, event: Event) -> None:
+        """Add an inject at its date (a facilitator's inject during a class exercise)."""
+        self.injects.setdefault(months_between(self.spec.meta.start, event.date), []).append(event)
+
     def _government_of(self, event: Event) -> GovernmentAgent:
         if event.actor is EventActor.TOKYO:
             return self.governments[Side.TOKYO]

@@ -14,6 +14,10 @@ public that accepts it reaches ``win_set_share - approval_slack * (approval - 0.
 to lead, an unpopular one must follow (Putnam 1988). The decision rule (``sim.agents.decision``) then picks one
 open move. Leaders change on the scenario's calendar or by inject; institutions pull a successor's orientation
 toward the predecessor's.
+
+In a class exercise a team may play the government (``team_controlled``): its move for a turn, set with
+``impose``, replaces the government's own choice in the turn's first month, and the government makes no other
+move in that turn (not even a regular summit of its levers). Without a team nothing of this is used.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         self.partner_memory = 0.0
         self.last_used: dict[Move, int] = {}
         self.last_acceptance = 1.0
+        self.team_controlled = False
+        self.imposed: Move | None = None
         start = model.spec.meta.start
         self.next_change: int | None = (
             months_between(start, spec.next_leadership_change) if spec.next_leadership_change is not None else None
@@ -145,7 +151,12 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
 
     def decide(self) -> Move:
         """This month's move: a regular-summit lever comes first; then, with probability ``initiative``,
-        the decision rule picks among the open options; otherwise the government holds."""
+        the decision rule picks among the open options; otherwise the government holds.
+
+        A team-controlled government makes the team's imposed move once, then holds (no draw either way)."""
+        if self.team_controlled:
+            move, self.imposed = self.imposed, None
+            return Move.HOLD if move is None else move
         every = self.levers.summit_every_months
         if every is not None:
             last = self.last_used.get(Move.SUMMIT, -every)
@@ -155,6 +166,13 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         if not self.rule.autonomous or self.model.rng.random() >= self.spec.initiative:
             return Move.HOLD
         return self.rule.choose(self.options(), self.model.rng)
+
+    def impose(self, move: Move) -> None:
+        """Make ``move`` this government's next choice (a team's move for the turn) and hand it to the team."""
+        if self.side not in MOVES[move].actors:
+            raise ValueError(f"{self.side} cannot make the move {move}")
+        self.team_controlled = True
+        self.imposed = move
 
     def record(self, move: Move) -> None:
         """Remember a move made (for cooldowns) and its reception at home."""

@@ -5,10 +5,17 @@ Engagement times ``brokering`` is the pressure for cooperation each capital feel
 grows as the climate between them worsens (US brokering in 2019 and 2023, the essay's US section). Trilateral
 summits happen at a monthly rate proportional to engagement when the climate allows, and build institutions and
 security cooperation (Camp David, 2023-08-18).
+
+In a class exercise a team may play Washington (``team_controlled``): its ``WashingtonAction`` for a turn, set
+with ``impose``, replaces the random convening of trilateral summits. It is taken in the turn's first month and
+maps onto the mechanisms above: a trilateral summit (if the climate allows), a higher or lower engagement target,
+or a brokering weight doubled (``broker``) or set to zero (``stand_back``) until the next action. Engagement
+still moves toward its target, with noise, every month. Without a team nothing of this is used.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import mesa
@@ -23,6 +30,23 @@ TRILATERAL_MIN_CLIMATE = 0.4
 TRILATERAL_INSTITUTIONS = 0.04
 TRILATERAL_SECURITY = 0.05
 TRILATERAL_CLIMATE = 0.03
+#: How far a team's raise or lower of engagement moves the engagement target.
+ENGAGEMENT_STEP = 0.2
+
+
+class WashingtonAction(StrEnum):
+    """What a Washington team does in a turn."""
+
+    STEADY = "steady"
+    BROKER = "broker"
+    TRILATERAL_SUMMIT = "trilateral_summit"
+    RAISE_ENGAGEMENT = "raise_engagement"
+    LOWER_ENGAGEMENT = "lower_engagement"
+    STAND_BACK = "stand_back"
+
+
+#: Multiplier of the brokering weight an action sets until the next action (1 for the others).
+BROKERING_FACTORS = {WashingtonAction.BROKER: 2.0, WashingtonAction.STAND_BACK: 0.0}
 
 
 class WashingtonAgent(mesa.Agent["RapprochementModel"]):
@@ -34,10 +58,16 @@ class WashingtonAgent(mesa.Agent["RapprochementModel"]):
         self.spec = spec
         self.engagement = spec.engagement
         self.target = spec.target_engagement
+        self.team_controlled = False
+        self.imposed: WashingtonAction | None = None
+        self.brokering_factor = 1.0
 
     def pressure(self, climate: float) -> float:
-        """Brokering pressure on each capital: engagement x brokering x (1.5 - climate)."""
-        return self.engagement * self.spec.brokering * (1.5 - climate)
+        """Brokering pressure on each capital: engagement x brokering x (1.5 - climate).
+
+        A team's ``broker`` or ``stand_back`` scales the brokering weight (the factor is exactly 1 otherwise, so
+        runs without a team are unchanged)."""
+        return self.engagement * self.spec.brokering * self.brokering_factor * (1.5 - climate)
 
     def adjust(self) -> None:
         """Move engagement toward its target, with noise."""
@@ -47,7 +77,11 @@ class WashingtonAgent(mesa.Agent["RapprochementModel"]):
         self.engagement = min(1.0, max(0.0, self.engagement + step))
 
     def convene(self) -> bool:
-        """Hold a trilateral summit this month with probability rate x engagement, if the climate allows."""
+        """Hold a trilateral summit this month with probability rate x engagement, if the climate allows.
+
+        A team-controlled Washington takes its imposed action instead (see ``act``)."""
+        if self.team_controlled:
+            return self.act()
         m = self.model
         chance = self.spec.trilateral_summit_rate * self.engagement
         if chance <= 0 or m.institutions.climate < TRILATERAL_MIN_CLIMATE:
@@ -63,3 +97,34 @@ class WashingtonAgent(mesa.Agent["RapprochementModel"]):
         m.institutions.build(TRILATERAL_INSTITUTIONS * magnitude)
         m.security.boost(TRILATERAL_SECURITY * magnitude)
         m.institutions.shift_climate(TRILATERAL_CLIMATE * magnitude)
+
+    def unavailable(self, action: WashingtonAction) -> str | None:
+        """Why a team's action cannot be taken now, or None (the analogue of a capital's win-set check)."""
+        climate = self.model.institutions.climate
+        if action is WashingtonAction.TRILATERAL_SUMMIT and climate < TRILATERAL_MIN_CLIMATE:
+            return f"the Seoul-Tokyo climate ({climate:.2f}) is below the {TRILATERAL_MIN_CLIMATE:.2f} needed"
+        if action is WashingtonAction.RAISE_ENGAGEMENT and self.target >= 1.0:
+            return "the engagement target is already at its maximum"
+        if action is WashingtonAction.LOWER_ENGAGEMENT and self.target <= 0.0:
+            return "the engagement target is already at zero"
+        return None
+
+    def impose(self, action: WashingtonAction) -> None:
+        """Make ``action`` Washington's next action (a team's choice for the turn) and hand it to the team."""
+        self.team_controlled = True
+        self.imposed = action
+
+    def act(self) -> bool:
+        """Take the imposed action once (later months of the turn: nothing); True if a summit was held."""
+        action, self.imposed = self.imposed, None
+        if action is None:
+            return False
+        self.brokering_factor = BROKERING_FACTORS.get(action, 1.0)
+        if action is WashingtonAction.RAISE_ENGAGEMENT:
+            self.target = min(1.0, self.target + ENGAGEMENT_STEP)
+        elif action is WashingtonAction.LOWER_ENGAGEMENT:
+            self.target = max(0.0, self.target - ENGAGEMENT_STEP)
+        elif action is WashingtonAction.TRILATERAL_SUMMIT and self.unavailable(action) is None:
+            self.hold_trilateral()
+            return True
+        return False

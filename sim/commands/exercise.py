@@ -1,9 +1,262 @@
-"""Subcommands of the exercise family (see sim/commands/__init__.py)."""
+"""Subcommands of the exercise family (see sim/commands/__init__.py).
+
+``rapprochement dashboard [SCENARIO]`` serves the Solara dashboard; ``rapprochement exercise serve`` runs a class
+exercise (team pages, facilitator page, debrief); ``rapprochement exercise debrief`` exports a saved game's
+debrief as HTML and PNG. The pages need the ``ui`` extra; a missing one is reported as a usage error.
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from sim.cli import UsageError, load_all, positive_int, seed_value
+from sim.scenario import Team
+
+#: Where the dashboard's scenario file is passed to the Solara app (it runs in its own process).
+DASHBOARD_SCENARIO_ENV = "RAPPROCHEMENT_DASHBOARD_SCENARIO"
+DEFAULT_DASHBOARD_PORT = 8765
+DEFAULT_EXERCISE_PORT = 8000
+DEFAULT_DEBRIEF_RUNS = 200
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this family's subcommands to the ``rapprochement`` parser."""
+    dashboard = sub.add_parser("dashboard", help="serve the browser dashboard (Mesa SolaraViz) on 127.0.0.1")
+    dashboard.add_argument("scenario", nargs="?", type=Path, help="scenario selected at start (default baseline)")
+    _server_options(dashboard, DEFAULT_DASHBOARD_PORT)
+    dashboard.set_defaults(handler=_cmd_dashboard)
+
+    exercise = sub.add_parser("exercise", help="play a scenario as a class exercise, one team per capital")
+    family = exercise.add_subparsers(dest="exercise_command", required=True)
+
+    serve = family.add_parser("serve", help="serve the facilitator's and the teams' pages")
+    serve.add_argument("scenario", nargs="?", type=Path, help="scenario YAML file (not needed with --resume)")
+    serve.add_argument(
+        "--teams", default=None, help="capitals played by teams, comma-separated: seoul,tokyo,washington"
+    )
+    serve.add_argument(
+        "--turn-months", type=positive_int, default=None, help="months per turn (default: the scenario's, or 6)"
+    )
+    serve.add_argument("--turns", type=positive_int, default=None, help="turns (default: the scenario's)")
+    serve.add_argument("--seed", type=seed_value, default=1, help="seed of the game and its debrief (default 1)")
+    serve.add_argument("--save", type=Path, default=None, help="state file (default exercise-<scenario>.json)")
+    serve.add_argument("--resume", type=Path, default=None, metavar="FILE", help="continue a saved game")
+    serve.add_argument(
+        "--debrief-runs",
+        type=positive_int,
+        default=DEFAULT_DEBRIEF_RUNS,
+        help=f"simulated futures in the debrief (default {DEFAULT_DEBRIEF_RUNS})",
+    )
+    serve.add_argument("--workers", type=positive_int, default=1, help="processes for the debrief (default 1)")
+    serve.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+    _server_options(serve, DEFAULT_EXERCISE_PORT)
+    serve.set_defaults(handler=_cmd_serve)
+
+    debrief = family.add_parser("debrief", help="write a saved game's debrief as HTML and PNG")
+    debrief.add_argument("state", type=Path, help="the game's state file")
+    debrief.add_argument("--runs", type=positive_int, default=DEFAULT_DEBRIEF_RUNS, help="simulated futures")
+    debrief.add_argument("--workers", type=positive_int, default=1, help="processes (default 1)")
+    debrief.add_argument("--out", type=Path, default=None, help="folder (default: beside the state file)")
+    debrief.set_defaults(handler=_cmd_debrief)
+
+
+def _server_options(parser: argparse.ArgumentParser, port: int) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=_port, default=port, help=f"port (default {port}; 0 picks a free one)")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {value}")
+    return value
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``; a port in use or an address not of this machine is a usage error."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise UsageError(f"--host: cannot use {host!r} ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageError(f"--port: port {port} on {host} is in use; choose another with --port") from None
+        raise UsageError(f"--host/--port: cannot listen on {host}:{port} ({exc.strerror})") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def _require_ui() -> None:
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise UsageError(f"the exercise server needs the ui extra: pip install '.[ui]' ({exc})") from None
+
+
+def parse_teams(text: str) -> list[Team]:
+    """``seoul,tokyo,washington`` as teams; an unknown or repeated name is a usage error."""
+    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    valid = ", ".join(t.value for t in Team)
+    teams = []
+    for name in names:
+        try:
+            team = Team(name)
+        except ValueError:
+            raise UsageError(f"--teams: unknown team {name!r}; expected some of {valid}") from None
+        if team in teams:
+            raise UsageError(f"--teams: {name} is named twice")
+        teams.append(team)
+    if not teams:
+        raise UsageError(f"--teams: name at least one of {valid}")
+    return teams
+
+
+def _new_game(args: argparse.Namespace) -> Any:
+    from sim.ui.game import ExerciseError, Game
+
+    if args.scenario is None:
+        raise UsageError("exercise serve: give a SCENARIO file, or --resume FILE to continue a saved game")
+    if args.teams is None:
+        raise UsageError("--teams: name the capitals played by teams, e.g. --teams seoul,tokyo,washington")
+    teams = parse_teams(args.teams)
+    [(path, scenario)] = load_all([args.scenario], args.overrides)
+    exercise = scenario.exercise
+    turn_months = args.turn_months or (exercise.turn_months if exercise is not None else 6)
+    turns = args.turns or (exercise.turns if exercise is not None else scenario.meta.months // turn_months)
+    if turns < 1:
+        raise UsageError(
+            f"{path}: meta.months ({scenario.meta.months}) is shorter than one turn of {turn_months} months"
+        )
+    try:
+        return Game(scenario, seed=args.seed, teams=teams, turn_months=turn_months, turns=turns, source=str(path))
+    except ExerciseError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    _require_ui()
+    import uvicorn
+
+    from sim.ui.game import ExerciseError, load_state
+    from sim.ui.server import ExerciseServer, new_tokens
+
+    if args.resume is not None:
+        try:
+            game, server_block = load_state(args.resume)
+        except ExerciseError as exc:
+            raise UsageError(str(exc)) from None
+        if args.teams is not None and parse_teams(args.teams) != list(game.teams):
+            raise UsageError(
+                f"--teams: the saved game in {args.resume} is played by {','.join(t.value for t in game.teams)}"
+            )
+        tokens = server_block.get("tokens") or new_tokens(game.teams)
+        state_path = args.save or args.resume
+    else:
+        game = _new_game(args)
+        tokens = new_tokens(game.teams)
+        state_path = args.save or Path(f"exercise-{game.scenario.meta.name}.json")
+        if state_path.exists():
+            raise UsageError(
+                f"{state_path}: a saved exercise already exists; continue it with --resume {state_path}, "
+                "or name another file with --save"
+            )
+    sock = bind(args.host, args.port)
+    port = sock.getsockname()[1]
+    try:
+        server = ExerciseServer(
+            game,
+            state_path,
+            tokens,
+            base_url=_url(args.host, port),
+            debrief_runs=args.debrief_runs,
+            workers=args.workers,
+        )
+    except ExerciseError as exc:
+        sock.close()
+        raise UsageError(f"{args.resume or state_path}: {exc}") from None
+    links = server.links()
+    where = "resumed at" if args.resume is not None else "starting"
+    print(
+        f"Exercise {game.scenario.meta.name}: {game.turns} turns of {game.turn_months} months, seed {game.seed}; "
+        f"{where} turn {min(game.turn, game.turns)}; saved after every change to {state_path}"
+    )
+    print(f"Facilitator: {links.facilitator}")
+    for team, link in links.teams.items():
+        print(f"Team {team.value}: {link}")
+    print(f"Stop with Ctrl-C; continue later with: rapprochement exercise serve --resume {state_path}", flush=True)
+    config = uvicorn.Config(server.app(), log_level="warning", lifespan="off")
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+def _cmd_debrief(args: argparse.Namespace) -> int:
+    from sim.ui.debrief import Debrief, simulate_futures, write_debrief
+    from sim.ui.game import ExerciseError, load_state
+
+    try:
+        game, _ = load_state(args.state)
+    except ExerciseError as exc:
+        raise UsageError(str(exc)) from None
+    futures = simulate_futures(game, args.runs, workers=args.workers)
+    out_dir = args.out if args.out is not None else args.state.parent
+    html, png = write_debrief(Debrief.of(game, futures), out_dir)
+    print(
+        f"debrief of {args.state} ({len(game.history)} of {game.turns} turns, {args.runs} futures): {html}, {png}"
+    )
+    return 0
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    try:
+        import solara  # noqa: F401
+    except ImportError as exc:
+        raise UsageError(f"the dashboard needs the ui extra: pip install '.[ui]' ({exc})") from None
+    env = dict(os.environ)
+    if args.scenario is not None:
+        load_all([args.scenario], [])  # a bad file is reported here, not as a page error
+        env[DASHBOARD_SCENARIO_ENV] = str(args.scenario.resolve())
+    # Solara binds the port itself: check it is free first, so a port in use is a usage error, not a traceback.
+    probe = bind(args.host, args.port)
+    port = probe.getsockname()[1]
+    probe.close()
+    url = _url(args.host, port)
+    print(f"Dashboard: {url}  (stop with Ctrl-C)", flush=True)
+    command = [
+        sys.executable,
+        "-m",
+        "solara",
+        "run",
+        "sim.ui.dashboard",
+        "--host",
+        args.host,
+        "--port",
+        str(port),
+        "--production",
+        "--no-open",
+        "--log-level",
+        "warning",
+    ]
+    return subprocess.call(command, env=env)

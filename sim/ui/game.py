@@ -1,0 +1,402 @@
+"""A class exercise: teams play Seoul, Tokyo and Washington turn by turn, and the model adjudicates.
+
+A game is one run of a scenario, cut into turns of ``turn_months`` months. Before each turn every team picks a
+move for its capital (Seoul and Tokyo: a ``Move`` inside their domestic win-set; Washington: a
+``WashingtonAction``) and the facilitator may add injects. ``advance`` then plays the turn: the injects happen in
+the turn's first month, each team's move is made in that month in place of the government's own choice (the
+government makes no other move in the turn), and the actors no team plays follow the model's own rules. A team
+that has not chosen holds (Washington: ``steady``).
+
+The game is replication 0 of a batch with the game's seed as root seed (``sim.runner.run_seeds``: its sampled
+parameters and model seed); the debrief's simulated futures start from exactly the same state and parameters
+(``sim.ui.debrief.simulate_futures``). Its saved state is the scenario, the seed and the list of turns played
+(moves and injects): replaying them reproduces the game bit for bit, which is how ``--resume`` continues a game.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import ValidationError
+
+from sim.agents.washington import WashingtonAction
+from sim.model import RapprochementModel, classify
+from sim.moves import MOVES, Move, Side
+from sim.outcomes import OUTCOMES, OutcomeClass
+from sim.runner import run_seeds, sample_uncertainties
+from sim.scenario import Event, EventKind, Scenario, Team, add_months, months_between
+
+#: Version of the saved-game format.
+STATE_FORMAT = 1
+
+#: The capital each government team plays.
+TEAM_SIDES: dict[Team, Side] = {Team.SEOUL: Side.SEOUL, Team.TOKYO: Side.TOKYO}
+
+#: What a team that has not chosen does.
+DEFAULT_CHOICE: dict[Team, str] = {
+    Team.SEOUL: Move.HOLD.value,
+    Team.TOKYO: Move.HOLD.value,
+    Team.WASHINGTON: WashingtonAction.STEADY.value,
+}
+
+
+class ExerciseError(ValueError):
+    """An action the game refuses (a move outside the win-set, a bad inject, a turn after the last)."""
+
+
+def label(name: str) -> str:
+    """A move or action name as shown to players (``joint_statement`` -> ``joint statement``)."""
+    return name.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One move a team may consider this turn.
+
+    Attributes:
+        name: the move (or Washington action) value.
+        acceptance: voice-weighted share of the capital's public that would accept it (None for Washington,
+            NaN when something else rules the move out first).
+        in_win_set: whether that share reaches what the government needs.
+        reason: why the move is unavailable, or None.
+    """
+
+    name: str
+    acceptance: float | None
+    in_win_set: bool
+    reason: str | None
+
+    @property
+    def available(self) -> bool:
+        """Whether the team may choose it."""
+        return self.reason is None
+
+    @property
+    def label(self) -> str:
+        """Name shown on the page."""
+        return label(self.name)
+
+
+@dataclass
+class TurnRecord:
+    """A turn played: its number (from 1), first month, each team's move and the facilitator's injects."""
+
+    turn: int
+    month: int
+    moves: dict[Team, str]
+    injects: list[Event] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "turn": self.turn,
+            "month": self.month,
+            "moves": {team.value: move for team, move in self.moves.items()},
+            "injects": [e.model_dump(mode="json", exclude_defaults=True) for e in self.injects],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TurnRecord:
+        """Read a dict written by ``to_json``."""
+        return cls(
+            int(data["turn"]),
+            int(data["month"]),
+            {Team(team): str(move) for team, move in data["moves"].items()},
+            [Event.model_validate(e) for e in data.get("injects", [])],
+        )
+
+
+def game_scenario(scenario: Scenario, months: int) -> Scenario:
+    """The scenario cut to the game's ``months`` (its injects after them dropped), so the played path and the
+    simulated futures cover the same months and are classified on the same last window."""
+    if months > scenario.meta.months:
+        raise ExerciseError(
+            f"meta.months: the exercise needs {months} months (turns x turn_months) but the scenario has "
+            f"{scenario.meta.months}"
+        )
+    if months < scenario.outcomes.window_months:
+        raise ExerciseError(
+            f"the exercise covers {months} months, fewer than outcomes.window_months "
+            f"({scenario.outcomes.window_months}) needed to classify its outcome"
+        )
+    data = scenario.model_dump(mode="json")
+    data["meta"]["months"] = months
+    start = scenario.meta.start
+    data["events"] = [e for e in data["events"] if months_between(start, e["date"]) < months]
+    return Scenario.model_validate(data)
+
+
+class Game:
+    """A class exercise in progress: the model, the teams, the turns played and this turn's choices."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        seed: int,
+        teams: Sequence[Team],
+        turn_months: int,
+        turns: int,
+        source: str = "",
+    ) -> None:
+        """Start a game of ``turns`` turns of ``turn_months`` months; ``teams`` are the capitals played."""
+        if not teams:
+            raise ExerciseError("--teams: name at least one of seoul, tokyo, washington")
+        if len(set(teams)) != len(teams):
+            raise ExerciseError(f"--teams: a team is named twice in {', '.join(t.value for t in teams)}")
+        if turn_months < 1 or turns < 1:
+            raise ExerciseError(f"turns ({turns}) and turn_months ({turn_months}) must be at least 1")
+        self.scenario = game_scenario(scenario, turns * turn_months)
+        self.seed = seed
+        self.teams = tuple(teams)
+        self.turn_months = turn_months
+        self.turns = turns
+        self.source = source
+        seeds = run_seeds(seed, 0)
+        params = sample_uncertainties(self.scenario, seeds.params)
+        self.model_seed = seeds.model
+        self.model = RapprochementModel(self.scenario.with_values(params), rng=seeds.model)
+        for team in self.teams:
+            if team is Team.WASHINGTON:
+                self.model.washington.team_controlled = True
+            else:
+                self.model.governments[TEAM_SIDES[team]].team_controlled = True
+        self.history: list[TurnRecord] = []
+        self.pending: dict[Team, str] = {}
+        self.pending_injects: list[Event] = []
+
+    # ----------------------------------------------------------------------------------------------
+    # Where the game stands
+    @property
+    def turn(self) -> int:
+        """Number (from 1) of the turn being prepared; ``turns + 1`` once the game is over."""
+        return len(self.history) + 1
+
+    @property
+    def finished(self) -> bool:
+        """Whether every turn has been played."""
+        return len(self.history) >= self.turns
+
+    def date(self, month: int | None = None) -> str:
+        """The calendar month (YYYY-MM) of a model month (default: the first month of the coming turn)."""
+        return f"{add_months(self.scenario.meta.start, self.model.month if month is None else month):%Y-%m}"
+
+    def indicators(self) -> dict[str, float]:
+        """Every monthly outcome as it stands now (the state at the end of the last turn played)."""
+        return {name: float(getattr(self.model, name)) for name in OUTCOMES}
+
+    def played(self) -> pd.DataFrame:
+        """The months played so far: ``month``, ``date`` and one column per outcome."""
+        frame = pd.DataFrame(self.model.datacollector.model_vars)
+        frame = frame[[*OUTCOMES]].astype(float)
+        frame.insert(0, "month", range(len(frame)))
+        frame.insert(1, "date", pd.date_range(self.date(0), periods=len(frame), freq="MS"))
+        return frame
+
+    def outcome_class(self) -> OutcomeClass | None:
+        """The outcome class the played path reached (None until the game is over)."""
+        if not self.finished:
+            return None
+        frame = self.played()
+        window = self.scenario.outcomes.window_months
+        mean = float(frame["relations_index"].iloc[-window:].mean())
+        return classify(mean, float(frame["institutionalization"].iloc[-1]), self.scenario)
+
+    def moves_made(self, record: TurnRecord) -> list[tuple[str, str, str]]:
+        """What the two governments actually did in a played turn: (date, capital, move), team or model."""
+        end = record.month + self.turn_months
+        return [
+            (self.date(month), side.value, move.value)
+            for month, side, move in self.model.moves_log
+            if record.month <= month < end
+        ]
+
+    # ----------------------------------------------------------------------------------------------
+    # Choices
+    def choices(self, team: Team) -> list[Choice]:
+        """This turn's moves for a team's capital, each with its acceptance at home and why it is unavailable.
+
+        Weighed on the state at the end of the last turn (reading it draws no random numbers)."""
+        if team is Team.WASHINGTON:
+            washington = self.model.washington
+            return [
+                Choice(action.value, None, reason is None, reason)
+                for action in WashingtonAction
+                for reason in [washington.unavailable(action)]
+            ]
+        government = self.model.governments[TEAM_SIDES[team]]
+        needed = government.required_share()
+        choices = []
+        for option in government.options():
+            if government.side not in MOVES[option.move].actors:
+                continue  # the partner's own moves (GSOMIA, compensation...) are not this team's to consider
+            in_win_set = not math.isnan(option.acceptance) and option.acceptance >= needed
+            choices.append(Choice(option.move.value, float(option.acceptance), bool(in_win_set), option.blocked))
+        return choices
+
+    def required_share(self, team: Team) -> float | None:
+        """Share of its public a government team's move needs this turn (None for Washington)."""
+        if team is Team.WASHINGTON:
+            return None
+        return self.model.governments[TEAM_SIDES[team]].required_share()
+
+    def submit(self, team: Team, name: str) -> Choice:
+        """Record a team's move for this turn (replacing an earlier one); refuse one that is unavailable."""
+        if self.finished:
+            raise ExerciseError("the exercise is over: no more moves")
+        if team not in self.teams:
+            raise ExerciseError(f"no team plays {team.value} in this exercise")
+        for choice in self.choices(team):
+            if choice.name == name:
+                if not choice.available:
+                    raise ExerciseError(f"{choice.label} is unavailable: {choice.reason}")
+                self.pending[team] = name
+                return choice
+        raise ExerciseError(f"{name!r} is not a move {team.value} can make")
+
+    def add_inject(
+        self, kind: str, actor: str = "world", magnitude: float = 1.0, engagement: float | None = None
+    ) -> Event:
+        """A facilitator's inject, dated the first month of the coming turn (validated like a scenario event)."""
+        if self.finished:
+            raise ExerciseError("the exercise is over: no more injects")
+        data: dict[str, Any] = {"date": self.date(), "kind": kind, "actor": actor, "magnitude": magnitude}
+        if engagement is not None:
+            data["engagement"] = engagement
+        data["description"] = f"facilitator inject, turn {self.turn}"
+        try:
+            event = Event.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'inject'}: {e['msg']}" for e in exc.errors()
+            )
+            raise ExerciseError(f"inject refused: {problems}") from None
+        self.pending_injects.append(event)
+        return event
+
+    # ----------------------------------------------------------------------------------------------
+    # Playing
+    def advance(self) -> TurnRecord:
+        """Play the coming turn with the teams' moves and the facilitator's injects."""
+        if self.finished:
+            raise ExerciseError(f"the exercise is over: all {self.turns} turns have been played")
+        moves = {team: self.pending.get(team, DEFAULT_CHOICE[team]) for team in self.teams}
+        record = TurnRecord(self.turn, self.model.month, moves, list(self.pending_injects))
+        self._play(record)
+        self.pending = {}
+        self.pending_injects = []
+        return record
+
+    def _play(self, record: TurnRecord) -> None:
+        if record.turn != self.turn or record.month != self.model.month:
+            raise ExerciseError(
+                f"turn {record.turn} (month {record.month}) does not follow turn {self.turn - 1} "
+                f"(month {self.model.month})"
+            )
+        for team, name in record.moves.items():
+            if team is Team.WASHINGTON:
+                self.model.washington.impose(WashingtonAction(name))
+            else:
+                self.model.governments[TEAM_SIDES[team]].impose(Move(name))
+        for event in record.injects:
+            self.model.schedule(event)
+        for _ in range(self.turn_months):
+            self.model.step()
+        self.history.append(record)
+
+    # ----------------------------------------------------------------------------------------------
+    # Saving and resuming
+    def state(self) -> dict[str, Any]:
+        """The saved game: scenario, seed, settings, turns played, this turn's choices so far, and the
+        indicators reached (checked when the game is replayed)."""
+        return {
+            "format": STATE_FORMAT,
+            "source": self.source,
+            "scenario": self.scenario.model_dump(mode="json"),
+            "seed": self.seed,
+            "teams": [t.value for t in self.teams],
+            "turn_months": self.turn_months,
+            "turns": self.turns,
+            "played": [r.to_json() for r in self.history],
+            "pending": {
+                "moves": {t.value: m for t, m in self.pending.items()},
+                "injects": [e.model_dump(mode="json", exclude_defaults=True) for e in self.pending_injects],
+            },
+            "indicators": self.indicators(),
+        }
+
+    @classmethod
+    def from_state(cls, data: Mapping[str, Any]) -> Game:
+        """Rebuild a game by replaying its saved turns; refuse a state the replay does not reproduce."""
+        if data.get("format") != STATE_FORMAT:
+            raise ExerciseError(f"format: expected {STATE_FORMAT}, got {data.get('format')!r}")
+        game = cls(
+            Scenario.model_validate(data["scenario"]),
+            seed=int(data["seed"]),
+            teams=[Team(t) for t in data["teams"]],
+            turn_months=int(data["turn_months"]),
+            turns=int(data["turns"]),
+            source=str(data.get("source", "")),
+        )
+        for record in data["played"]:
+            game._play(TurnRecord.from_json(record))
+        pending = data.get("pending", {})
+        game.pending = {Team(t): str(m) for t, m in pending.get("moves", {}).items()}
+        game.pending_injects = [Event.model_validate(e) for e in pending.get("injects", [])]
+        saved = data.get("indicators")
+        if saved is not None and saved != game.indicators():
+            raise ExerciseError(
+                "indicators: replaying the saved turns does not reach the saved state (the model has changed "
+                "since the game was saved)"
+            )
+        return game
+
+
+def save_state(path: Path, game: Game, extra: Mapping[str, Any] | None = None) -> None:
+    """Write the game (and ``extra``, e.g. the server's tokens) atomically, readable by the owner only.
+
+    A temporary file in the same folder is renamed over the target, so a crash never leaves half a file."""
+    data = game.state() | ({"server": dict(extra)} if extra else {})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1)
+            handle.write("\n")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_state(path: Path) -> tuple[Game, dict[str, Any]]:
+    """Read a saved game and replay it; returns the game and its ``server`` block (empty if none).
+
+    Raises ``ExerciseError`` naming the file when it cannot be read or replayed."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ExerciseError(f"{path}: cannot read a saved exercise ({exc})") from None
+    if not isinstance(data, dict):
+        raise ExerciseError(f"{path}: expected a saved exercise (a JSON object)")
+    try:
+        game = Game.from_state(data)
+    except ExerciseError as exc:
+        raise ExerciseError(f"{path}: {exc}") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ExerciseError(f"{path}: not a valid saved exercise ({type(exc).__name__}: {exc})") from None
+    server = data.get("server", {})
+    return game, server if isinstance(server, dict) else {}
+
+
+#: Injects a facilitator can add (every scenario event kind).
+INJECT_KINDS: tuple[EventKind, ...] = tuple(EventKind)

@@ -1,0 +1,421 @@
+"""The exercise server: server-rendered pages for the facilitator and each team, and the debrief.
+
+Starlette serves Jinja2 pages (``sim/ui/templates``) with plain HTML forms, so every action works without
+JavaScript; a few lines of script only poll ``/api/state`` to refresh a page when the turn advances. Every
+request carries a secret token (``secrets.token_urlsafe``) in the link or the form, checked on the server:
+
+* a team's token opens its own team page and submits moves for its own capital only;
+* the facilitator's token opens the facilitator page, adds injects and advances the turn;
+* any valid token opens the debrief; anything else gets 403.
+
+After every change (a move submitted, an inject added, a turn played) the game is saved atomically to its state
+file (``sim.ui.game.save_state``), with the tokens, so a restarted server continues the same game with the same
+links. Game actions run in worker threads under one lock; the simulated futures of the debrief are computed
+once, outside it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, quote
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from sim.outcomes import KEY_OUTCOMES, OUTCOMES
+from sim.scenario import EventActor, Team
+from sim.ui.debrief import Debrief, Futures, figure_png, render_html, simulate_futures
+from sim.ui.game import DEFAULT_CHOICE, INJECT_KINDS, ExerciseError, Game, label, save_state
+
+T = TypeVar("T")
+
+FACILITATOR = "facilitator"
+#: Indicators shown to everyone: the key outcomes and both governments' approval.
+SHOWN = (*KEY_OUTCOMES, "us_engagement", "institutionalization", "seoul_approval", "tokyo_approval", "nk_threat")
+#: Largest form body accepted (the forms are a few short fields).
+MAX_FORM_BYTES = 10_000
+
+
+def new_tokens(teams: tuple[Team, ...]) -> dict[str, str]:
+    """A fresh secret token for the facilitator and for each team."""
+    return {FACILITATOR: secrets.token_urlsafe(24)} | {t.value: secrets.token_urlsafe(24) for t in teams}
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where the facilitator and each team open their pages."""
+
+    facilitator: str
+    teams: dict[Team, str]
+
+
+class ExerciseServer:
+    """One game behind a Starlette app."""
+
+    def __init__(
+        self,
+        game: Game,
+        state_path: Path,
+        tokens: dict[str, str],
+        *,
+        base_url: str = "",
+        debrief_runs: int = 200,
+        workers: int = 1,
+    ) -> None:
+        """Serve ``game``, saving it to ``state_path``; ``tokens`` maps ``facilitator`` and each team to its
+        secret; ``base_url`` (``http://host:port``) is used to print and show the join links."""
+        missing = [name for name in (FACILITATOR, *(t.value for t in game.teams)) if not tokens.get(name)]
+        if missing:
+            raise ExerciseError(f"tokens: none for {', '.join(missing)}")
+        self.game = game
+        self.state_path = state_path
+        self.tokens = dict(tokens)
+        self.base_url = base_url
+        self.debrief_runs = debrief_runs
+        self.workers = workers
+        self._lock = threading.Lock()
+        self._futures_lock = threading.Lock()
+        self._futures: Futures | None = None
+        self._start_values = self._initial_indicators()
+        self.save()
+
+    # ----------------------------------------------------------------------------------------------
+    # State
+    def _initial_indicators(self) -> dict[str, float]:
+        if not self.game.history:
+            return self.game.indicators()
+        # The model keeps no record of its state before month 0; a fresh game of the same settings starts there.
+        fresh = Game(
+            self.game.scenario,
+            seed=self.game.seed,
+            teams=self.game.teams,
+            turn_months=self.game.turn_months,
+            turns=self.game.turns,
+        )
+        return fresh.indicators()
+
+    def save(self) -> None:
+        """Write the game and the tokens to the state file."""
+        save_state(self.state_path, self.game, {"tokens": self.tokens})
+
+    def links(self) -> Links:
+        """The facilitator's link and one join link per team."""
+        base = self.base_url
+        return Links(
+            f"{base}/facilitator?token={quote(self.tokens[FACILITATOR])}",
+            {t: f"{base}/team/{t.value}?token={quote(self.tokens[t.value])}" for t in self.game.teams},
+        )
+
+    def role(self, token: str | None) -> str | None:
+        """``facilitator`` or a team's name for a valid token (compared in constant time), else None."""
+        if not token:
+            return None
+        found = None
+        for name, secret in self.tokens.items():
+            if secrets.compare_digest(token.encode(), secret.encode()):
+                found = name
+        return found
+
+    def _locked(self, fn: Callable[[], T]) -> T:
+        with self._lock:
+            return fn()
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        """Run a game action in a worker thread, under the game's lock."""
+        return await run_in_threadpool(self._locked, fn)
+
+    def futures(self) -> Futures:
+        """The debrief's simulated futures (computed on first use; they do not depend on the teams' moves)."""
+        with self._futures_lock:
+            if self._futures is None:
+                self._futures = simulate_futures(self.game, self.debrief_runs, workers=self.workers)
+            return self._futures
+
+    # ----------------------------------------------------------------------------------------------
+    # Page contexts
+    def _common(self) -> dict[str, Any]:
+        game = self.game
+        history = [
+            {
+                "turn": r.turn,
+                "date": game.date(r.month),
+                "moves": [(t.value, label(m)) for t, m in r.moves.items()],
+                "injects": [f"{label(e.kind.value)} ({e.actor.value}, {e.magnitude:g})" for e in r.injects],
+                "made": [(d, s, label(m)) for d, s, m in game.moves_made(r)],
+            }
+            for r in game.history
+        ]
+        return {
+            "name": game.scenario.meta.name,
+            "turn": game.turn,
+            "turns": game.turns,
+            "turn_months": game.turn_months,
+            "finished": game.finished,
+            "date": game.date(),
+            "seed": game.seed,
+            "indicators": [(name, OUTCOMES[name]) for name in SHOWN],
+            "now": game.indicators(),
+            "start": self._start_values,
+            "history": history,
+            "label": label,
+        }
+
+    def team_context(self, team: Team) -> dict[str, Any]:
+        """What a team's page shows."""
+        game = self.game
+        exercise = game.scenario.exercise
+        chosen = game.pending.get(team)
+        return self._common() | {
+            "team": team.value,
+            "team_label": team.value.capitalize(),
+            "token": self.tokens[team.value],
+            "briefing": exercise.briefings.get(team, "") if exercise is not None else "",
+            "choices": [] if game.finished else game.choices(team),
+            "required": game.required_share(team),
+            "chosen": chosen,
+            "chosen_label": label(chosen) if chosen else "",
+            "default_label": label(DEFAULT_CHOICE[team]),
+        }
+
+    def status(self) -> dict[str, str]:
+        """Each team's submission this turn, as the facilitator sees it."""
+        return {
+            t.value: f"submitted: {label(self.game.pending[t])}" if t in self.game.pending else "waiting"
+            for t in self.game.teams
+        }
+
+    def facilitator_context(self) -> dict[str, Any]:
+        """What the facilitator's page shows."""
+        game = self.game
+        links = self.links()
+        status = self.status()
+        exercise = game.scenario.exercise
+        return self._common() | {
+            "token": self.tokens[FACILITATOR],
+            "team_rows": [
+                {"team": t.value, "label": t.value.capitalize(), "status": status[t.value], "link": links.teams[t]}
+                for t in game.teams
+            ],
+            "kinds": [k.value for k in INJECT_KINDS],
+            "actors": [a.value for a in EventActor],
+            "pending_injects": [
+                f"{label(e.kind.value)} ({e.actor.value}, {e.magnitude:g})" for e in game.pending_injects
+            ],
+            "debrief_runs": self.debrief_runs,
+            "notes": exercise.facilitator_notes if exercise is not None else "",
+        }
+
+    # ----------------------------------------------------------------------------------------------
+    # Handlers
+    def _page(self, template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+        page = _ENV.get_template(template).render(**({"notice": None, "error": None} | context))
+        return HTMLResponse(page, status_code=status)
+
+    def _denied(self) -> HTMLResponse:
+        return self._page(
+            "message.html",
+            {"title": "Not allowed", "message": "This link or token does not allow that. Ask your facilitator."},
+            403,
+        )
+
+    async def index(self, request: Request) -> Response:
+        """The bare address: no token, so only a pointer to the links."""
+        return self._page(
+            "message.html",
+            {"title": "Rapprochement exercise", "message": "Open the link your facilitator gave your team."},
+        )
+
+    async def team_page(self, request: Request) -> Response:
+        """A team's page: briefing, indicators and this turn's moves (its own token only)."""
+        team = _team(request.path_params["team"])
+        if team is None or self.role(request.query_params.get("token")) != team.value:
+            return self._denied()
+        context = await self._run(lambda: self.team_context(team))
+        return self._page("team.html", context | {"notice": request.query_params.get("notice")})
+
+    async def submit_move(self, request: Request) -> Response:
+        """A team submits its move; refused (409) if it is outside the win-set or otherwise unavailable."""
+        team = _team(request.path_params["team"])
+        form = await _form(request)
+        if team is None or self.role(form.get("token")) != team.value:
+            return self._denied()
+
+        def act() -> tuple[str | None, dict[str, Any]]:
+            try:
+                choice = self.game.submit(team, form.get("move", ""))
+            except ExerciseError as exc:
+                return str(exc), self.team_context(team)
+            self.save()
+            return None, {"chosen": choice.label}
+
+        error, context = await self._run(act)
+        if error is not None:
+            return self._page("team.html", context | {"error": error, "notice": None}, 409)
+        notice = quote(f"Move submitted: {context['chosen']}")
+        return RedirectResponse(
+            f"/team/{team.value}?token={quote(self.tokens[team.value])}&notice={notice}", status_code=303
+        )
+
+    async def facilitator_page(self, request: Request) -> Response:
+        """The facilitator's page (facilitator token only)."""
+        if self.role(request.query_params.get("token")) != FACILITATOR:
+            return self._denied()
+        context = await self._run(self.facilitator_context)
+        return self._page("facilitator.html", context | {"notice": request.query_params.get("notice")})
+
+    async def add_inject(self, request: Request) -> Response:
+        """The facilitator adds an inject to the coming turn (400 with the reason if it is invalid)."""
+        form = await _form(request)
+        if self.role(form.get("token")) != FACILITATOR:
+            return self._denied()
+
+        def act() -> tuple[str | None, dict[str, Any]]:
+            try:
+                magnitude = float(form.get("magnitude") or 1.0)
+                engagement = float(form["engagement"]) if form.get("engagement") else None
+            except ValueError:
+                return "inject refused: magnitude and engagement must be numbers", self.facilitator_context()
+            try:
+                event = self.game.add_inject(
+                    form.get("kind", ""), form.get("actor", "world"), magnitude, engagement
+                )
+            except ExerciseError as exc:
+                return str(exc), self.facilitator_context()
+            self.save()
+            return None, {"added": label(event.kind.value)}
+
+        error, context = await self._run(act)
+        if error is not None:
+            return self._page("facilitator.html", context | {"error": error, "notice": None}, 400)
+        return self._back_to_facilitator(f"Inject added: {context['added']}")
+
+    async def advance(self, request: Request) -> Response:
+        """The facilitator plays the turn; a stale form (the turn already played) is refused with 409."""
+        form = await _form(request)
+        if self.role(form.get("token")) != FACILITATOR:
+            return self._denied()
+
+        def act() -> tuple[str | None, dict[str, Any]]:
+            if form.get("turn") and form["turn"] != str(self.game.turn):
+                return f"turn {form['turn']} has already been played", self.facilitator_context()
+            try:
+                record = self.game.advance()
+            except ExerciseError as exc:
+                return str(exc), self.facilitator_context()
+            self.save()
+            return None, {"turn": record.turn}
+
+        error, context = await self._run(act)
+        if error is not None:
+            return self._page("facilitator.html", context | {"error": error, "notice": None}, 409)
+        return self._back_to_facilitator(f"Turn {context['turn']} played")
+
+    def _back_to_facilitator(self, notice: str) -> Response:
+        return RedirectResponse(
+            f"/facilitator?token={quote(self.tokens[FACILITATOR])}&notice={quote(notice)}", status_code=303
+        )
+
+    async def api_state(self, request: Request) -> Response:
+        """Polled by the pages: the turn, and for the facilitator each team's submission."""
+        role = self.role(request.query_params.get("token"))
+        if role is None:
+            return JSONResponse({"error": "forbidden"}, status_code=403)
+
+        def view() -> dict[str, Any]:
+            game = self.game
+            state: dict[str, Any] = {"turn": game.turn, "finished": game.finished, "date": game.date()}
+            if role == FACILITATOR:
+                state["status"] = self.status()
+            else:
+                state["submitted"] = game.pending.get(Team(role))
+            return state
+
+        return JSONResponse(await self._run(view))
+
+    async def _debrief(self, request: Request) -> Debrief | None:
+        if self.role(request.query_params.get("token")) is None:
+            return None
+        futures = await run_in_threadpool(self.futures)
+        return await self._run(lambda: Debrief.of(self.game, futures))
+
+    async def debrief_page(self, request: Request) -> Response:
+        """The debrief, with links to export it (any valid token)."""
+        debrief = await self._debrief(request)
+        if debrief is None:
+            return self._denied()
+        token = quote(request.query_params["token"])
+        links = {"Download HTML": f"/debrief.html?token={token}", "Download PNG": f"/debrief.png?token={token}"}
+        html = await run_in_threadpool(render_html, debrief, None, links=links)
+        return HTMLResponse(html)
+
+    async def debrief_html(self, request: Request) -> Response:
+        """The debrief as a self-contained HTML file to keep."""
+        debrief = await self._debrief(request)
+        if debrief is None:
+            return self._denied()
+        html = await run_in_threadpool(render_html, debrief)
+        return HTMLResponse(html, headers={"Content-Disposition": 'attachment; filename="debrief.html"'})
+
+    async def debrief_png(self, request: Request) -> Response:
+        """The debrief figure as a PNG file."""
+        debrief = await self._debrief(request)
+        if debrief is None:
+            return self._denied()
+        png = await run_in_threadpool(figure_png, debrief)
+        return Response(
+            png, media_type="image/png", headers={"Content-Disposition": 'attachment; filename="debrief.png"'}
+        )
+
+    def app(self) -> Starlette:
+        """The Starlette application."""
+        return Starlette(
+            routes=[
+                Route("/", self.index),
+                Route("/team/{team}", self.team_page),
+                Route("/team/{team}/move", self.submit_move, methods=["POST"]),
+                Route("/facilitator", self.facilitator_page),
+                Route("/facilitator/inject", self.add_inject, methods=["POST"]),
+                Route("/facilitator/advance", self.advance, methods=["POST"]),
+                Route("/api/state", self.api_state),
+                Route("/debrief", self.debrief_page),
+                Route("/debrief.html", self.debrief_html),
+                Route("/debrief.png", self.debrief_png),
+            ]
+        )
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("sim.ui", "templates"),
+    autoescape=jinja2.select_autoescape(["html"]),
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def _team(name: str) -> Team | None:
+    try:
+        return Team(name)
+    except ValueError:
+        return None
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """An url-encoded form's fields (first value of each); a body too large or not url-encoded is empty.
+
+    Parsed by hand: Starlette's own form parser needs python-multipart, which the forms here do not."""
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        return {}
+    try:
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError:
+        return {}
+    return {key: values[0] for key, values in fields.items()}

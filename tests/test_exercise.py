@@ -1,0 +1,334 @@
+"""The class exercise without a browser: the model's team hooks, the game, its saved state, the debrief and the
+command's usage errors. (The pages themselves are driven by a real browser in tests/test_browser_exercise.py.)"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.agents.washington import BROKERING_FACTORS, ENGAGEMENT_STEP, WashingtonAction
+from sim.cli import EXIT_USAGE, main
+from sim.model import RapprochementModel
+from sim.moves import Move, Side
+from sim.outcomes import OutcomeClass
+from sim.scenario import Scenario, Team
+from sim.ui.debrief import (
+    GID_PLAYED,
+    Debrief,
+    FutureTask,
+    future_model,
+    future_seed,
+    render_html,
+    simulate_futures,
+    write_debrief,
+)
+from sim.ui.game import ExerciseError, Game, game_scenario, load_state, save_state
+from tests.conftest import SCENARIOS, shipped
+
+ALL_TEAMS = [Team.SEOUL, Team.TOKYO, Team.WASHINGTON]
+
+
+@pytest.fixture(scope="module")
+def small() -> Scenario:
+    """Baseline with 200 citizens a side and 24 months: four turns of six months."""
+    return shipped("baseline", "meta.months=24", "publics.korea.citizens=200", "publics.japan.citizens=200")
+
+
+def new_game(scenario: Scenario, teams: list[Team] = ALL_TEAMS, turns: int = 3) -> Game:
+    return Game(scenario, seed=5, teams=teams, turn_months=6, turns=turns)
+
+
+# --------------------------------------------------------------------------------------------------
+# The model's hooks
+def test_a_team_government_makes_its_move_once_per_turn_and_nothing_else(small: Scenario) -> None:
+    # A Seoul that weighs a move every month and picks among the open ones at random moves often on its own.
+    eager = small.with_values({"actors.seoul.initiative": 1.0, "actors.seoul.rationality": 0.0})
+    free = RapprochementModel(eager, rng=3)
+    team = RapprochementModel(eager, rng=3)
+    team.governments[Side.SEOUL].impose(Move.FILE_WTO_CASE)
+    for _ in range(6):
+        free.step()
+        team.step()
+    assert len([side for _, side, _ in free.moves_log if side is Side.SEOUL]) >= 3
+    assert [(m, mv) for m, side, mv in team.moves_log if side is Side.SEOUL] == [(0, Move.FILE_WTO_CASE)]
+    assert team.trade.flags["wto_case"]
+
+
+def test_a_government_cannot_be_given_its_partners_move(small: Scenario) -> None:
+    model = RapprochementModel(small, rng=3)
+    with pytest.raises(ValueError, match="tokyo cannot make the move compensation_plan"):
+        model.governments[Side.TOKYO].impose(Move.COMPENSATION_PLAN)
+
+
+def test_washington_actions_map_onto_its_mechanisms(small: Scenario) -> None:
+    def after(action: WashingtonAction) -> RapprochementModel:
+        model = RapprochementModel(small, rng=4)
+        model.washington.impose(action)
+        model.step()
+        return model
+
+    steady, raised, lowered = (
+        after(a)
+        for a in (WashingtonAction.STEADY, WashingtonAction.RAISE_ENGAGEMENT, WashingtonAction.LOWER_ENGAGEMENT)
+    )
+    assert raised.washington.target == pytest.approx(steady.washington.target + ENGAGEMENT_STEP)
+    assert lowered.washington.target == pytest.approx(steady.washington.target - ENGAGEMENT_STEP)
+    summit = after(WashingtonAction.TRILATERAL_SUMMIT)
+    assert summit.institutions.stock > steady.institutions.stock
+    broker, stand_back = after(WashingtonAction.BROKER), after(WashingtonAction.STAND_BACK)
+    assert broker.washington.brokering_factor == BROKERING_FACTORS[WashingtonAction.BROKER] == 2.0
+    assert stand_back.washington.pressure(0.5) == 0.0 < broker.washington.pressure(0.5)
+
+
+def test_a_team_washington_convenes_no_summit_of_its_own(small: Scenario) -> None:
+    """With a summit rate of 1 the model's Washington convenes one every month; a steady team holds none."""
+    scenario = small.with_values(
+        {"actors.washington.trilateral_summit_rate": 1.0, "actors.washington.engagement": 1.0}
+    )
+    free, team = RapprochementModel(scenario, rng=2), RapprochementModel(scenario, rng=2)
+    team.washington.impose(WashingtonAction.STEADY)
+    free.step()
+    team.step()
+    assert free.institutions.stock > team.institutions.stock
+
+
+def test_a_trilateral_summit_needs_the_climate(small: Scenario) -> None:
+    cold = small.with_values({"drivers.institutions.climate": 0.2})
+    model = RapprochementModel(cold, rng=1)
+    assert "climate" in (model.washington.unavailable(WashingtonAction.TRILATERAL_SUMMIT) or "")
+    assert model.washington.unavailable(WashingtonAction.BROKER) is None
+
+
+# --------------------------------------------------------------------------------------------------
+# The game
+def test_choices_show_acceptance_and_the_win_set(small: Scenario) -> None:
+    game = new_game(small)
+    seoul = {c.name: c for c in game.choices(Team.SEOUL)}
+    assert "remorse_statement" not in seoul  # Tokyo's move is not Seoul's to consider
+    needed = game.required_share(Team.SEOUL)
+    assert needed is not None
+    for choice in seoul.values():
+        if choice.acceptance is not None and choice.acceptance == choice.acceptance:
+            assert choice.in_win_set == (choice.acceptance >= needed)
+    outside = [c for c in seoul.values() if not c.in_win_set and c.acceptance == c.acceptance]
+    assert outside, "the baseline's hard-line moves should lie outside Seoul's win-set"
+    assert all("outside the domestic win-set" in (c.reason or "") for c in outside)
+    with pytest.raises(ExerciseError, match="unavailable: outside the domestic win-set"):
+        game.submit(Team.SEOUL, outside[0].name)
+    with pytest.raises(ExerciseError, match="not a move seoul can make"):
+        game.submit(Team.SEOUL, "remorse_statement")
+
+
+def test_a_turn_plays_the_teams_moves_and_the_injects(small: Scenario) -> None:
+    game = new_game(small)
+    game.submit(Team.SEOUL, "summit")
+    game.submit(Team.WASHINGTON, "broker")
+    game.add_inject("missile_launch", "pyongyang", 3.0)
+    record = game.advance()
+    assert record.moves == {Team.SEOUL: "summit", Team.TOKYO: "hold", Team.WASHINGTON: "broker"}
+    assert game.turn == 2 and game.model.month == 6 and not game.pending and not game.pending_injects
+    made = game.moves_made(record)
+    assert ("2025-07", "seoul", "summit") in made
+    assert not [m for m in made if m[1] == "tokyo"]  # Tokyo's team held: no move of Tokyo's in the turn
+    assert game.played()["month"].tolist() == list(range(6))
+
+
+def test_injects_are_validated_like_scenario_events(small: Scenario) -> None:
+    game = new_game(small)
+    with pytest.raises(ExerciseError, match="engagement"):
+        game.add_inject("us_policy_shift", "washington")
+    with pytest.raises(ExerciseError, match="kind"):
+        game.add_inject("alien_invasion")
+    event = game.add_inject("us_policy_shift", "washington", engagement=0.2)
+    assert event.date == "2025-07" and game.pending_injects == [event]
+
+
+def test_the_game_ends_after_its_turns(small: Scenario) -> None:
+    game = new_game(small, turns=2)
+    assert game.outcome_class() is None
+    game.advance()
+    game.advance()
+    assert game.finished and isinstance(game.outcome_class(), OutcomeClass)
+    with pytest.raises(ExerciseError, match="over"):
+        game.advance()
+
+
+def test_the_exercise_must_fit_the_scenario(small: Scenario) -> None:
+    with pytest.raises(ExerciseError, match=r"meta\.months"):
+        Game(small, seed=1, teams=ALL_TEAMS, turn_months=6, turns=5)
+    assert game_scenario(small, 12).meta.months == 12
+
+
+def test_a_saved_game_replays_to_the_same_state(small: Scenario, tmp_path: Path) -> None:
+    game = new_game(small)
+    game.submit(Team.TOKYO, "summit")
+    game.add_inject("court_ruling", "seoul", 1.5)
+    game.advance()
+    game.submit(Team.WASHINGTON, "trilateral_summit")
+    game.advance()
+    game.submit(Team.SEOUL, "joint_statement")  # chosen, not yet played
+    path = tmp_path / "game.json"
+    save_state(path, game, {"tokens": {"facilitator": "x"}})
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    again, server = load_state(path)
+    assert server == {"tokens": {"facilitator": "x"}}
+    assert again.indicators() == game.indicators()
+    pd.testing.assert_frame_equal(again.played(), game.played())
+    assert again.pending == {Team.SEOUL: "joint_statement"} and again.turn == 3
+    # Both go on identically.
+    assert again.advance().moves == game.advance().moves
+    assert again.indicators() == game.indicators()
+
+
+def test_a_saved_game_the_model_no_longer_reproduces_is_refused(small: Scenario, tmp_path: Path) -> None:
+    game = new_game(small)
+    game.advance()
+    data = game.state()
+    data["indicators"]["relations_index"] += 1.0
+    path = tmp_path / "game.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ExerciseError, match="does not reach the saved state"):
+        load_state(path)
+
+
+# --------------------------------------------------------------------------------------------------
+# The debrief
+@pytest.fixture(scope="module")
+def played(small: Scenario) -> Game:
+    game = new_game(small, turns=4)
+    for move in ("summit", "hardline_gesture", "hold", "joint_statement"):
+        if any(c.name == move and c.available for c in game.choices(Team.SEOUL)):
+            game.submit(Team.SEOUL, move)
+        game.advance()
+    return game
+
+
+def test_every_future_starts_from_the_games_state(small: Scenario) -> None:
+    game = new_game(small)
+    start = game.indicators()
+    opinions = game.model.publics["korea"].opinions.copy()
+    game.advance()
+    for run in (0, 1, 2):
+        model = future_model(FutureTask(game.model.spec, game.model_seed, future_seed(game.seed, run), run))
+        assert model.month == 0
+        assert {name: getattr(model, name) for name in start} == start
+        np.testing.assert_array_equal(model.publics["korea"].opinions, opinions)
+
+
+def test_futures_differ_after_the_start_and_are_seeded(played: Game) -> None:
+    futures = simulate_futures(played, 8)
+    assert futures.size == 8 and sorted(futures.timeseries["run"].unique()) == list(range(8))
+    last = futures.timeseries[futures.timeseries["month"] == 23]
+    assert last["relations_index"].nunique() > 1
+    assert simulate_futures(played, 8).timeseries.equals(futures.timeseries)
+
+
+def test_the_debrief_shows_band_path_moves_and_classes(played: Game, tmp_path: Path) -> None:
+    futures = simulate_futures(played, 10)
+    debrief = Debrief.of(played, futures)
+    rows = debrief.classes()
+    assert sum(r.count for r in rows) == 10
+    assert [r.reached for r in rows].count(True) == 1
+    assert [m.label.split()[0] for m in debrief.turn_markers()] == ["T1", "T2", "T3", "T4"]
+    html_path, png_path = write_debrief(debrief, tmp_path)
+    assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = html_path.read_text()
+    assert 'src="data:image/png;base64,' in html and 'class="reached"' in html
+    assert html.count('<tr class="reached"') == 1
+
+    from sim.ui.debrief import debrief_figure
+
+    fig = debrief_figure(debrief)
+    paths = [line for ax in fig.axes for line in ax.get_lines() if line.get_gid() == GID_PLAYED]
+    assert len(paths) == 6 and all(len(line.get_xdata()) == 24 for line in paths)
+    bands = [c for ax in fig.axes for c in ax.collections if c.get_gid() == "fan-band-90"]
+    assert len(bands) == 6
+
+
+def test_a_debrief_before_the_first_turn_has_no_class(small: Scenario) -> None:
+    game = new_game(small)
+    html = render_html(Debrief.of(game, simulate_futures(game, 3)))
+    assert "not over" in html
+
+
+# --------------------------------------------------------------------------------------------------
+# Usage errors: exit 2, one message, no traceback
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(list(args))
+    return code, capsys.readouterr().err
+
+
+def test_unknown_team_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, err = run_cli(
+        capsys, "exercise", "serve", str(SCENARIOS / "baseline.yaml"), "--teams", "seoul,pyongyang",
+        "--save", str(tmp_path / "g.json"),
+    )  # fmt: skip
+    assert code == EXIT_USAGE and "--teams: unknown team 'pyongyang'" in err and "Traceback" not in err
+
+
+def test_missing_teams_and_scenario_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = run_cli(capsys, "exercise", "serve", str(SCENARIOS / "baseline.yaml"))
+    assert code == EXIT_USAGE and "--teams" in err
+    code, err = run_cli(capsys, "exercise", "serve", "--teams", "seoul")
+    assert code == EXIT_USAGE and "SCENARIO" in err
+
+
+def test_too_many_turns_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, err = run_cli(
+        capsys, "exercise", "serve", str(SCENARIOS / "baseline.yaml"), "--teams", "seoul",
+        "--turns", "20", "--save", str(tmp_path / "g.json"),
+    )  # fmt: skip
+    assert code == EXIT_USAGE and "baseline.yaml" in err and "meta.months" in err
+
+
+def test_a_bad_resume_file_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    code, err = run_cli(capsys, "exercise", "serve", "--resume", str(bad))
+    assert code == EXIT_USAGE and str(bad) in err and "cannot read" in err
+    code, err = run_cli(capsys, "exercise", "serve", "--resume", str(tmp_path / "missing.json"))
+    assert code == EXIT_USAGE and "missing.json" in err
+    bad.write_text(json.dumps({"format": 1, "seed": 1}))
+    code, err = run_cli(capsys, "exercise", "debrief", str(bad))
+    assert code == EXIT_USAGE and "not a valid saved exercise" in err
+
+
+def test_an_existing_state_file_is_not_overwritten(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    existing = tmp_path / "g.json"
+    existing.write_text("keep")
+    code, err = run_cli(
+        capsys, "exercise", "serve", str(SCENARIOS / "baseline.yaml"), "--teams", "seoul", "--save", str(existing)
+    )
+    assert code == EXIT_USAGE and "--resume" in err and existing.read_text() == "keep"
+
+
+def test_a_port_in_use_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        code, err = run_cli(
+            capsys, "exercise", "serve", str(SCENARIOS / "baseline.yaml"), "--teams", "seoul",
+            "--save", str(tmp_path / "g.json"), "--port", str(port),
+        )  # fmt: skip
+        assert code == EXIT_USAGE and f"port {port}" in err and "in use" in err
+        code, err = run_cli(capsys, "dashboard", "--port", str(port))
+        assert code == EXIT_USAGE and "in use" in err
+
+
+def test_debrief_command_writes_html_and_png(
+    small: Scenario, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    game = new_game(small, turns=2)
+    game.advance()
+    save_state(tmp_path / "g.json", game)
+    assert (
+        main(["exercise", "debrief", str(tmp_path / "g.json"), "--runs", "4", "--out", str(tmp_path / "d")]) == 0
+    )
+    assert (tmp_path / "d" / "debrief.png").stat().st_size > 0
+    assert "simulated futures" in (tmp_path / "d" / "debrief.html").read_text()
