@@ -1,4 +1,5 @@
-"""Plots of a Monte-Carlo batch: fan charts of the monthly outcomes and shares of outcome classes.
+"""Plots of Monte-Carlo batches and their analyses: fan charts, outcome-class shares, horizon distributions,
+paired differences between scenarios, sensitivity indices and scenario-discovery boxes.
 
 Every plotting function takes an optional ``ax``; it creates a figure only when ``ax`` is None, and
 it returns the Axes it drew on. Figures are built with :class:`matplotlib.figure.Figure` directly,
@@ -11,17 +12,22 @@ Inputs (see ``sim.outcomes`` for the column names):
 * ``timeseries``: one row per (run, month) with ``scenario``, ``run``, ``month``, ``date`` and one
   column per outcome and event count;
 * ``runs``: one row per run with ``scenario``, ``run``, ``seed``, ``outcome_class`` and ``final_*``;
-* ``events``: :class:`EventMarker` objects, the dated scenario injects marked on the time axis.
+* ``events``: :class:`EventMarker` objects, the dated scenario injects marked on the time axis;
+* ``differences``, ``indices``: the tables of ``sim.analysis.compare`` and ``sim.analysis.sensitivity``.
+
+Colours come from the Okabe-Ito palette (colour-blind safe): scenario ``i`` of a comparison is
+``OKABE_ITO[i]`` in every figure, so a scenario keeps its colour from fan chart to difference plot.
 """
 
 from __future__ import annotations
 
 import datetime
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
@@ -29,7 +35,7 @@ from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 
 from sim.outcomes import EVENT_COUNTS, KEY_OUTCOMES, OUTCOMES, OutcomeClass
 
@@ -37,9 +43,15 @@ __all__ = [
     "CLASS_COLORS",
     "OKABE_ITO",
     "EventMarker",
+    "difference_plot",
+    "discovery_plot",
     "fan_chart",
+    "horizon_distribution",
+    "metric_text",
     "outcome_class_shares",
     "save_batch_plots",
+    "save_figure",
+    "sensitivity_bars",
     "wilson_interval",
 ]
 
@@ -458,16 +470,317 @@ def outcome_class_shares(runs: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
 
 
 # --------------------------------------------------------------------------------------------------
+# metrics of a run (final values, last-year mean, class shares)
+
+
+def metric_text(metric: str) -> tuple[str, str]:
+    """Title and unit of a per-run metric: ``final_<outcome>``, ``window_relations_index`` or ``share_<class>``.
+
+    Class shares are 0/1 per run, so their means are probabilities (``share of runs``).
+    """
+    if metric == "window_relations_index":
+        return "Relations index, mean of the last year", OUTCOMES["relations_index"].unit
+    if metric.startswith("final_") and metric.removeprefix("final_") in OUTCOMES:
+        info = OUTCOMES[metric.removeprefix("final_")]
+        return f"{info.label} at the horizon", info.unit
+    if metric.startswith("share_"):
+        try:
+            cls = OutcomeClass(metric.removeprefix("share_"))
+        except ValueError:
+            return metric, ""
+        return f"Probability of {_class_label(cls).lower()}", "share of runs"
+    return metric, ""
+
+
+def _metric_limits(metric: str) -> tuple[float, float] | None:
+    name = "relations_index" if metric == "window_relations_index" else metric.removeprefix("final_")
+    info = OUTCOMES.get(name)
+    return (info.low, info.high) if info is not None else None
+
+
+def _final_column(outcome: str) -> str:
+    """The runs column of an outcome given as ``relations_index``, ``final_relations_index`` or a metric."""
+    return outcome if outcome.startswith("final_") or outcome == "window_relations_index" else f"final_{outcome}"
+
+
+def horizon_distribution(runs: pd.DataFrame, outcome: str, *, ax: Axes | None = None) -> Axes:
+    """Distribution across runs of an outcome's final value, one box per scenario (shared axis).
+
+    ``outcome`` is an outcome name (its ``final_`` column is used), a ``final_`` column or
+    ``window_relations_index``. Boxes span the 25th-75th percentiles, whiskers the 5th-95th, the line is the
+    median and the diamond the mean; scenarios keep their Okabe-Ito colours (first scenario on top), and the
+    legend gives each scenario's number of runs. The x axis is the outcome's unit over its full range.
+    """
+    column = _final_column(outcome)
+    if column not in runs.columns:
+        raise KeyError(f"runs lacks column {column!r}")
+    if runs.empty:
+        raise ValueError("runs is empty")
+    if ax is None:
+        ax = _new_axes((8.0, 1.2 + 0.7 * len(_scenarios(runs))))
+    scenarios = _scenarios(runs)
+    handles: list[Patch | Line2D] = []
+    for i, scenario in enumerate(scenarios):
+        frame = runs[runs["scenario"].astype(str) == scenario] if "scenario" in runs.columns else runs
+        values = frame[column].dropna().to_numpy(dtype=np.float64)
+        color = OKABE_ITO[i % len(OKABE_ITO)]
+        y = len(scenarios) - 1 - i
+        parts = ax.boxplot(
+            [values],
+            positions=[y],
+            orientation="horizontal",
+            widths=0.55,
+            whis=(5, 95),
+            showfliers=False,
+            showmeans=True,
+            patch_artist=True,
+            meanprops={"marker": "D", "markerfacecolor": "white", "markeredgecolor": "0.1", "markersize": 5},
+            medianprops={"color": "0.1", "linewidth": 1.5},
+        )
+        for box in parts["boxes"]:
+            box.set_facecolor(color)
+            box.set_alpha(0.75)
+            box.set_gid("horizon-box")
+        handles.append(Patch(facecolor=color, alpha=0.75, label=f"{scenario or 'runs'} (n = {len(values)})"))
+    handles += [
+        Line2D([], [], color="0.1", linewidth=1.5, label="Median"),
+        Line2D([], [], marker="D", linestyle="", markerfacecolor="white", markeredgecolor="0.1", label="Mean"),
+    ]
+    title, unit = metric_text(column)
+    ax.set_title(title)
+    ax.set_xlabel(f"{unit}; box 25th-75th, whiskers 5th-95th percentile")
+    ax.set_yticks(range(len(scenarios)), [s or "runs" for s in reversed(scenarios)])
+    limits = _metric_limits(column)
+    if limits is not None:
+        ax.set_xlim(*limits)
+    ax.grid(True, axis="x", color="0.9", linewidth=0.8)
+    ax.set_axisbelow(True)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    return ax
+
+
+# --------------------------------------------------------------------------------------------------
+# differences between scenarios
+
+
+def difference_plot(differences: pd.DataFrame, metric: str, *, ax: Axes | None = None) -> Axes:
+    """Each scenario's difference from the reference in ``metric``, with its confidence interval.
+
+    ``differences`` is ``sim.analysis.compare.Comparison.differences``. Filled circles are paired estimates
+    (common random numbers), open squares unpaired ones (Welch); scenario ``i`` of the comparison has colour
+    ``OKABE_ITO[i]`` (the reference is 0). Class shares are drawn in percentage points. The dashed line marks
+    no difference.
+    """
+    rows = differences[differences["metric"] == metric]
+    if rows.empty:
+        raise KeyError(f"differences hold no rows for metric {metric!r}")
+    if ax is None:
+        ax = _new_axes((7.5, 1.4 + 0.6 * len(rows)))
+    title, unit = metric_text(metric)
+    scale = 100.0 if metric.startswith("share_") else 1.0
+    if scale != 1.0:
+        unit = "percentage points"
+    reference = str(rows["reference"].iloc[0])
+    confidence = float(rows["confidence"].iloc[0]) if "confidence" in rows.columns else 0.95
+    scenarios = [str(s) for s in pd.unique(differences["scenario"])]
+    for _, row in rows.iterrows():
+        i = scenarios.index(str(row["scenario"]))
+        y = len(scenarios) - 1 - i
+        color = OKABE_ITO[(i + 1) % len(OKABE_ITO)]
+        paired = bool(row["paired"])
+        mid = float(row["difference"]) * scale
+        low, high = float(row["ci_low"]) * scale, float(row["ci_high"]) * scale
+        ax.errorbar(
+            [mid],
+            [y],
+            xerr=[[max(mid - low, 0.0)], [max(high - mid, 0.0)]] if np.isfinite([low, high]).all() else None,
+            fmt="o" if paired else "s",
+            color=color,
+            markerfacecolor=color if paired else "white",
+            markersize=7,
+            capsize=4,
+            elinewidth=1.5,
+            gid="difference",
+        )
+    ax.axvline(0.0, color="0.3", linestyle="--", linewidth=1.0)
+    ax.set_yticks(range(len(scenarios)), list(reversed(scenarios)))
+    ax.set_ylim(-0.6, len(scenarios) - 0.4)
+    ax.set_title(f"{title}: difference from {reference}")
+    ax.set_xlabel(f"scenario minus {reference} ({unit})")
+    ax.grid(True, axis="x", color="0.9", linewidth=0.8)
+    ax.set_axisbelow(True)
+    level = f"{confidence:.0%}".replace("%", " %")
+    handles = [
+        Line2D([], [], marker="o", color="0.3", linestyle="-", label=f"paired (same seeds), {level} CI"),
+        Line2D([], [], marker="s", color="0.3", markerfacecolor="white", label=f"unpaired, {level} CI"),
+        Line2D([], [], color="0.3", linestyle="--", label="no difference"),
+    ]
+    shown = {bool(p) for p in rows["paired"]}
+    handles = [h for h, kind in zip(handles, (True, False, None), strict=True) if kind is None or kind in shown]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    return ax
+
+
+# --------------------------------------------------------------------------------------------------
+# sensitivity indices
+
+
+def sensitivity_bars(indices: pd.DataFrame, *, ax: Axes | None = None, output: str | None = None) -> Axes:
+    """Factors ranked by importance, as horizontal bars with confidence intervals (most important on top).
+
+    ``indices`` is one output's table from ``sim.analysis.sensitivity`` (or ``sim.designs.analyze``): with
+    ``S1``/``ST`` columns (Sobol) the bars are the total-order index with the first-order index beside it, both
+    shares of the output's variance; with ``mu_star`` (Morris) the bars are the mean absolute elementary effect,
+    in output units per whole factor range. ``output`` names the output in the title.
+    """
+    sobol = {"S1", "ST"} <= set(indices.columns)
+    if not sobol and "mu_star" not in indices.columns:
+        raise KeyError("indices need S1 and ST (Sobol) or mu_star (Morris) columns")
+    if indices.empty:
+        raise ValueError("indices is empty")
+    if ax is None:
+        ax = _new_axes((8.0, 1.5 + 0.5 * len(indices)))
+    key = "ST" if sobol else "mu_star"
+    table = indices.sort_values(key, ascending=True, kind="stable").reset_index(drop=True)
+    y = np.arange(len(table), dtype=float)
+    factors = [str(f) for f in table["factor"]]
+    error = {"elinewidth": 1.0, "ecolor": "0.2"}
+    if sobol:
+        height = 0.38
+        ax.barh(
+            y + height / 2,
+            table["ST"],
+            height=height,
+            xerr=table.get("ST_conf"),
+            color=OKABE_ITO[0],
+            capsize=3,
+            error_kw=error,
+            label="total order ST (with interactions)",
+            gid="sensitivity-bar",
+        )
+        ax.barh(
+            y - height / 2,
+            table["S1"],
+            height=height,
+            xerr=table.get("S1_conf"),
+            color=OKABE_ITO[1],
+            capsize=3,
+            error_kw=error,
+            label="first order S1 (alone)",
+            gid="sensitivity-bar",
+        )
+        ax.set_xlabel("share of the output's variance (bars: 95 % bootstrap CI)")
+        method = "Sobol indices"
+    else:
+        ax.barh(
+            y,
+            table["mu_star"],
+            height=0.6,
+            xerr=table.get("mu_star_conf"),
+            color=OKABE_ITO[0],
+            capsize=3,
+            error_kw=error,
+            label="mu* (mean |elementary effect|)",
+            gid="sensitivity-bar",
+        )
+        ax.set_xlabel("mean |change in output| per whole factor range (bars: 95 % bootstrap CI)")
+        method = "Morris screening"
+    ax.axvline(0.0, color="0.3", linewidth=0.8)
+    ax.set_yticks(y, factors)
+    title = f"{method}: {metric_text(output)[0]}" if output else method
+    ax.set_title(title)
+    ax.grid(True, axis="x", color="0.9", linewidth=0.8)
+    ax.set_axisbelow(True)
+    ax.legend(loc="lower right", fontsize=8, framealpha=0.85)
+    return ax
+
+
+# --------------------------------------------------------------------------------------------------
+# scenario discovery
+
+
+def discovery_plot(
+    params: pd.DataFrame,
+    hit: Sequence[bool] | np.ndarray | pd.Series,
+    box: Mapping[str, tuple[float, float]],
+    x: str,
+    y: str,
+    *,
+    target: str = "relapse",
+    ax: Axes | None = None,
+) -> Axes:
+    """Runs in the plane of two parameters, coloured by whether they ended in ``target``, with a rule's box.
+
+    ``params`` holds one column per parameter (named by its path), ``hit`` one boolean per run. ``box`` maps
+    parameter paths to the rule's (low, high) limits (infinite where the rule sets no limit); its projection on
+    ``x`` and ``y`` is drawn as a dashed rectangle. Axes are in the parameters' own (scenario-file) units.
+    """
+    if x not in params.columns or y not in params.columns:
+        raise KeyError(f"params lack column {x!r} or {y!r}")
+    hits = np.asarray(hit, dtype=bool)
+    if hits.shape != (len(params),):
+        raise ValueError(f"hit: expected {len(params)} values, got shape {hits.shape}")
+    if ax is None:
+        ax = _new_axes((7.0, 5.5))
+    xs, ys = params[x].to_numpy(dtype=float), params[y].to_numpy(dtype=float)
+    name = target.replace("_", " ")
+    ax.scatter(xs[~hits], ys[~hits], s=12, color=OKABE_ITO[5], alpha=0.6, label=f"other outcome ({(~hits).sum()})")
+    ax.scatter(xs[hits], ys[hits], s=14, color=OKABE_ITO[3], alpha=0.8, marker="^", label=f"{name} ({hits.sum()})")
+    x_low, x_high = box.get(x, (-np.inf, np.inf))
+    y_low, y_high = box.get(y, (-np.inf, np.inf))
+    left, right = max(x_low, np.nanmin(xs)), min(x_high, np.nanmax(xs))
+    bottom, top = max(y_low, np.nanmin(ys)), min(y_high, np.nanmax(ys))
+    ax.add_patch(
+        Rectangle(
+            (left, bottom),
+            right - left,
+            top - bottom,
+            fill=False,
+            edgecolor="0.1",
+            linestyle="--",
+            linewidth=1.8,
+            label="rule's box",
+            gid="discovery-box",
+        )
+    )
+    others = sorted(set(box) - {x, y})
+    ax.set_title(f"Where runs end in {name}" + (f" (box also limits {', '.join(others)})" if others else ""))
+    ax.set_xlabel(f"{x} (scenario units)")
+    ax.set_ylabel(f"{y} (scenario units)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    return ax
+
+
+# --------------------------------------------------------------------------------------------------
 # batch output
 
 
 def _save(fig: Figure, stem: Path, formats: Sequence[str]) -> list[Path]:
     paths = []
     for fmt in formats:
-        path = stem.with_suffix(f".{fmt}")
-        fig.savefig(path, format=fmt, dpi=_DPI)
+        path = stem.with_name(f"{stem.name}.{fmt}")
+        # A fixed salt for SVG element ids and no creation date: the same figure gives the same bytes.
+        metadata = {"Date": None} if fmt in ("svg", "pdf") else None
+        with matplotlib.rc_context({"svg.hashsalt": "rapprochement"}):
+            fig.savefig(path, format=fmt, dpi=_DPI, metadata=metadata)
         paths.append(path)
     return paths
+
+
+def save_figure(ax: Axes | Figure, stem: Path, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
+    """Save the figure of ``ax`` (or ``fig``) as ``stem.<fmt>`` for every format, then release it.
+
+    Output is reproducible: SVG ids use a fixed salt and no creation date is written, so the same figure gives
+    the same files. Returns the written paths.
+    """
+    fig = ax if isinstance(ax, Figure) else ax.get_figure(root=True)
+    if not isinstance(fig, Figure):  # pragma: no cover - Axes always belong to a Figure here
+        raise RuntimeError("axes without a figure")
+    fmts = [f.lstrip(".").lower() for f in formats]
+    if not fmts:
+        raise ValueError("formats is empty")
+    Path(stem).parent.mkdir(parents=True, exist_ok=True)
+    return _save_and_release(fig, Path(stem), fmts)
 
 
 def _overview(timeseries: pd.DataFrame, runs: pd.DataFrame, events: Sequence[EventMarker]) -> Figure:

@@ -1,0 +1,209 @@
+"""What every analysis needs: results folders opened with clear refusals, metrics, fresh output folders.
+
+A *metric* is one number per run that analyses compare or explain: ``final_<outcome>`` (the outcome's value in
+the last month), ``window_relations_index`` (the last-year mean the outcome class is judged on) and
+``share_<class>`` (1 if the run ended in that outcome class, else 0, so its mean is the class probability).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.loading import ScenarioError
+from sim.outcomes import OUTCOMES, OutcomeClass
+from sim.plots import EventMarker
+from sim.results import MANIFEST, RUNS, SCENARIO, TIMESERIES, Batch, event_markers, load_batch
+from sim.scenario import Scenario, load_scenario
+
+__all__ = [
+    "MARKER",
+    "AnalysisError",
+    "events_of",
+    "fresh_folder",
+    "labels_for",
+    "metric_names",
+    "metric_values",
+    "ok_runs",
+    "open_results",
+    "resolve_metric",
+    "scenario_of",
+]
+
+#: The file that marks a folder as written by an analysis command (and so replaceable with --force).
+MARKER = "analysis.json"
+WINDOW_METRIC = "window_relations_index"
+
+
+class AnalysisError(ValueError):
+    """An analysis request that cannot be honoured; the message names the path or field and what was expected."""
+
+
+# --------------------------------------------------------------------------- results folders
+
+
+def open_results(path: str | Path) -> Batch:
+    """Load a results folder written by ``run`` or ``sweep``, refusing anything else with a clear message.
+
+    Checks that the folder exists, holds ``manifest.json``, ``runs.parquet`` and ``timeseries.parquet``, that the
+    manifest is readable JSON, and that at least one run finished; a batch still being written (a hidden
+    ``.partial`` folder beside it) is pointed out.
+    """
+    folder = Path(path)
+    if not folder.exists():
+        partial = folder.parent / f".{folder.name}.partial"
+        hint = f" (an interrupted batch is in {partial}: finish it with --resume)" if partial.exists() else ""
+        raise AnalysisError(f"{folder}: no such results folder{hint}")
+    if not folder.is_dir():
+        raise AnalysisError(f"{folder}: expected a results folder, got a file")
+    missing = [name for name in (MANIFEST, RUNS, TIMESERIES) if not (folder / name).is_file()]
+    if missing:
+        raise AnalysisError(
+            f"{folder}: not a results folder (missing {', '.join(missing)}); expected the output of "
+            "'rapprochement run' or 'rapprochement sweep'"
+        )
+    try:
+        batch = load_batch(folder)
+    except (OSError, ValueError) as exc:  # JSONDecodeError and Arrow's errors are ValueErrors
+        raise AnalysisError(f"{folder}: unreadable results ({type(exc).__name__}: {exc})") from None
+    if not isinstance(batch.manifest, dict) or "root_seed" not in batch.manifest:
+        raise AnalysisError(f"{folder / MANIFEST}: expected a results manifest with a root_seed")
+    needed = {"run", "replication", "outcome_class", WINDOW_METRIC} | {f"final_{name}" for name in OUTCOMES}
+    absent = sorted(needed - set(batch.runs.columns))
+    if absent:
+        raise AnalysisError(f"{folder / RUNS}: expected columns {', '.join(absent)} (results of another format)")
+    if ok_runs(batch).empty:
+        raise AnalysisError(f"{folder}: no run finished (every run failed), so there is nothing to analyse")
+    return batch
+
+
+def ok_runs(batch: Batch) -> pd.DataFrame:
+    """The runs that finished (failed runs have no outcomes)."""
+    runs = batch.runs
+    if "status" in runs.columns:
+        runs = runs[runs["status"] == "ok"]
+    return runs.reset_index(drop=True)
+
+
+def scenario_of(batch: Batch) -> Scenario | None:
+    """The resolved scenario saved with the results, or None if it cannot be read (old or edited results)."""
+    try:
+        return load_scenario(batch.path / SCENARIO)
+    except (ScenarioError, OSError):
+        return None
+
+
+def events_of(batch: Batch) -> list[EventMarker]:
+    """The scenario's dated injects as plot markers (none if the scenario file cannot be read)."""
+    scenario = scenario_of(batch)
+    return event_markers(scenario) if scenario is not None else []
+
+
+def labels_for(paths: Sequence[Path]) -> list[str]:
+    """Short, distinct labels for results folders: the folder name, with parents added only where names clash."""
+    resolved = [Path(os.path.abspath(p)) for p in paths]
+    if len(set(resolved)) != len(resolved):
+        twice = sorted({str(p) for p, r in zip(paths, resolved, strict=True) if resolved.count(r) > 1})
+        raise AnalysisError(f"{', '.join(twice)}: the same results folder is given twice")
+    depth = 1
+    while True:
+        labels = ["/".join(r.parts[-depth:]) for r in resolved]
+        if len(set(labels)) == len(labels) or depth >= max(len(r.parts) for r in resolved):
+            return labels
+        depth += 1
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def metric_names() -> list[str]:
+    """Every metric a run has, in display order."""
+    return [
+        WINDOW_METRIC,
+        *(f"final_{name}" for name in OUTCOMES),
+        *(f"share_{cls.value}" for cls in OutcomeClass),
+    ]
+
+
+def resolve_metric(name: str) -> str:
+    """The metric meant by ``name``: a metric name, an outcome (its final value) or an outcome class (its share).
+
+    ``relations_index`` means ``final_relations_index`` and ``relapse`` means ``share_relapse``; anything else
+    raises :class:`AnalysisError` listing what is accepted.
+    """
+    text = name.strip()
+    known = metric_names()
+    if text in known:
+        return text
+    if text in OUTCOMES:
+        return f"final_{text}"
+    if text in {cls.value for cls in OutcomeClass}:
+        return f"share_{text}"
+    raise AnalysisError(
+        f"outcome {name!r}: expected an outcome ({', '.join(OUTCOMES)}), an outcome class "
+        f"({', '.join(c.value for c in OutcomeClass)}) or {WINDOW_METRIC}"
+    )
+
+
+def metric_values(runs: pd.DataFrame, metric: str) -> pd.Series:
+    """One value per run of ``metric`` (class shares as 0/1 floats), aligned with ``runs``' index."""
+    if metric.startswith("share_"):
+        return (runs["outcome_class"].astype(str) == metric.removeprefix("share_")).astype(np.float64)
+    if metric not in runs.columns:
+        raise AnalysisError(f"metric {metric!r}: not a column of these runs")
+    return runs[metric].astype(np.float64)
+
+
+# --------------------------------------------------------------------------- output folders
+
+
+def check_fresh(out: Path, *, force: bool) -> None:
+    """Refuse an output folder that exists, unless ``force`` and it was written by an analysis command.
+
+    Even with ``force`` a folder this program did not write (no :data:`MARKER`), or a file, is never replaced.
+    """
+    if out.exists() and not out.is_dir():
+        raise AnalysisError(f"{out} is a file, not a folder; choose another --out")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise AnalysisError(f"{out.parent} is a file, not a folder; choose another --out")
+    if not out.exists() or not any(out.iterdir()):
+        return
+    if not (out / MARKER).is_file():
+        raise AnalysisError(f"{out} exists and was not written by an analysis command; choose another --out")
+    if not force:
+        raise AnalysisError(f"{out} exists; pass --force to replace it, or --out to write elsewhere")
+
+
+@contextmanager
+def fresh_folder(out: Path, *, force: bool, about: dict[str, Any]) -> Iterator[Path]:
+    """Yield a temporary folder beside ``out``; on success it replaces ``out`` at once, on failure it vanishes.
+
+    So an analysis never leaves half its files where results are expected. ``about`` is written into the
+    folder's :data:`MARKER` file (what was analysed, with which settings).
+    """
+    check_fresh(out, force=force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        yield staging
+        (staging / MARKER).write_text(json.dumps(about, indent=2, default=str) + "\n")
+        if out.exists():
+            old = out.parent / f".{out.name}.old"
+            shutil.rmtree(old, ignore_errors=True)
+            out.rename(old)
+            staging.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

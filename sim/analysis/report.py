@@ -1,0 +1,358 @@
+"""Self-contained HTML reports of one batch or of a scenario comparison, with their plots as PNG and SVG.
+
+``report.html`` embeds every image as a base64 PNG and carries its own CSS (with print rules), so the page
+reads offline, can be mailed as one file, and prints as a class handout; it refers to nothing outside itself.
+The same plots are written beside it under ``plots/`` in PNG and SVG for slides and papers. Nothing in a
+report depends on the time it was made, so the same results give the same files.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from sim.analysis.common import (
+    AnalysisError,
+    events_of,
+    fresh_folder,
+    labels_for,
+    ok_runs,
+    open_results,
+    resolve_metric,
+    scenario_of,
+)
+from sim.analysis.compare import CONFIDENCE, Comparison, class_probabilities, compare
+from sim.outcomes import KEY_OUTCOMES, OUTCOMES, OutcomeClass
+from sim.plots import (
+    EventMarker,
+    difference_plot,
+    fan_chart,
+    horizon_distribution,
+    metric_text,
+    outcome_class_shares,
+    save_figure,
+)
+from sim.results import Batch
+
+__all__ = ["REPORT", "render", "write_comparison", "write_report"]
+
+REPORT = "report.html"
+PLOTS = "plots"
+FORMATS = ("png", "svg")
+_ENVIRONMENT = jinja2.Environment(
+    loader=jinja2.PackageLoader("sim.analysis", "templates"),
+    autoescape=jinja2.select_autoescape(["html"]),
+    undefined=jinja2.StrictUndefined,  # a missing value is a bug in this module, not an empty cell
+    keep_trailing_newline=True,
+)
+
+
+def render(context: dict[str, Any]) -> str:
+    """The report page for ``context`` (see the template ``templates/report.html`` for its fields)."""
+    return _ENVIRONMENT.get_template(REPORT).render(**context)
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def _figure(ax: Axes, folder: Path, name: str, caption: str) -> dict[str, Any]:
+    """Save ``ax``'s figure as PNG and SVG under ``folder`` and return it as an entry of the template."""
+    title = ax.get_title()
+    paths = save_figure(ax, folder / name, FORMATS)
+    png = next(p for p in paths if p.suffix == ".png")
+    return {
+        "title": title,
+        "caption": caption,
+        "mime": "image/png",
+        "data": base64.b64encode(png.read_bytes()).decode("ascii"),
+        "files": [f"{PLOTS}/{p.name}" for p in paths],
+    }
+
+
+def _scenario_facts(batch: Batch, label: str) -> dict[str, Any]:
+    manifest = batch.manifest
+    scenario = scenario_of(batch)
+    runs = ok_runs(batch)
+    events = []
+    if scenario is not None:
+        events = [
+            {
+                "date": event.date,
+                "kind": event.kind.value.replace("_", " "),
+                "actor": event.actor.value if event.actor is not None else "",
+                "description": event.description or "",
+            }
+            for event in scenario.events
+        ]
+    return {
+        "label": label,
+        "path": str(batch.path),
+        "description": scenario.meta.description if scenario is not None else "",
+        "start": manifest.get("start", "?"),
+        "months": manifest.get("months", "?"),
+        "runs": len(runs),
+        "failed": len(manifest.get("failed_runs", [])),
+        "seed": manifest.get("root_seed"),
+        "hash": str(manifest.get("scenario_hash", ""))[:16],
+        "overrides": list(manifest.get("overrides", [])),
+        "events": events,
+    }
+
+
+def _class_rows(runs_by_label: dict[str, pd.DataFrame]) -> list[dict[str, Any]]:
+    table = class_probabilities(runs_by_label)
+    rows = []
+    for label in runs_by_label:
+        part = table[table["scenario"] == label]
+        cells = [
+            f"{float(r['share']):.0%} ({float(r['ci_low']):.0%}-{float(r['ci_high']):.0%})".replace("%", " %")
+            for r in part.to_dict("records")
+        ]
+        rows.append({"label": label, "cells": cells})
+    return rows
+
+
+def _number(value: float) -> str:
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+
+
+def _outcome_rows(runs_by_label: dict[str, pd.DataFrame], outcomes: Sequence[str]) -> list[dict[str, Any]]:
+    rows = []
+    for metric in ["window_relations_index", *(f"final_{o}" for o in outcomes)]:
+        label, unit = metric_text(metric)
+        cells = []
+        for runs in runs_by_label.values():
+            p05, p50, p95 = np.quantile(runs[metric].to_numpy(dtype=float), [0.05, 0.5, 0.95])
+            cells.append(f"{_number(p50)} ({_number(p05)} to {_number(p95)})")
+        rows.append({"label": label, "unit": unit, "cells": cells})
+    return rows
+
+
+def _difference_rows(comparison: Comparison) -> list[dict[str, Any]]:
+    rows = []
+    for r in comparison.differences.to_dict("records"):
+        scale = 100.0 if str(r["metric"]).startswith("share_") else 1.0
+        low, mid, high = (float(r[key]) * scale for key in ("ci_low", "difference", "ci_high"))
+        rows.append(
+            {
+                "scenario": r["scenario"],
+                "label": r["label"],
+                "unit": "percentage points" if scale != 1.0 else r["unit"],
+                "difference": _number(mid),
+                "interval": f"{_number(low)} to {_number(high)}" if np.isfinite(low) else "n/a",
+                "method": r["method"],
+                "n": r["n"],
+            }
+        )
+    return rows
+
+
+def _outcomes(names: Sequence[str] | None) -> list[str]:
+    """The outcomes to plot: ``names`` checked against the outcome contract, or the key outcomes."""
+    if not names:
+        return list(KEY_OUTCOMES)
+    chosen = []
+    for name in names:
+        if name not in OUTCOMES:
+            raise AnalysisError(f"--outcome {name!r}: expected one of {', '.join(OUTCOMES)}")
+        if name not in chosen:
+            chosen.append(name)
+    return chosen
+
+
+def _unique_events(groups: Sequence[Sequence[EventMarker]]) -> list[EventMarker]:
+    seen: set[tuple[Any, str]] = set()
+    events = []
+    for group in groups:
+        for event in group:
+            if (event.date, event.label) not in seen:
+                seen.add((event.date, event.label))
+                events.append(event)
+    return events
+
+
+_FAN_CAPTION = (
+    "Median (line) and 50 % and 90 % bands of the runs, month by month; dotted lines mark the scenario's dated "
+    "events."
+)
+_HORIZON_CAPTION = (
+    "Final values across runs: box 25th-75th percentile, whiskers 5th-95th, line the median, diamond the mean."
+)
+_CLASS_CAPTION = (
+    "Share of runs ending in each outcome class (judged on the last year), with 95 % Wilson intervals and the "
+    "number of runs above each bar."
+)
+
+
+def _base_context(title: str, subtitle: str, facts: list[dict[str, Any]], notes: list[str]) -> dict[str, Any]:
+    return {
+        "title": title,
+        "subtitle": subtitle,
+        "notes": notes,
+        "scenarios": facts,
+        "class_names": [c.value.replace("_", " ") for c in OutcomeClass],
+        "difference_rows": [],
+        "reference": "",
+        "confidence": f"{CONFIDENCE:.0%}".replace("%", " %"),
+        "footer": (
+            "Model projections under each scenario's assumptions, not forecasts: read differences between "
+            "scenarios on the same seeds before absolute levels. Generated by rapprochement."
+        ),
+    }
+
+
+# --------------------------------------------------------------------------- one batch
+
+
+def build_report(batch: Batch, folder: Path, *, outcomes: Sequence[str] | None = None) -> Path:
+    """Write plots (PNG and SVG, under ``folder/plots``) and ``report.html`` of one batch into ``folder``."""
+    chosen = _outcomes(outcomes)
+    label = batch.path.name
+    runs = ok_runs(batch).assign(scenario=label)
+    timeseries = batch.timeseries.assign(scenario=label)
+    events = events_of(batch)
+    plots = folder / PLOTS
+    fans = [_figure(fan_chart(timeseries, o, events=events), plots, f"fan_{o}", _FAN_CAPTION) for o in chosen]
+    horizon = [_figure(horizon_distribution(runs, o), plots, f"horizon_{o}", _HORIZON_CAPTION) for o in chosen]
+    classes = [_figure(outcome_class_shares(runs), plots, "outcome_classes", _CLASS_CAPTION)]
+    facts = [_scenario_facts(batch, label)]
+    notes = []
+    if facts[0]["failed"]:
+        notes.append(f"{facts[0]['failed']} runs failed and are left out of every figure and number.")
+    context = _base_context(
+        f"Simulated futures: {label}", f"{len(runs)} Monte-Carlo runs from {batch.path}", facts, notes
+    )
+    context |= {
+        "class_rows": _class_rows({label: runs}),
+        "outcome_rows": _outcome_rows({label: runs}, chosen),
+        "figure_groups": [
+            {"title": "Outcomes over time", "figures": fans},
+            {"title": "Outcome classes", "figures": classes},
+            {"title": "At the horizon", "figures": horizon},
+        ],
+    }
+    path = folder / REPORT
+    path.write_text(render(context), encoding="utf-8")
+    return path
+
+
+def write_report(
+    results: str | Path, out: Path | None = None, *, force: bool = False, outcomes: Sequence[str] | None = None
+) -> Path:
+    """Report a results folder into ``out`` (default ``<results>/report``), atomically; return the folder."""
+    batch = open_results(results)
+    chosen = _outcomes(outcomes)
+    target = out if out is not None else batch.path / "report"
+    with fresh_folder(target, force=force, about={"command": "report", "results": str(batch.path)}) as folder:
+        build_report(batch, folder, outcomes=chosen)
+    return target
+
+
+# --------------------------------------------------------------------------- a comparison
+
+
+def build_comparison(
+    batches: Sequence[Batch], labels: Sequence[str], folder: Path, *, outcomes: Sequence[str] | None = None
+) -> Comparison:
+    """Compare batches (the first is the reference) into ``folder``: CSVs, plots and ``report.html``.
+
+    Writes ``differences.csv`` (every metric, paired where the batches share common random numbers),
+    ``classes.csv`` (outcome-class probabilities with Wilson intervals), ``plots/`` and ``report.html``.
+    """
+    chosen = _outcomes(outcomes)
+    comparison = compare(list(batches), list(labels))
+    comparison.differences.to_csv(folder / "differences.csv", index=False, float_format="%.6g")
+    runs_by_label = {label: ok_runs(b).assign(scenario=label) for b, label in zip(batches, labels, strict=True)}
+    class_probabilities(runs_by_label).to_csv(folder / "classes.csv", index=False, float_format="%.6g")
+
+    runs = pd.concat(runs_by_label.values(), ignore_index=True)
+    timeseries = pd.concat(
+        [b.timeseries.assign(scenario=label) for b, label in zip(batches, labels, strict=True)],
+        ignore_index=True,
+    )
+    events = _unique_events([events_of(b) for b in batches])
+    plots = folder / PLOTS
+    fans = [
+        _figure(
+            fan_chart(timeseries, o, events=events), plots, f"fan_{o}", _FAN_CAPTION + " One fan per scenario."
+        )
+        for o in chosen
+    ]
+    horizon = [_figure(horizon_distribution(runs, o), plots, f"horizon_{o}", _HORIZON_CAPTION) for o in chosen]
+    classes = [_figure(outcome_class_shares(runs), plots, "outcome_classes", _CLASS_CAPTION)]
+    difference_metrics = [
+        "window_relations_index",
+        *(f"final_{o}" for o in chosen),
+        # Fragile thaw is what the other two classes leave over; its difference adds little to a report.
+        *(f"share_{c.value}" for c in OutcomeClass if c is not OutcomeClass.FRAGILE_THAW),
+    ]
+    paired_note = "Paired: mean of per-replication differences on the same seeds, paired t interval."
+    differences = [
+        _figure(
+            difference_plot(comparison.differences, m),
+            plots,
+            f"difference_{m}",
+            f"{paired_note} Unpaired: difference of means with Welch's interval.",
+        )
+        for m in difference_metrics
+    ]
+    notes = [
+        f"{label} was not run on common random numbers with {labels[0]} ({reason}), so it is compared unpaired: "
+        "the intervals are wider and include run-to-run noise."
+        for label, reason in comparison.unpaired.items()
+    ]
+    facts = [_scenario_facts(b, label) for b, label in zip(batches, labels, strict=True)]
+    context = _base_context(
+        f"Scenario comparison: {', '.join(labels)}",
+        f"Each scenario against {labels[0]}, the reference",
+        facts,
+        notes,
+    )
+    shown = comparison.differences[comparison.differences["metric"].isin(difference_metrics)]
+    context |= {
+        "class_rows": _class_rows(runs_by_label),
+        "outcome_rows": _outcome_rows(runs_by_label, chosen),
+        "difference_rows": _difference_rows(Comparison(comparison.labels, shown, comparison.unpaired)),
+        "reference": labels[0],
+        "figure_groups": [
+            {"title": "Outcomes over time", "figures": fans},
+            {"title": "Differences from the reference", "figures": differences},
+            {"title": "Outcome classes", "figures": classes},
+            {"title": "At the horizon", "figures": horizon},
+        ],
+    }
+    (folder / REPORT).write_text(render(context), encoding="utf-8")
+    return comparison
+
+
+def write_comparison(
+    results: Sequence[str | Path],
+    out: Path | None = None,
+    *,
+    force: bool = False,
+    outcomes: Sequence[str] | None = None,
+) -> tuple[Comparison, Path]:
+    """Compare results folders (the first is the reference) into a fresh folder; return it and the comparison.
+
+    The default folder is ``compare_<a>_<b>...`` beside the first results folder.
+    """
+    paths = [Path(p) for p in results]
+    if len(paths) < 2:
+        raise AnalysisError("compare: expected at least two results folders")
+    labels = labels_for(paths)
+    batches = [open_results(p) for p in paths]
+    chosen = _outcomes(outcomes)
+    for name in chosen:
+        resolve_metric(name)
+    target = out if out is not None else paths[0].parent / ("compare_" + "_".join(p.name for p in paths))
+    about = {"command": "compare", "results": [str(p) for p in paths], "outcomes": chosen}
+    with fresh_folder(target, force=force, about=about) as folder:
+        comparison = build_comparison(batches, labels, folder, outcomes=chosen)
+    return comparison, target
