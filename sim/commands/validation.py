@@ -1,9 +1,353 @@
-"""Subcommands of the validation family (see sim/commands/__init__.py)."""
+"""Subcommands of the validation family (see sim/commands/__init__.py): ``calibrate`` and ``backtest``.
+
+``calibrate`` fits the named parameters to the polls and prints the fit; it writes the package's
+``sim/validation/calibrated.yaml`` only with ``--write`` (and never from a fit on part of the years), or a
+calibration file of one's own with ``--out``. ``backtest`` runs the historical scenario with a calibration's values
+and writes ``results/backtest_<scenario>[_train<YEAR>]/``; with ``--train-until YEAR`` it first re-fits the same
+parameters on the years up to YEAR (from the same starting values), so the test years are out of sample.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.cli import UsageError, load_all, positive_int, seed_value
+from sim.executors import make_executor
+from sim.results import versions
+from sim.runner import default_workers
+from sim.scenario import Scenario
+from sim.validation.backtest import Backtest, key_events, run_backtest, save_figures
+from sim.validation.calibrate import (
+    CALIBRATED_FILE,
+    DEFAULT_PARAMETERS,
+    FIT_CITIZENS,
+    Calibration,
+    CalibrationError,
+    CalibrationSettings,
+    Parameter,
+    calibrate,
+    check_train_until,
+    document_values,
+    file_sha256,
+    parse_parameters,
+    read_document,
+    to_document,
+    write_document,
+)
+from sim.validation.observe import ObservationSettings, PollDataError, read_polls
+
+HISTORICAL = Path("scenarios/historical_2013_2025.yaml")
+BACKTEST_KIND = "backtest"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this family's subcommands to the ``rapprochement`` parser."""
+    cal = sub.add_parser(
+        "calibrate", help="fit named parameters to the polls (least squares, common random numbers)"
+    )
+    cal.add_argument("scenario", nargs="?", type=Path, default=HISTORICAL, help=f"scenario (default {HISTORICAL})")
+    _common(cal)
+    cal.add_argument(
+        "--param",
+        dest="params",
+        action="append",
+        default=[],
+        metavar="PATH=LOW:HIGH",
+        help="a parameter to fit and its range (repeatable; default: "
+        + ", ".join(p.path for p in DEFAULT_PARAMETERS)
+        + ")",
+    )
+    _fit_options(cal)
+    target = cal.add_mutually_exclusive_group()
+    target.add_argument("--write", action="store_true", help=f"replace {CALIBRATED_FILE.name} of the package")
+    target.add_argument("--out", type=Path, default=None, help="write the calibration to this YAML file")
+    cal.add_argument("--force", action="store_true", help="replace an existing --out file")
+    cal.set_defaults(handler=_cmd_calibrate)
+
+    back = sub.add_parser("backtest", help="run the historical scenario many times against the polls")
+    back.add_argument(
+        "scenario", nargs="?", type=Path, default=HISTORICAL, help=f"scenario (default {HISTORICAL})"
+    )
+    _common(back)
+    back.add_argument("--runs", type=positive_int, default=200, help="replications (default 200)")
+    back.add_argument(
+        "--params",
+        type=Path,
+        default=None,
+        help=f"calibration file whose values are applied (default: the package's {CALIBRATED_FILE.name})",
+    )
+    back.add_argument(
+        "--citizens", type=positive_int, default=None, help="citizens per country (default: the scenario's)"
+    )
+    _fit_options(back, prefix="fit-")
+    back.add_argument("--out", type=Path, default=Path("results"), help="results folder (default results/)")
+    back.add_argument("--force", action="store_true", help="replace an earlier backtest in the same folder")
+    back.add_argument("--no-plots", action="store_true", help="skip the figures")
+    back.set_defaults(handler=_cmd_backtest)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--polls", type=Path, required=True, help="the poll file (shared/data/polls_calibration.csv)"
+    )
+    parser.add_argument("--seed", type=seed_value, default=1, help="root seed (default 1)")
+    parser.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
+    parser.add_argument(
+        "--train-until",
+        type=int,
+        default=None,
+        metavar="YEAR",
+        help="fit only on poll years up to YEAR; later years are reported as the out-of-sample test",
+    )
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+
+
+def _fit_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    what = " of the re-fit (with --train-until)" if prefix else ""
+    parser.add_argument(
+        f"--{prefix}replications", type=positive_int, default=8, help=f"runs per evaluation{what} (default 8)"
+    )
+    parser.add_argument(
+        f"--{prefix}citizens",
+        type=positive_int,
+        default=FIT_CITIZENS,
+        help=f"citizens per country during the fit{what} (default {FIT_CITIZENS})",
+    )
+    parser.add_argument(
+        f"--{prefix}max-evaluations",
+        type=positive_int,
+        default=150,
+        help=f"budget of objective evaluations{what}, Jacobians included (default 150)",
+    )
+
+
+def _load(args: argparse.Namespace) -> tuple[Path, Scenario, pd.DataFrame]:
+    [(path, scenario)] = load_all([args.scenario], args.overrides)
+    try:
+        polls = read_polls(args.polls)
+        check_train_until(polls, args.train_until)
+    except (PollDataError, CalibrationError) as exc:
+        raise UsageError(str(exc)) from None
+    return path, scenario, polls
+
+
+def _print_calibration(cal: Calibration) -> None:
+    print(f"{'parameter':40s} {'start':>8s} {'fitted':>8s} {'s.e.':>8s}   95 % interval        range")
+    for p in cal.parameters:
+        value, se = cal.values[p.path], cal.standard_errors[p.path]
+        edge = "  AT BOUND" if min(value - p.low, p.high - value) < 1e-3 * (p.high - p.low) else ""
+        print(
+            f"{p.path:40s} {cal.start[p.path]:8.4f} {value:8.4f} {se:8.4f}   "
+            f"[{value - 1.96 * se:.4f}, {value + 1.96 * se:.4f}]   [{p.low}, {p.high}]{edge}"
+        )
+    for path, entry in cal.mode_offsets.items():
+        value, se, n = entry["value"], entry["standard_error"], entry["points"]
+        print(f"{path:40s} {'':8s} {value:8.2f} {se:8.2f}   pp, from {n} points")
+    print()
+    print(cal.metrics().to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print(
+        f"\nSSE {cal.sse:.1f} pp^2; {cal.evaluations} evaluations, {cal.simulations} runs, "
+        f"{cal.wall_time_s:.1f} s; {cal.message}"
+    )
+
+
+def _fit(
+    scenario: Scenario,
+    polls: pd.DataFrame,
+    parameters: tuple[Parameter, ...],
+    settings: CalibrationSettings,
+    workers: int,
+    base: ObservationSettings,
+    start: dict[str, float] | None = None,
+) -> Calibration:
+    try:
+        with make_executor(workers) as executor:
+            return calibrate(scenario, polls, parameters, settings, executor, base, start=start)
+    except CalibrationError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    path, scenario, polls = _load(args)
+    if args.write and args.train_until is not None:
+        raise UsageError(
+            f"--write: a fit on the years up to {args.train_until} cannot become the package's calibration; "
+            "use --out FILE for it"
+        )
+    if args.out is not None:
+        _check_new_file(args.out, force=args.force)
+    try:
+        parameters = parse_parameters(args.params, scenario) if args.params else DEFAULT_PARAMETERS
+    except CalibrationError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+    settings = CalibrationSettings(
+        replications=args.replications,
+        root_seed=args.seed,
+        max_evaluations=args.max_evaluations,
+        train_until=args.train_until,
+        citizens=args.citizens,
+    )
+    workers = args.workers or default_workers()
+    cal = _fit(scenario, polls, parameters, settings, workers, ObservationSettings())
+    _print_calibration(cal)
+    document = to_document(cal, polls_path=args.polls, scenario=scenario, workers=workers)
+    target = CALIBRATED_FILE if args.write else args.out
+    if target is not None:
+        write_document(target, document)
+        print(f"wrote {target}")
+        if args.write:
+            model = [p.path for p in cal.parameters if not p.is_observation]
+            print("copy the model parameters into the scenarios (tests check they agree): " + ", ".join(model))
+    return 0
+
+
+def _check_new_file(path: Path, *, force: bool) -> None:
+    if path.exists() and (path.is_dir() or not force):
+        raise UsageError(
+            f"{path}: exists; pass --force to replace it" if not path.is_dir() else f"{path}: is a folder"
+        )
+    if not path.parent.is_dir():
+        raise UsageError(f"{path}: folder {path.parent} does not exist")
+
+
+def _backtest_values(
+    args: argparse.Namespace, scenario: Scenario, polls: pd.DataFrame, workers: int
+) -> tuple[dict[str, float], dict[str, Any], Path]:
+    """The values to apply, the calibration document they come from, and its path (re-fitting if asked)."""
+    params_path = args.params or CALIBRATED_FILE
+    try:
+        document = read_document(params_path)
+        values = document_values(document)
+    except (CalibrationError, KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"{params_path}: {exc}") from None
+    fitted_until = (document.get("data") or {}).get("train_until")
+    if args.train_until is None or fitted_until == args.train_until:
+        return values, document, params_path
+    if args.params is not None:
+        raise UsageError(
+            f"--params {params_path} was fitted on years up to {fitted_until or 'the last'}, not "
+            f"{args.train_until}: its test years would be in sample. Leave out --params to re-fit, or pass a "
+            "matching calibration file."
+        )
+    # The honest split: the same parameters and ranges, re-fitted on the training years only, from the values
+    # the parameters had before any calibration (the all-years fit must not leak in through the start).
+    parameters = tuple(
+        Parameter(path, float(e["low"]), float(e["high"]), str(e.get("description", "")))
+        for path, e in document["parameters"].items()
+    )
+    start = {path: float(e["start"]) for path, e in document["parameters"].items()}
+    settings = CalibrationSettings(
+        replications=args.fit_replications,
+        root_seed=args.seed,
+        max_evaluations=args.fit_max_evaluations,
+        train_until=args.train_until,
+        citizens=args.fit_citizens,
+    )
+    print(f"re-fitting {', '.join(start)} on the polls up to {args.train_until}")
+    cal = _fit(scenario, polls, parameters, settings, workers, ObservationSettings(), start=start)
+    _print_calibration(cal)
+    refit = to_document(cal, polls_path=args.polls, scenario=scenario, workers=workers)
+    return cal.all_values(), refit, params_path
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    path, scenario, polls = _load(args)
+    name = f"backtest_{scenario.meta.name}" + (f"_train{args.train_until}" if args.train_until is not None else "")
+    out_dir = args.out / name
+    _check_target(out_dir, force=args.force)
+    if args.citizens is not None:
+        scenario = scenario.with_values({f"publics.{c}.citizens": args.citizens for c in ("korea", "japan")})
+    workers = args.workers or default_workers()
+    started = time.perf_counter()
+    values, document, params_path = _backtest_values(args, scenario, polls, workers)
+    with make_executor(workers) as executor:
+        result = run_backtest(scenario, polls, args.runs, args.seed, executor, values, args.train_until)
+    seconds = time.perf_counter() - started
+    manifest = {
+        "kind": BACKTEST_KIND,
+        "scenario": scenario.meta.name,
+        "scenario_hash": scenario.with_values(
+            {k: v for k, v in values.items() if not k.startswith("observe.")}
+        ).digest(),
+        "source": str(path),
+        "overrides": list(args.overrides),
+        "runs": args.runs,
+        "root_seed": args.seed,
+        "train_until": args.train_until,
+        "values": values,
+        "calibration": str(params_path)
+        if args.train_until is None or args.params
+        else "calibration.yaml (re-fit)",
+        "polls": {"file": args.polls.name, "sha256": file_sha256(args.polls)},
+        "wall_time_s": round(seconds, 1),
+        "versions": versions(),
+    }
+    _write_backtest(out_dir, result, manifest, document, scenario, args)
+    print(result.metrics.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print(f"{scenario.meta.name}: {args.runs} runs in {seconds:.1f} s -> {out_dir}/")
+    return 0
+
+
+def _check_target(out_dir: Path, *, force: bool) -> None:
+    for folder in (out_dir.parent, out_dir):
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"{folder} is a file, not a folder; choose another --out")
+    if not out_dir.exists():
+        return
+    try:
+        kind = json.loads((out_dir / "manifest.json").read_text()).get("kind")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        kind = None
+    if kind != BACKTEST_KIND:
+        raise UsageError(f"{out_dir} exists and is not a backtest folder; choose another --out")
+    if not force:
+        raise UsageError(f"{out_dir} holds an earlier backtest; pass --force to replace it, or --out elsewhere")
+
+
+def _write_backtest(
+    out_dir: Path,
+    result: Backtest,
+    manifest: dict[str, Any],
+    document: dict[str, Any],
+    scenario: Scenario,
+    args: argparse.Namespace,
+) -> None:
+    """Write every file into a hidden staging folder, then swap it into place (nothing partial is left)."""
+    import yaml
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = out_dir.parent / f".{out_dir.name}.partial"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir()
+    try:
+        result.fit.to_csv(staging / "fit.csv", index=False, float_format="%.3f")
+        result.metrics.to_csv(staging / "metrics.csv", index=False, float_format="%.4f")
+        result.runs.to_csv(staging / "runs.csv", index=False, float_format="%.3f")
+        (staging / "calibration.yaml").write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n")
+        if not args.no_plots:
+            save_figures(result.fit, staging / "plots", events=key_events(scenario), train_until=args.train_until)
+        old = out_dir.parent / f".{out_dir.name}.old"
+        if out_dir.exists():
+            out_dir.rename(old)
+        staging.rename(out_dir)
+        if old.exists():
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,477 @@
+"""Calibration: fit a few named parameters to the polls by least squares on the mean of replications.
+
+The objective is the sum of squared differences, in percentage points, between each observed poll value and the
+mean over ``R`` replications of the instrument's simulated reading (:mod:`sim.validation.observe`). Every
+evaluation uses the same ``R`` replications (common random numbers: replication ``r`` is seeded as in every batch),
+so two parameter vectors are compared on the same draws and the objective is nearly smooth; each point counts
+once (no weights: the three series are of similar precision and the Cabinet Office series is the longest).
+
+Method: ``scipy.optimize.least_squares`` (trust-region reflective) in coordinates scaled to [0, 1] on each
+parameter's bounds, with a forward-difference Jacobian of step ``diff_step`` (3 % of each range by default: larger
+than the Monte-Carlo roughness of the mean of ``R`` runs, smaller than the curvature). The Cabinet Office's
+post-2020 mode offset is profiled out in closed form at every evaluation (see ``sim.validation.observe``).
+
+Uncertainty: the Gauss-Newton asymptotic covariance at the optimum, ``s^2 (J'J)^-1`` with ``J`` the Jacobian of
+the residuals and ``s^2 = SSE / (n - p - q)`` (``q`` profiled offsets). It reflects how sharply the polls pin the
+parameters down given the model, not the model's structural error, and it leaves out the Monte-Carlo error of
+the objective itself; docs/validation.md says so beside the numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from numpy.typing import NDArray
+from scipy.optimize import least_squares
+
+from sim.designs import DesignError, factors_of
+from sim.executors import Executor
+from sim.scenario import Scenario
+from sim.validation.observe import (
+    INSTRUMENTS,
+    MODE_OFFSET_PREFIX,
+    OBSERVATION_PARAMETERS,
+    ObservationSettings,
+    PollPoint,
+    poll_points,
+)
+from sim.validation.simulate import PollRun, run_polls
+
+#: The calibration file shipped with the package; ``rapprochement calibrate --write`` replaces it.
+CALIBRATED_FILE = Path(__file__).with_name("calibrated.yaml")
+METHOD = (
+    "scipy.optimize.least_squares (trf, bounds scaled to [0, 1], forward-difference Jacobian) on the mean of "
+    "R replications with common random numbers; standard errors from s^2 (J'J)^-1 at the optimum"
+)
+#: Citizens per country during the fit (the backtest uses the scenario's own number).
+FIT_CITIZENS = 500
+
+
+class CalibrationError(ValueError):
+    """A parameter spec or setting that cannot be calibrated; the message names it and what was expected."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A fitted parameter: its dotted path (a scenario field, or ``observe.*``) and its admissible range."""
+
+    path: str
+    low: float
+    high: float
+    description: str = ""
+
+    @property
+    def is_observation(self) -> bool:
+        """Whether the parameter belongs to the observation operators rather than the model."""
+        return self.path.startswith("observe.")
+
+
+#: The default fitted set, chosen from the misfit of the uncalibrated model (docs/validation.md): the level of
+#: each public in 2013, how hard history shocks hit (it sets the Korean trend and the 2018-19 fall), and where
+#: the Cabinet Office's "affinity" answer sits on the opinion scale.
+DEFAULT_PARAMETERS: tuple[Parameter, ...] = (
+    Parameter("publics.korea.mean_opinion", 0.3, 0.7, "Korean mean opinion of Japan in January 2013"),
+    Parameter("publics.japan.mean_opinion", 0.3, 0.7, "Japanese mean opinion of Korea in January 2013"),
+    Parameter("publics.dynamics.history_push", 0.01, 0.15, "opinion drop per unit history shock"),
+    Parameter("observe.affinity_threshold", 0.3, 0.65, "opinion above which a citizen 'feels affinity'"),
+)
+
+
+def parse_parameters(specs: Sequence[str], scenario: Scenario) -> tuple[Parameter, ...]:
+    """Parameters from ``path=low:high`` specs, checked against the scenario's schema (or the operators).
+
+    Raises :class:`CalibrationError` naming the spec for an unknown path, a bad range or a duplicate.
+    """
+    found: dict[str, Parameter] = {}
+    model_specs = []
+    for spec in specs:
+        path, _, bounds = spec.partition("=")
+        path = path.strip()
+        if path.startswith("observe."):
+            low_text, colon, high_text = bounds.partition(":")
+            try:
+                low, high = float(low_text), float(high_text)
+            except ValueError:
+                raise CalibrationError(f"--param {spec!r}: expected 'path=low:high' with numbers") from None
+            if path not in OBSERVATION_PARAMETERS:
+                raise CalibrationError(
+                    f"--param {path}: not a parameter of the observation operators; expected one of "
+                    f"{', '.join(OBSERVATION_PARAMETERS)} (mode offsets are estimated, not searched)"
+                )
+            lo, hi = OBSERVATION_PARAMETERS[path]
+            if not (colon and lo <= low < high <= hi):
+                raise CalibrationError(f"--param {path}: expected {lo} <= low < high <= {hi}, got {bounds!r}")
+            found[path] = Parameter(path, low, high)
+        else:
+            model_specs.append(spec)
+    if model_specs:
+        try:
+            factors = factors_of(scenario.model_copy(update={"uncertainties": {}}), model_specs)
+        except DesignError as exc:
+            raise CalibrationError(f"--param: {exc}") from None
+        for factor in factors:
+            if factor.integer:
+                raise CalibrationError(f"--param {factor.path}: a whole-number parameter cannot be fitted")
+            found[factor.path] = Parameter(factor.path, factor.low, factor.high)
+    if not found:
+        raise CalibrationError("--param: no parameter to fit")
+    return tuple(found[path] for path in sorted(found))
+
+
+@dataclass(frozen=True)
+class CalibrationSettings:
+    """How hard to try: replications per evaluation, the evaluation budget, seeds and the training years."""
+
+    replications: int = 8
+    root_seed: int = 1
+    max_evaluations: int = 60
+    train_until: int | None = None
+    diff_step: float = 0.03
+    citizens: int | None = FIT_CITIZENS
+
+
+@dataclass
+class Calibration:
+    """A finished fit: values, standard errors, the fit at every observed point, and its provenance."""
+
+    parameters: tuple[Parameter, ...]
+    start: dict[str, float]
+    values: dict[str, float]
+    standard_errors: dict[str, float]
+    correlation: NDArray[np.float64]
+    mode_offsets: dict[str, dict[str, float]]
+    fit: pd.DataFrame  # series, year, observed, start, fitted, split
+    sse: float
+    evaluations: int
+    simulations: int
+    wall_time_s: float
+    success: bool
+    message: str
+    settings: CalibrationSettings
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def all_values(self) -> dict[str, float]:
+        """Fitted parameters and mode offsets, by path: what a backtest applies."""
+        return self.values | {path: entry["value"] for path, entry in self.mode_offsets.items()}
+
+    def metrics(self) -> pd.DataFrame:
+        """RMSE (pp) before and after the fit per series and split, and over all series."""
+        rows = []
+        for split in ("train", "test"):
+            part = self.fit[self.fit["split"] == split]
+            groups = [(series, g) for series, g in part.groupby("series")] + [("all", part)]
+            for series, group in groups:
+                if not len(group):
+                    continue
+                rows.append(
+                    {
+                        "series": series,
+                        "split": split,
+                        "points": len(group),
+                        "rmse_start": _rmse(group["start"] - group["observed"]),
+                        "rmse_fitted": _rmse(group["fitted"] - group["observed"]),
+                    }
+                )
+        return pd.DataFrame(rows)
+
+
+def _rmse(errors: pd.Series | NDArray[np.float64]) -> float:
+    values = np.asarray(errors, dtype=float)
+    return float(np.sqrt(np.mean(values**2))) if values.size else float("nan")
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes (the data a calibration was fitted to)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class _Objective:
+    """Residuals of a parameter vector, with simulations cached by the model part of the vector."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        points: Sequence[PollPoint],
+        train: NDArray[np.bool_],
+        parameters: Sequence[Parameter],
+        base: ObservationSettings,
+        settings: CalibrationSettings,
+        executor: Executor,
+    ) -> None:
+        self.scenario, self.points, self.train = scenario, list(points), train
+        self.parameters, self.base, self.settings, self.executor = parameters, base, settings, executor
+        self.observed = np.array([p.observed for p in self.points], dtype=float)
+        self.cache: OrderedDict[tuple[float, ...], list[PollRun]] = OrderedDict()
+        self.evaluations = 0
+        self.simulations = 0
+
+    def values(self, u: NDArray[np.float64]) -> dict[str, float]:
+        """Parameter values of scaled coordinates ``u`` in [0, 1]."""
+        return {p.path: float(p.low + ui * (p.high - p.low)) for p, ui in zip(self.parameters, u, strict=True)}
+
+    def _runs(self, model_values: dict[str, float]) -> list[PollRun]:
+        key = tuple(model_values[k] for k in sorted(model_values))
+        if key in self.cache:
+            self.cache.move_to_end(key)
+            return self.cache[key]
+        overrides = dict(model_values)
+        if self.settings.citizens is not None:
+            overrides |= {f"publics.{c}.citizens": self.settings.citizens for c in ("korea", "japan")}
+        scenario = self.scenario.with_values(overrides)
+        runs = run_polls(scenario, self.points, self.settings.replications, self.settings.root_seed, self.executor)
+        self.simulations += len(runs)
+        self.cache[key] = runs
+        if len(self.cache) > 4:  # the Jacobian's steps in observation parameters reuse the latest runs
+            self.cache.popitem(last=False)
+        return runs
+
+    def simulate(self, values: Mapping[str, float]) -> tuple[NDArray[np.float64], dict[str, dict[str, float]]]:
+        """Mean simulated reading of every point (offsets included) and the profiled mode offsets."""
+        self.evaluations += 1
+        model_values = {k: v for k, v in values.items() if not k.startswith("observe.")}
+        observation = self.base.with_values(values)
+        observation = ObservationSettings(
+            observation.good_impression_threshold, observation.affinity_threshold, {}
+        )  # offsets are profiled below, from zero
+        runs = self._runs(model_values)
+        simulated = np.mean([run.measure(self.points, observation) for run in runs], axis=0)
+        offsets: dict[str, dict[str, float]] = {}
+        for series, instrument in INSTRUMENTS.items():
+            if instrument.mode_break_year is None:
+                continue
+            segment = np.array(
+                [p.series == series and p.year >= instrument.mode_break_year for p in self.points], dtype=bool
+            )
+            fitted_on = segment & self.train
+            value = float(np.mean(self.observed[fitted_on] - simulated[fitted_on])) if fitted_on.any() else 0.0
+            simulated = simulated + value * segment
+            offsets[MODE_OFFSET_PREFIX + series] = {"value": value, "points": int(fitted_on.sum())}
+        return simulated, offsets
+
+    def residuals(self, u: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Simulated minus observed, in percentage points, at the training points."""
+        simulated, _ = self.simulate(self.values(u))
+        return (simulated - self.observed)[self.train]
+
+
+def calibration_points(polls: pd.DataFrame, scenario: Scenario, train_until: int | None) -> list[PollPoint]:
+    """The observed points that fall inside the scenario's horizon (all years; the split is applied later)."""
+    first = int(scenario.meta.start[:4])
+    last = first + (int(scenario.meta.start[5:7]) - 1 + scenario.meta.months - 1) // 12
+    years = sorted({int(y) for y in polls["year"] if first <= int(y) <= last})
+    points = [p for p in poll_points(polls, years) if p.observed is not None]
+    start = (first, int(scenario.meta.start[5:7]))
+    return [p for p in points if p.fieldwork[0] >= start and p.fieldwork[-1][0] <= last]
+
+
+def check_train_until(polls: pd.DataFrame, train_until: int | None, option: str = "--train-until") -> None:
+    """A split year must leave observed points on both sides; raises CalibrationError otherwise."""
+    if train_until is None:
+        return
+    years = polls["year"]
+    if not years.min() <= train_until < years.max():
+        raise CalibrationError(
+            f"{option}: expected a year from {years.min()} to {years.max() - 1} (so that both training and test "
+            f"years hold poll values), got {train_until}"
+        )
+
+
+def calibrate(
+    scenario: Scenario,
+    polls: pd.DataFrame,
+    parameters: Sequence[Parameter],
+    settings: CalibrationSettings,
+    executor: Executor,
+    base: ObservationSettings | None = None,
+    *,
+    start: Mapping[str, float] | None = None,
+) -> Calibration:
+    """Fit ``parameters`` to the observed points of ``polls`` up to ``settings.train_until`` (all when None).
+
+    The start is ``start[path]`` where given, else the scenario's current value of each model parameter (and
+    ``base``'s of each observation parameter), clipped into its range. Points after ``train_until`` are
+    simulated with the fitted values and reported as the test split, never used in the objective.
+    """
+    base = base or ObservationSettings()
+    check_train_until(polls, settings.train_until)
+    points = calibration_points(polls, scenario, settings.train_until)
+    limit = settings.train_until
+    train = np.array([limit is None or p.year <= limit for p in points], dtype=bool)
+    if train.sum() <= len(parameters) + 1:
+        raise CalibrationError(
+            f"only {int(train.sum())} training points for {len(parameters)} parameters; train on more years"
+        )
+    objective = _Objective(scenario, points, train, parameters, base, settings, executor)
+    start_values = {}
+    for p in parameters:
+        if start is not None and p.path in start:
+            start_values[p.path] = float(np.clip(start[p.path], p.low, p.high))
+            continue
+        current = getattr(base, p.path.removeprefix("observe.")) if p.is_observation else _get(scenario, p.path)
+        start_values[p.path] = float(np.clip(float(current), p.low, p.high))
+    u0 = np.array([(start_values[p.path] - p.low) / (p.high - p.low) for p in parameters])
+    started = time.perf_counter()
+    start_simulated, _ = objective.simulate(start_values)
+    result = least_squares(
+        objective.residuals,
+        u0,
+        bounds=(0.0, 1.0),
+        method="trf",
+        diff_step=settings.diff_step,
+        max_nfev=max(2, settings.max_evaluations // (len(parameters) + 1)),
+        x_scale=1.0,
+    )
+    values = objective.values(result.x)
+    fitted, offsets = objective.simulate(values)
+    wall = time.perf_counter() - started
+
+    residuals = (fitted - objective.observed)[train]
+    sse = float(np.sum(residuals**2))
+    q = sum(1 for entry in offsets.values() if entry["points"])
+    dof = max(1, int(train.sum()) - len(parameters) - q)
+    s2 = sse / dof
+    jac = np.asarray(result.jac, dtype=float)
+    cov_u = s2 * np.linalg.pinv(jac.T @ jac)
+    scale = np.array([p.high - p.low for p in parameters])
+    cov = cov_u * np.outer(scale, scale)
+    se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        correlation = cov / np.outer(se, se)
+    for entry in offsets.values():  # the offset is a mean of its segment's residuals
+        entry["standard_error"] = float(np.sqrt(s2 / entry["points"])) if entry["points"] else float("nan")
+
+    fit = pd.DataFrame(
+        {
+            "series": [p.series for p in points],
+            "year": [p.year for p in points],
+            "observed": objective.observed,
+            "start": start_simulated,
+            "fitted": fitted,
+            "split": np.where(train, "train", "test"),
+        }
+    )
+    return Calibration(
+        parameters=tuple(parameters),
+        start=start_values,
+        values=values,
+        standard_errors={p.path: float(s) for p, s in zip(parameters, se, strict=True)},
+        correlation=correlation,
+        mode_offsets=offsets,
+        fit=fit,
+        sse=sse,
+        evaluations=objective.evaluations,
+        simulations=objective.simulations,
+        wall_time_s=wall,
+        success=bool(result.success),
+        message=str(result.message),
+        settings=settings,
+    )
+
+
+def _get(scenario: Scenario, path: str) -> Any:
+    node: Any = scenario
+    for part in path.split("."):
+        node = getattr(node, part)
+    return node
+
+
+def to_document(cal: Calibration, *, polls_path: Path, scenario: Scenario, workers: int) -> dict[str, Any]:
+    """The calibration as the YAML document ``calibrated.yaml`` holds: values with provenance."""
+    metrics = cal.metrics()
+    s = cal.settings
+    return {
+        "scenario": scenario.meta.name,
+        "method": METHOD,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "data": {
+            "file": polls_path.name,
+            "sha256": file_sha256(polls_path),
+            "source": "see the source column of each row",
+            "points_used": int((cal.fit["split"] == "train").sum()),
+            "train_until": s.train_until,
+        },
+        "settings": {
+            "citizens_per_country": s.citizens,
+            "replications": s.replications,
+            "root_seed": s.root_seed,
+            "max_evaluations": s.max_evaluations,
+            "diff_step": s.diff_step,
+            "workers": workers,
+        },
+        "objective": {
+            "sum_squared_error_pp2": round(cal.sse, 4),
+            "rmse_train_pp": _metric(metrics, "all", "train", "rmse_fitted"),
+            "rmse_train_start_pp": _metric(metrics, "all", "train", "rmse_start"),
+            "rmse_test_pp": _metric(metrics, "all", "test", "rmse_fitted"),
+            "evaluations": cal.evaluations,
+            "simulated_runs": cal.simulations,
+            "wall_time_s": round(cal.wall_time_s, 1),
+            "converged": cal.success,
+            "message": cal.message,
+        },
+        "parameters": {
+            p.path: {
+                "value": round(cal.values[p.path], 5),
+                "standard_error": round(cal.standard_errors[p.path], 5),
+                "start": round(cal.start[p.path], 5),
+                "low": p.low,
+                "high": p.high,
+                "description": p.description,
+            }
+            for p in cal.parameters
+        },
+        "mode_offsets": {
+            path: {
+                "value": round(entry["value"], 3),
+                "standard_error": None if np.isnan(entry["standard_error"]) else round(entry["standard_error"], 3),
+                "points": entry["points"],
+            }
+            for path, entry in cal.mode_offsets.items()
+        },
+    }
+
+
+def _metric(metrics: pd.DataFrame, series: str, split: str, column: str) -> float | None:
+    row = metrics[(metrics["series"] == series) & (metrics["split"] == split)]
+    return round(float(row[column].iloc[0]), 3) if len(row) else None
+
+
+def write_document(path: Path, document: Mapping[str, Any]) -> None:
+    """Write a calibration document atomically (a temporary sibling renamed over the target)."""
+    text = "# Written by `rapprochement calibrate`; see docs/validation.md. Values are copied into\n"
+    text += "# scenarios/*.yaml by hand, and tests/test_validation.py checks that they agree.\n"
+    text += yaml.safe_dump(dict(document), sort_keys=False, allow_unicode=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """A calibration document; raises CalibrationError naming the file if it is not one."""
+    try:
+        document = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise CalibrationError(f"{path}: no such file (expected a calibration written by 'calibrate')") from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise CalibrationError(f"{path}: not a readable calibration file ({exc})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("parameters"), dict):
+        raise CalibrationError(f"{path}: parameters: expected a mapping of fitted parameters")
+    return document
+
+
+def document_values(document: Mapping[str, Any]) -> dict[str, float]:
+    """Fitted values and mode offsets of a calibration document, by path."""
+    values = {path: float(entry["value"]) for path, entry in document["parameters"].items()}
+    values |= {path: float(entry["value"]) for path, entry in (document.get("mode_offsets") or {}).items()}
+    return values

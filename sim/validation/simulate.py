@@ -1,0 +1,93 @@
+"""Simulated polls: run the model and keep the polled publics at the fieldwork months.
+
+A run is seeded exactly as replication ``r`` of a batch (``sim.runner.run_seeds``: common random numbers), so
+replication 3 of a calibration evaluation, of the backtest and of ``rapprochement run`` see the same draws. A
+task either returns the measured poll values (the backtest: thresholds known, thousands of citizens, nothing
+large crosses the process boundary) or the opinion snapshots themselves (the calibration: thresholds are being
+fitted, so the same runs are re-measured at many thresholds without being re-simulated).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sim.executors import Executor
+from sim.model import RapprochementModel
+from sim.runner import run_seeds, sample_uncertainties
+from sim.scenario import Scenario, add_months
+from sim.validation.observe import ObservationSettings, PollPoint, measure_point
+
+Month = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class PollTask:
+    """One replication to simulate and the poll points to read from it (``settings`` None: keep snapshots)."""
+
+    scenario: Scenario
+    replication: int
+    root_seed: int
+    points: tuple[PollPoint, ...]
+    settings: ObservationSettings | None = None
+
+
+@dataclass(frozen=True)
+class PollRun:
+    """What one replication gave: measured values per point, or the snapshots to measure them from."""
+
+    replication: int
+    values: tuple[float, ...] | None = None
+    snapshots: dict[str, dict[Month, NDArray[np.float64]]] | None = None
+    cohorts: dict[str, NDArray[np.int8]] | None = None
+
+    def measure(self, points: Sequence[PollPoint], settings: ObservationSettings) -> NDArray[np.float64]:
+        """Each point's reading under ``settings`` (from the snapshots; NaN where the run does not cover it)."""
+        if self.snapshots is None or self.cohorts is None:
+            raise ValueError("this run kept no snapshots (it was measured in the worker)")
+        out = np.full(len(points), np.nan)
+        for i, point in enumerate(points):
+            country = point.instrument.country
+            months = self.snapshots[country]
+            if all(m in months for m in point.fieldwork):
+                out[i] = measure_point(point, months, self.cohorts[country], settings)
+        return out
+
+
+def simulate_polls(task: PollTask) -> PollRun:
+    """Run one replication of the scenario and read the poll points from it (a worker's function)."""
+    scenario = task.scenario
+    seeds = run_seeds(task.root_seed, task.replication)
+    model = RapprochementModel(scenario.with_values(sample_uncertainties(scenario, seeds.params)), rng=seeds.model)
+    wanted: dict[str, set[Month]] = {"korea": set(), "japan": set()}
+    for point in task.points:
+        wanted[point.instrument.country].update(point.fieldwork)
+    snapshots: dict[str, dict[Month, NDArray[np.float64]]] = {country: {} for country in wanted}
+    while model.month < scenario.meta.months:
+        date = add_months(scenario.meta.start, model.month)
+        model.step()  # the snapshot is the public at the end of the month, as the DataCollector records it
+        for country, months in wanted.items():
+            if (date.year, date.month) in months:
+                snapshots[country][(date.year, date.month)] = model.publics[country].opinions.copy()
+    cohorts = {country: model.publics[country].cohort.copy() for country in wanted}
+    run = PollRun(task.replication, snapshots=snapshots, cohorts=cohorts)
+    if task.settings is None:
+        return run
+    return PollRun(task.replication, values=tuple(float(v) for v in run.measure(task.points, task.settings)))
+
+
+def run_polls(
+    scenario: Scenario,
+    points: Sequence[PollPoint],
+    replications: int,
+    root_seed: int,
+    executor: Executor,
+    settings: ObservationSettings | None = None,
+) -> list[PollRun]:
+    """Replications ``0..replications-1`` of ``scenario``, read at ``points``, in replication order."""
+    tasks = [PollTask(scenario, r, root_seed, tuple(points), settings) for r in range(replications)]
+    runs = sorted(executor.imap_unordered(simulate_polls, tasks), key=lambda run: run.replication)
+    return runs

@@ -1,0 +1,325 @@
+"""Validation: observation operators on constructed publics, parameter recovery, the backtest and its split."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from sim.cli import main
+from sim.executors import ProcessExecutor, SerialExecutor
+from sim.scenario import Scenario
+from sim.validation.backtest import run_backtest
+from sim.validation.calibrate import (
+    CALIBRATED_FILE,
+    CalibrationSettings,
+    Parameter,
+    calibrate,
+    document_values,
+    file_sha256,
+    read_document,
+)
+from sim.validation.observe import (
+    INSTRUMENTS,
+    ObservationSettings,
+    PollDataError,
+    PollPoint,
+    Question,
+    measure_point,
+    parse_fieldwork,
+    poll_share,
+    read_polls,
+)
+from sim.validation.simulate import run_polls
+from tests.conftest import ROOT, shipped
+
+POLLS = ROOT.parent / "shared" / "data" / "polls_calibration.csv"
+needs_polls = pytest.mark.skipif(not POLLS.exists(), reason="shared/data/polls_calibration.csv is not present")
+
+
+# -- observation operators on constructed publics ---------------------------------------------------------------
+def test_share_above_threshold_of_a_known_public() -> None:
+    opinions = np.array([0.1] * 30 + [0.55] * 20 + [0.7] * 50)
+    cohorts = np.zeros(100, dtype=np.int8)
+    assert poll_share(opinions, cohorts, 0.6) == pytest.approx(50.0)
+    assert poll_share(opinions, cohorts, 0.5) == pytest.approx(70.0)
+
+
+def test_affinity_and_good_impression_count_different_citizens() -> None:
+    opinions = np.array([0.1] * 30 + [0.55] * 20 + [0.7] * 50)
+    cohorts = np.ones(100, dtype=np.int8)
+    settings = ObservationSettings(good_impression_threshold=0.6, affinity_threshold=0.5)
+    months = {(2018, 10): opinions, (2018, 11): opinions, (2018, 5): opinions, (2018, 6): opinions}
+    affinity = PollPoint("jp_affinity_to_kr", 2018, ((2018, 10), (2018, 11)))
+    impression = PollPoint("jp_good_impression_of_kr", 2018, ((2018, 5), (2018, 6)))
+    assert INSTRUMENTS["jp_affinity_to_kr"].question is Question.AFFINITY
+    assert measure_point(affinity, months, cohorts, settings) == pytest.approx(70.0)
+    assert measure_point(impression, months, cohorts, settings) == pytest.approx(50.0)
+
+
+def test_cabinet_office_age_filter_drops_the_18_and_19_year_olds_before_2016() -> None:
+    # 120 young citizens all favourable, 480 older ones all unfavourable.
+    cohorts = np.array([0] * 120 + [1] * 240 + [2] * 240, dtype=np.int8)
+    opinions = np.where(cohorts == 0, 0.9, 0.1)
+    co = INSTRUMENTS["jp_affinity_to_kr"]
+    before = poll_share(opinions, cohorts, 0.5, co.cohort_weights(2015))
+    after = poll_share(opinions, cohorts, 0.5, co.cohort_weights(2016))
+    assert before == pytest.approx(100.0 * 100 / (100 + 480))  # 10 of the cohort's 12 ages
+    assert after == pytest.approx(20.0)
+    genron = INSTRUMENTS["kr_good_impression_of_jp"]
+    assert poll_share(opinions, cohorts, 0.5, genron.cohort_weights(2013)) == pytest.approx(20.0)
+
+
+def test_fieldwork_months_are_averaged() -> None:
+    cohorts = np.zeros(10, dtype=np.int8)
+    october = np.array([0.9] * 4 + [0.1] * 6)
+    november = np.array([0.9] * 6 + [0.1] * 4)
+    point = PollPoint("jp_affinity_to_kr", 2017, parse_fieldwork("Oct-Nov 2017"))
+    value = measure_point(point, {(2017, 10): october, (2017, 11): november}, cohorts, ObservationSettings())
+    assert value == pytest.approx(50.0)
+
+
+def test_mode_offset_applies_to_the_cabinet_office_from_2020_only() -> None:
+    settings = ObservationSettings().with_values({"observe.mode_offset.jp_affinity_to_kr": 7.5})
+    co, genron = INSTRUMENTS["jp_affinity_to_kr"], INSTRUMENTS["jp_good_impression_of_kr"]
+    assert settings.offset(co, 2019) == 0.0
+    assert settings.offset(co, 2020) == 7.5
+    assert settings.offset(genron, 2021) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "months"),
+    [
+        ("Oct 2013", ((2013, 10),)),
+        ("May-Jul 2014", ((2014, 5), (2014, 6), (2014, 7))),
+        ("Jan 2016 (FY2015)", ((2016, 1),)),
+        ("late 2016", ((2016, 10), (2016, 11), (2016, 12))),
+    ],
+)
+def test_fieldwork_cells_are_read_as_months(text: str, months: tuple[tuple[int, int], ...]) -> None:
+    assert parse_fieldwork(text) == months
+
+
+@pytest.mark.parametrize("text", ["autumn 2016", "Foo 2016", "Nov-Oct 2017", ""])
+def test_unreadable_fieldwork_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match=r"fieldwork|month"):
+        parse_fieldwork(text)
+
+
+def test_genron_fieldwork_moves_to_august_october_from_2020() -> None:
+    genron = INSTRUMENTS["kr_good_impression_of_jp"]
+    assert [m for _, m in genron.usual_fieldwork(2019)] == [5, 6, 7]
+    assert [m for _, m in genron.usual_fieldwork(2020)] == [8, 9, 10]
+
+
+@needs_polls
+def test_the_poll_file_is_read_with_its_three_series() -> None:
+    polls = read_polls(POLLS)
+    assert polls.groupby("series").size().to_dict() == {
+        "jp_affinity_to_kr": 12,
+        "jp_good_impression_of_kr": 7,
+        "kr_good_impression_of_jp": 7,
+    }
+
+
+def test_a_bad_poll_file_names_the_line_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "polls.csv"
+    bad.write_text(
+        "series,instrument,year,value_pct,fieldwork,note,source\n"
+        "jp_affinity_to_kr,co,2013,40.7,Oct 2013,,x\n"
+        "jp_affinity_to_kr,co,2014,31.5,sometime,,x\n"
+        "mystery,co,2014,31.5,Oct 2014,,x\n"
+    )
+    with pytest.raises(PollDataError) as caught:
+        read_polls(bad)
+    assert f"{bad}:3: fieldwork" in str(caught.value)
+    assert f"{bad}:4: series: unknown series 'mystery'" in str(caught.value)
+    with pytest.raises(PollDataError, match="no such file"):
+        read_polls(tmp_path / "missing.csv")
+
+
+# -- calibration recovers parameters from data the model generated ---------------------------------------------
+def _small_history(citizens: int = 150) -> Scenario:
+    """The historical scenario with few citizens (its events pin the horizon to 2013-2025)."""
+    return shipped(
+        "historical_2013_2025", f"publics.korea.citizens={citizens}", f"publics.japan.citizens={citizens}"
+    )
+
+
+@needs_polls
+def test_calibration_recovers_parameters_from_model_generated_polls() -> None:
+    """Synthetic polls from known values (other seeds than the fit's); the fit must find them again."""
+    truth = {"publics.korea.mean_opinion": 0.42, "observe.affinity_threshold": 0.52}
+    scenario = _small_history()
+    real = read_polls(POLLS)
+    points = [
+        PollPoint(r.series, int(r.year), parse_fieldwork(r.fieldwork), r.value_pct) for r in real.itertuples()
+    ]
+    settings = ObservationSettings().with_values(truth)
+    generated = scenario.with_values({"publics.korea.mean_opinion": truth["publics.korea.mean_opinion"]})
+    with SerialExecutor() as executor:
+        runs = run_polls(generated, points, 6, 999, executor, settings)
+        synthetic = real.assign(value_pct=np.mean([run.values for run in runs], axis=0))
+        parameters = (
+            Parameter("publics.korea.mean_opinion", 0.3, 0.6),
+            Parameter("observe.affinity_threshold", 0.4, 0.65),
+        )
+        fit = calibrate(
+            scenario,
+            synthetic,
+            parameters,
+            CalibrationSettings(replications=6, max_evaluations=45, citizens=None),
+            executor,
+        )
+    # Tolerance: a few hundredths of the opinion scale, about two standard errors of this small fit.
+    for path, value in truth.items():
+        assert fit.values[path] == pytest.approx(value, abs=0.03), path
+        assert 0.0 < fit.standard_errors[path] < 0.05
+    assert fit.metrics().query("series == 'all'")["rmse_fitted"].iloc[0] < 2.5
+
+
+# -- the shipped calibration --------------------------------------------------------------------------------------
+def test_shipped_scenarios_carry_the_calibrated_values() -> None:
+    document = read_document(CALIBRATED_FILE)
+    values = document_values(document)
+    historical, baseline = shipped("historical_2013_2025"), shipped("baseline")
+    assert historical.publics.korea.mean_opinion == pytest.approx(values["publics.korea.mean_opinion"], abs=1e-5)
+    assert historical.publics.japan.mean_opinion == pytest.approx(values["publics.japan.mean_opinion"], abs=1e-5)
+    for scenario in (historical, baseline):
+        assert scenario.publics.dynamics.history_push == pytest.approx(
+            values["publics.dynamics.history_push"], abs=1e-5
+        )
+    for path, entry in document["parameters"].items():
+        assert entry["low"] <= entry["value"] <= entry["high"], path
+        assert entry["standard_error"] > 0, path
+    assert document["data"]["train_until"] is None
+
+
+@needs_polls
+def test_the_calibration_names_the_data_it_was_fitted_to() -> None:
+    document = read_document(CALIBRATED_FILE)
+    assert document["data"]["file"] == POLLS.name
+    assert document["data"]["sha256"] == file_sha256(POLLS)
+
+
+# -- backtest -----------------------------------------------------------------------------------------------------
+def _backtest_args(out: Path, *extra: str) -> list[str]:
+    return [
+        "backtest",
+        "--polls",
+        str(POLLS),
+        "--runs",
+        "4",
+        "--citizens",
+        "100",
+        "--workers",
+        "1",
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+@needs_polls
+def test_backtest_writes_the_fit_table_metrics_and_a_figure_per_series(tmp_path: Path) -> None:
+    assert main(_backtest_args(tmp_path)) == 0
+    folder = tmp_path / "backtest_historical_2013_2025"
+    fit = pd.read_csv(folder / "fit.csv")
+    assert len(fit) == 3 * 13  # three series, 2013-2025
+    assert (fit["p5"] <= fit["median"]).all() and (fit["median"] <= fit["p95"]).all()
+    seen = fit.dropna(subset=["observed"])
+    inside = (seen["observed"] >= seen["p5"]) & (seen["observed"] <= seen["p95"])
+    assert (seen["in_band"].astype(bool) == inside).all()
+    assert fit.loc[fit["observed"].isna(), "in_band"].isna().all()
+    observed = read_polls(POLLS).set_index(["series", "year"])["value_pct"]
+    assert seen.set_index(["series", "year"])["observed"].to_dict() == observed.to_dict()
+    assert set(seen["split"]) == {"in_sample"}
+    assert set(fit.loc[fit["observed"].isna(), "split"]) == {"projection"}  # the held-out years
+    assert fit.loc[fit["series"] == "kr_good_impression_of_jp", "fieldwork"].tolist()[-1] == "2025-08..2025-10"
+    metrics = pd.read_csv(folder / "metrics.csv")
+    assert set(metrics["series"]) == {*INSTRUMENTS, "all"}
+    assert metrics["rmse"].between(0, 100).all()
+    assert metrics["direction_share"].between(0, 1).all()
+    # 2013-19 and 2020-24 give 6 + 4 changes; the change across the 2020 mode break is not scored.
+    assert (metrics.set_index("series").loc["jp_affinity_to_kr", "direction_pairs"]) == 10
+    for series in INSTRUMENTS:
+        png = folder / "plots" / f"{series}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["kind"] == "backtest" and manifest["runs"] == 4
+
+
+@needs_polls
+def test_backtest_refuses_to_overwrite_and_bad_years(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(_backtest_args(tmp_path, "--no-plots")) == 0
+    before = (tmp_path / "backtest_historical_2013_2025" / "fit.csv").read_bytes()
+    assert main(_backtest_args(tmp_path, "--no-plots")) == 2
+    assert "pass --force" in capsys.readouterr().err
+    assert (tmp_path / "backtest_historical_2013_2025" / "fit.csv").read_bytes() == before
+    assert main(_backtest_args(tmp_path, "--train-until", "2030")) == 2
+    assert "--train-until: expected a year from 2013 to 2023" in capsys.readouterr().err
+    assert not (tmp_path / "backtest_historical_2013_2025_train2030").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backtest_historical_2013_2025"]
+
+
+@needs_polls
+def test_calibrate_refuses_an_unknown_parameter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "cal.yaml"
+    code = main(["calibrate", "--polls", str(POLLS), "--param", "publics.korea.mood=0:1", "--out", str(out)])
+    assert code == 2
+    assert "publics.korea.mood" in capsys.readouterr().err
+    assert not out.exists()
+    code = main(["calibrate", "--polls", str(POLLS), "--train-until", "2017", "--write"])
+    assert code == 2
+    assert "--write" in capsys.readouterr().err
+
+
+@needs_polls
+def test_train_test_split_reports_the_out_of_sample_error(tmp_path: Path) -> None:
+    """Fit on 2013-2016, test on 2017-2024: both errors are written, and the split is by year."""
+    code = main(
+        _backtest_args(
+            tmp_path,
+            "--train-until",
+            "2016",
+            "--fit-replications",
+            "2",
+            "--fit-citizens",
+            "100",
+            "--fit-max-evaluations",
+            "10",
+            "--no-plots",
+        )
+    )
+    assert code == 0
+    folder = tmp_path / "backtest_historical_2013_2025_train2016"
+    fit = pd.read_csv(folder / "fit.csv")
+    seen = fit.dropna(subset=["observed"])
+    assert (seen.loc[seen["year"] <= 2016, "split"] == "train").all()
+    assert (seen.loc[seen["year"] > 2016, "split"] == "test").all()
+    metrics = pd.read_csv(folder / "metrics.csv").set_index(["series", "split"])
+    assert np.isfinite(metrics.loc[("all", "test"), "rmse"]) and metrics.loc[("all", "test"), "points"] == 14
+    assert np.isfinite(metrics.loc[("all", "train"), "rmse"]) and metrics.loc[("all", "train"), "points"] == 12
+    refit = yaml.safe_load((folder / "calibration.yaml").read_text())
+    assert refit["data"]["train_until"] == 2016 and refit["data"]["points_used"] == 12
+    # The re-fit started from the values before any calibration, not from the all-years fit.
+    shipped_doc = read_document(CALIBRATED_FILE)
+    for path, entry in refit["parameters"].items():
+        assert entry["start"] == pytest.approx(shipped_doc["parameters"][path]["start"])
+
+
+@needs_polls
+def test_backtest_is_the_same_for_any_number_of_workers() -> None:
+    scenario = _small_history(60)
+    polls = read_polls(POLLS)
+    values = document_values(read_document(CALIBRATED_FILE))
+    with SerialExecutor() as one:
+        serial = run_backtest(scenario, polls, 3, 5, one, values)
+    with ProcessExecutor(2) as two:
+        parallel = run_backtest(scenario, polls, 3, 5, two, values)
+    pd.testing.assert_frame_equal(serial.fit, parallel.fit)
+    pd.testing.assert_frame_equal(serial.runs, parallel.runs)
