@@ -1,0 +1,362 @@
+"""Real browser tests: Playwright drives Debian's Chromium against the exercise server and the dashboard, each
+started as a subprocess on 127.0.0.1 on a free port.
+
+Without /usr/bin/chromium these tests skip, unless RAPPROCHEMENT_REQUIRE_BROWSER=1 (set by .ci/run), where a
+missing browser fails them. They wait for page elements with generous timeouts and never assert on time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import SCENARIOS
+
+CHROMIUM = Path("/usr/bin/chromium")
+REQUIRE_ENV = "RAPPROCHEMENT_REQUIRE_BROWSER"
+#: Generous: a page or a server on a loaded two-core machine may take a while; nothing asserts on time.
+WAIT_MS = 60_000
+SERVER_START_S = 120.0
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+
+def _browser_missing_reason() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing (apt-get install chromium)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Chromium driven by Playwright (skipped without it, unless the environment requires it)."""
+    reason = _browser_missing_reason()
+    if reason is not None:
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"{REQUIRE_ENV}=1 but {reason}")
+        pytest.skip(reason)
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-background-networking"]
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@dataclass
+class Server:
+    """A running server subprocess and what it printed on start."""
+
+    process: subprocess.Popen[str]
+    lines: list[str]
+    base: str
+
+    def stop(self) -> None:
+        """Stop the process this test started (by its own handle) and wait for it."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+
+
+def start_server(args: list[str], cwd: Path, ready: str) -> Server:
+    """Start ``python -m sim ARGS`` and wait until it prints a line containing ``ready`` (then it listens)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sim", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    feed: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            feed.put(line.rstrip("\n"))
+        feed.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    while True:
+        try:
+            line = feed.get(timeout=SERVER_START_S)
+        except queue.Empty:
+            process.kill()
+            pytest.fail(f"server did not start: {lines}")
+        if line is None:
+            process.wait()
+            pytest.fail(f"server exited with {process.returncode}: {lines}")
+        lines.append(line)
+        if ready in line:
+            break
+    found = [re.search(r"(http://127\.0\.0\.1:\d+)", line) for line in lines]
+    base = next(m.group(1) for m in found if m)
+    return Server(process, lines, base)
+
+
+def post(url: str, fields: dict[str, str]) -> tuple[int, str]:
+    """POST a url-encoded form without following redirects; the status and body."""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    data = urllib.parse.urlencode(fields).encode()
+    try:
+        with opener.open(urllib.request.Request(url, data=data, method="POST"), timeout=60) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def get(url: str) -> tuple[int, bytes]:
+    """GET a URL; the status and body."""
+    try:
+        with urllib.request.urlopen(url, timeout=120) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+# --------------------------------------------------------------------------------------------------
+# The exercise
+SCENARIO = f"""\
+extends: {SCENARIOS / "baseline.yaml"}
+meta:
+  name: browser_class
+  months: 24
+publics:
+  korea: {{citizens: 200}}
+  japan: {{citizens: 200}}
+exercise:
+  turn_months: 6
+  turns: 4
+  briefings:
+    seoul: "Seoul briefing - keep the 2023 settlement alive."
+    tokyo: "Tokyo briefing - the new prime minister faces the right wing."
+    washington: "Washington briefing - keep the trilateral on track."
+"""
+
+
+@dataclass
+class Exercise:
+    """A running exercise: the server, its links by role and its state file."""
+
+    server: Server
+    links: dict[str, str]
+    state: Path
+
+    def token(self, role: str) -> str:
+        """The secret of a role, read from its link."""
+        return urllib.parse.parse_qs(urllib.parse.urlparse(self.links[role]).query)["token"][0]
+
+
+def start_exercise(folder: Path, *extra: str) -> Exercise:
+    """Serve the test scenario (or resume ``--resume`` in ``extra``) and collect the printed links."""
+    scenario = folder / "browser_class.yaml"
+    scenario.write_text(SCENARIO)
+    state = folder / "state.json"
+    args = ["exercise", "serve", "--port", "0", "--debrief-runs", "12", *extra]
+    if "--resume" not in extra:
+        args += [str(scenario), "--teams", "seoul,tokyo,washington", "--save", str(state), "--seed", "3"]
+    server = start_server(args, folder, ready="Stop with Ctrl-C")
+    links = {}
+    for line in server.lines:
+        if line.startswith("Facilitator: "):
+            links["facilitator"] = line.split(": ", 1)[1]
+        elif line.startswith("Team "):
+            team, link = line[len("Team ") :].split(": ", 1)
+            links[team] = link
+    assert set(links) == {"facilitator", "seoul", "tokyo", "washington"}, server.lines
+    return Exercise(server, links, state)
+
+
+@pytest.fixture
+def exercise(tmp_path: Path) -> Iterator[Exercise]:
+    """A fresh exercise server for one test."""
+    running = start_exercise(tmp_path)
+    try:
+        yield running
+    finally:
+        running.server.stop()
+
+
+def first_available(page: Any, skip: tuple[str, ...] = ("hold", "steady")) -> str:
+    """The first available move on a team page other than doing nothing."""
+    rows = page.locator("tr[data-available='true']")
+    for name in rows.evaluate_all("rows => rows.map(r => r.dataset.move)"):
+        if name not in skip:
+            return str(name)
+    raise AssertionError("no available move")
+
+
+def play_turn(pages: dict[str, Any], facilitator: Any, turn: int, chosen: dict[str, str]) -> None:
+    """Each team picks and submits a move; the facilitator sees them, then advances the turn."""
+    for team, page in pages.items():
+        move = chosen[team]
+        page.locator(f"#move-{move}").check()
+        page.locator("#submit-move").click()
+        playwright_sync.expect(page.locator("#notice")).to_contain_text("Move submitted", timeout=WAIT_MS)
+        playwright_sync.expect(page.locator("#chosen")).to_have_text(move.replace("_", " "), timeout=WAIT_MS)
+    for team, move in chosen.items():
+        cell = facilitator.locator(f"#status-{team}")
+        playwright_sync.expect(cell).to_have_text(f"submitted: {move.replace('_', ' ')}", timeout=WAIT_MS)
+    facilitator.locator("#advance").click()
+    playwright_sync.expect(facilitator.locator("#turn")).to_have_text(f"turn {turn + 1} of 4", timeout=WAIT_MS)
+    for page in pages.values():  # the team pages notice the new turn by themselves
+        playwright_sync.expect(page.locator("#turn")).to_have_text(f"turn {turn + 1} of 4", timeout=WAIT_MS)
+
+
+def test_three_teams_and_a_facilitator_play_two_turns(browser: Any, exercise: Exercise) -> None:
+    context = browser.new_context()
+    facilitator = context.new_page()
+    facilitator.goto(exercise.links["facilitator"])
+    playwright_sync.expect(facilitator.locator("#turn")).to_have_text("turn 1 of 4", timeout=WAIT_MS)
+    pages = {}
+    for team in ("seoul", "tokyo", "washington"):
+        page = context.new_page()
+        page.goto(exercise.links[team])
+        playwright_sync.expect(page.locator("#briefing")).to_contain_text(f"{team.capitalize()} briefing")
+        pages[team] = page
+
+    # A move outside Seoul's win-set is shown as unavailable, with why, and cannot be picked.
+    seoul = pages["seoul"]
+    controls = seoul.locator("tr[data-move='impose_export_controls']")
+    playwright_sync.expect(controls).to_have_attribute("data-available", "false")
+    playwright_sync.expect(controls).to_contain_text("outside the domestic win-set")
+    playwright_sync.expect(controls.locator("input")).to_be_disabled()
+    start_relations = facilitator.locator("tr[data-outcome='relations_index'] td").nth(1).inner_text()
+
+    # The facilitator adds an inject to turn 1.
+    facilitator.select_option("#inject-kind", "missile_launch")
+    facilitator.select_option("#inject-actor", "pyongyang")
+    facilitator.fill("#inject-magnitude", "3")
+    facilitator.locator("#add-inject").click()
+    playwright_sync.expect(facilitator.locator("#notice")).to_contain_text("Inject added: missile launch")
+
+    first = {
+        "seoul": "summit",
+        "tokyo": first_available(pages["tokyo"], ("hold", "summit")),
+        "washington": "broker",
+    }
+    play_turn(pages, facilitator, 1, first)
+    second = {team: first_available(page) for team, page in pages.items()}
+    play_turn(pages, facilitator, 2, second)
+
+    # The state advanced: two turns with the teams' moves are recorded and saved, the indicators moved on.
+    saved = json.loads(exercise.state.read_text())
+    assert [r["moves"] for r in saved["played"]] == [first, second]
+    assert saved["played"][0]["injects"][0]["kind"] == "missile_launch"
+    playwright_sync.expect(facilitator.locator("#date")).to_have_text("2026-07")
+    playwright_sync.expect(facilitator.locator("#history tr")).to_have_count(3)
+    playwright_sync.expect(seoul.locator("#history")).to_contain_text("seoul: summit")
+    assert facilitator.locator("tr[data-outcome='relations_index'] td").nth(1).inner_text() != start_relations
+    context.close()
+
+
+def test_a_team_token_cannot_act_for_another_team_or_the_facilitator(browser: Any, exercise: Exercise) -> None:
+    base, seoul = exercise.server.base, exercise.token("seoul")
+    status, _ = post(f"{base}/team/tokyo/move", {"token": seoul, "move": "summit"})
+    assert status == 403
+    assert post(f"{base}/facilitator/advance", {"token": seoul, "turn": "1"})[0] == 403
+    assert post(f"{base}/facilitator/inject", {"token": seoul, "kind": "nuclear_test"})[0] == 403
+    assert post(f"{base}/facilitator/advance", {"token": "guessed", "turn": "1"})[0] == 403
+    assert get(f"{base}/facilitator?token={seoul}")[0] == 403
+    assert get(f"{base}/api/state?token=nothing")[0] == 403
+    # Nothing happened: still turn 1, nothing submitted for Tokyo, no inject.
+    state = json.loads(get(f"{base}/api/state?token={exercise.token('facilitator')}")[1])
+    assert state["turn"] == 1 and state["status"]["tokyo"] == "waiting"
+    assert json.loads(exercise.state.read_text())["pending"] == {"moves": {}, "injects": []}
+    # A team's own token works for its own team (the control for the refusals above).
+    assert post(f"{base}/team/seoul/move", {"token": seoul, "move": "summit"})[0] == 303
+
+    page = browser.new_page()
+    page.goto(f"{base}/team/tokyo?token={seoul}")
+    playwright_sync.expect(page.locator("#message-title")).to_have_text("Not allowed")
+    page.goto(f"{base}/facilitator?token={seoul}")
+    playwright_sync.expect(page.locator("#message-title")).to_have_text("Not allowed")
+    page.close()
+
+
+def test_a_restarted_server_resumes_the_same_game(browser: Any, tmp_path: Path) -> None:
+    running = start_exercise(tmp_path)
+    try:
+        base, boss = running.server.base, running.token("facilitator")
+        assert post(f"{base}/team/seoul/move", {"token": running.token("seoul"), "move": "summit"})[0] == 303
+        assert post(f"{base}/facilitator/advance", {"token": boss, "turn": "1"})[0] == 303
+        assert post(f"{base}/team/tokyo/move", {"token": running.token("tokyo"), "move": "summit"})[0] == 303
+        page = browser.new_page()
+        page.goto(running.links["facilitator"])
+        before = page.locator("#indicators").inner_text()
+        history = page.locator("#history").inner_text()
+        page.close()
+    finally:
+        running.server.stop()
+
+    port = urllib.parse.urlparse(running.server.base).port
+    resumed = start_exercise(tmp_path, "--resume", str(running.state), "--port", str(port))
+    try:
+        assert resumed.links == running.links  # the same links, on the same port, still work
+        page = browser.new_page()
+        page.goto(resumed.links["facilitator"])
+        playwright_sync.expect(page.locator("#turn")).to_have_text("turn 2 of 4", timeout=WAIT_MS)
+        assert page.locator("#indicators").inner_text() == before
+        assert page.locator("#history").inner_text() == history
+        playwright_sync.expect(page.locator("#status-tokyo")).to_have_text("submitted: summit")  # pending kept
+        page.locator("#advance").click()
+        playwright_sync.expect(page.locator("#turn")).to_have_text("turn 3 of 4", timeout=WAIT_MS)
+        page.close()
+        saved = json.loads(resumed.state.read_text())
+        assert [r["moves"]["tokyo"] for r in saved["played"]] == ["hold", "summit"]
+    finally:
+        resumed.server.stop()
+
+
+def test_the_debrief_shows_the_band_and_the_played_path(browser: Any, exercise: Exercise) -> None:
+    base, boss = exercise.server.base, exercise.token("facilitator")
+    for turn in range(1, 5):
+        assert post(f"{base}/team/seoul/move", {"token": exercise.token("seoul"), "move": "hold"})[0] == 303
+        assert post(f"{base}/facilitator/advance", {"token": boss, "turn": str(turn)})[0] == 303
+    page = browser.new_page()
+    page.goto(exercise.links["seoul"])
+    playwright_sync.expect(page.locator("#turn")).to_have_text("exercise over")
+    page.locator("#debrief-link").click()
+    figure = page.locator("#debrief-figure")
+    playwright_sync.expect(figure).to_be_visible(timeout=WAIT_MS)
+    assert figure.evaluate("img => img.complete && img.naturalWidth") > 1000
+    playwright_sync.expect(page.locator("#reached")).to_contain_text("The game reached")
+    playwright_sync.expect(page.locator("#classes tr[data-class]")).to_have_count(3)
+    playwright_sync.expect(page.locator("#classes tr.reached")).to_have_count(1)
+    playwright_sync.expect(page.locator("main")).to_contain_text("5–95 % (light)")
+    playwright_sync.expect(page.locator("main")).to_contain_text("dashed black: the played path")
+    playwright_sync.expect(page.locator("#moves tr")).to_have_count(5)
+    # The exports: a PNG and a self-contained HTML page.
+    status, png = get(f"{base}/debrief.png?token={boss}")
+    assert status == 200 and png[:8] == b"\x89PNG\r\n\x1a\n"
+    status, html = get(f"{base}/debrief.html?token={boss}")
+    assert status == 200 and b"data:image/png;base64," in html and b"<script" not in html
+    assert get(f"{base}/debrief?token=wrong")[0] == 403
+    page.close()
