@@ -416,3 +416,118 @@ def test_save_batch_plots_several_formats_and_scenarios(tmp_path: Path, monkeypa
     assert (tmp_path / "overview.svg").read_text().lstrip().startswith("<?xml")
     assert (tmp_path / "overview.png").read_bytes()[:8] == PNG_SIGNATURE
     assert plt.get_fignums() == []
+
+
+# ------------------------------------------------------------------------------------------------
+# analysis plots: horizon distributions, differences, sensitivity, discovery
+
+
+def labelled(ax: Axes) -> tuple[str, str, list[str]]:
+    """Title, the axis label that carries the unit, and the legend texts."""
+    unit_label = ax.get_xlabel() or ax.get_ylabel()
+    return ax.get_title(), unit_label, legend_texts(ax)
+
+
+def test_metric_text_names_units_of_every_metric() -> None:
+    assert sim.plots.metric_text("final_kr_favorability") == (
+        "Koreans favourable to Japan at the horizon",
+        "% of citizens",
+    )
+    assert sim.plots.metric_text("window_relations_index")[1] == "index 0-100"
+    assert sim.plots.metric_text("share_relapse") == ("Probability of relapse", "share of runs")
+
+
+def test_horizon_distribution_boxes_quartiles_titles_and_legend() -> None:
+    runs = make_runs({OutcomeClass.FRAGILE_THAW: 101})
+    runs["final_relations_index"] = np.arange(101, dtype=float)
+    runs = pd.concat(
+        [runs, runs.assign(scenario="other", final_relations_index=runs["final_relations_index"] / 2)]
+    )
+    ax = sim.plots.horizon_distribution(runs, "relations_index")
+    boxes = [p for p in ax.patches if p.get_gid() == "horizon-box"]
+    assert len(boxes) == 2
+    # the first scenario sits on top; its box spans the 25th-75th percentiles
+    top = max(boxes, key=lambda p: p.get_path().vertices[:, 1].mean())
+    xs = top.get_path().vertices[:, 0]
+    assert (xs.min(), xs.max()) == pytest.approx((25.0, 75.0))
+    title, unit, legend = labelled(ax)
+    assert title == "Relations index at the horizon"
+    assert "index 0-100" in unit
+    assert legend[:2] == ["baseline (n = 101)", "other (n = 101)"]
+    assert ax.get_xlim() == (0.0, 100.0)
+    ax.get_figure(root=True).clear()
+
+
+def differences_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "reference": "a",
+            "scenario": ["b", "c"],
+            "metric": "share_relapse",
+            "paired": [True, False],
+            "difference": [0.2, -0.05],
+            "ci_low": [0.1, -0.2],
+            "ci_high": [0.3, 0.1],
+            "confidence": 0.95,
+        }
+    )
+
+
+def test_difference_plot_points_intervals_units_and_legend() -> None:
+    ax = sim.plots.difference_plot(differences_frame(), "share_relapse")
+    bars = [c for c in ax.collections if isinstance(c, LineCollection)]
+    segments = np.concatenate([np.asarray(s) for c in bars for s in c.get_segments()])
+    # shares are drawn in percentage points: 10-30 and -20-10
+    assert sorted(segments[:, 0].round(6).tolist()) == [-20.0, 10.0, 10.0, 30.0]
+    title, unit, legend = labelled(ax)
+    assert title == "Probability of relapse: difference from a"
+    assert "percentage points" in unit
+    assert legend == ["paired (same seeds), 95 % CI", "unpaired, 95 % CI", "no difference"]
+    # scenario i of the comparison keeps the colour it has in fan charts (the reference is colour 0)
+    colors = {to_hex(line.get_color()) for line in ax.get_lines() if line.get_marker() in ("o", "s")}
+    assert colors == {OKABE_ITO[1].lower(), OKABE_ITO[2].lower()}
+    with pytest.raises(KeyError, match="final_nk_threat"):
+        sim.plots.difference_plot(differences_frame(), "final_nk_threat")
+    ax.get_figure(root=True).clear()
+
+
+def test_sensitivity_bars_rank_factors_with_intervals() -> None:
+    indices = pd.DataFrame(
+        {"factor": ["x1", "x2", "x3"], "S1": [0.3, 0.45, 0.0], "S1_conf": 0.02, "ST": [0.55, 0.45, 0.25]}
+        | {"ST_conf": 0.03}
+    )
+    ax = sim.plots.sensitivity_bars(indices, output="window_relations_index")
+    # most important (by ST) on top
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["x3", "x2", "x1"]
+    title, unit, legend = labelled(ax)
+    assert title == "Sobol indices: Relations index, mean of the last year"
+    assert "share of the output's variance" in unit
+    assert legend == ["total order ST (with interactions)", "first order S1 (alone)"]
+    ax.get_figure(root=True).clear()
+    morris = pd.DataFrame({"factor": ["a", "b"], "mu_star": [1.0, 3.0], "mu_star_conf": 0.1, "sigma": 0.5})
+    ax = sim.plots.sensitivity_bars(morris)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
+    assert "per whole factor range" in ax.get_xlabel()
+    ax.get_figure(root=True).clear()
+
+
+def test_discovery_plot_draws_the_box_and_both_groups() -> None:
+    params = pd.DataFrame({"x": np.linspace(0, 1, 11), "y": np.linspace(0, 1, 11)[::-1]})
+    hit = params["x"] < 0.35
+    ax = sim.plots.discovery_plot(params, hit, {"x": (-np.inf, 0.35), "z": (0.0, 0.5)}, "x", "y")
+    (box,) = [p for p in ax.patches if p.get_gid() == "discovery-box"]
+    assert (box.get_x(), box.get_width()) == pytest.approx((0.0, 0.35))
+    assert (box.get_y(), box.get_height()) == pytest.approx((0.0, 1.0))
+    title, unit, legend = labelled(ax)
+    assert "relapse" in title and "z" in title
+    assert unit == "x (scenario units)"
+    assert legend == ["other outcome (7)", "relapse (4)", "rule's box"]
+    ax.get_figure(root=True).clear()
+
+
+def test_save_figure_is_reproducible(tmp_path: Path) -> None:
+    first = sim.plots.save_figure(fan_chart(make_timeseries(5, 4), "nk_threat"), tmp_path / "a")
+    second = sim.plots.save_figure(fan_chart(make_timeseries(5, 4), "nk_threat"), tmp_path / "b")
+    assert [p.name for p in first] == ["a.png", "a.svg"]
+    for one, two in zip(first, second, strict=True):
+        assert one.read_bytes() == two.read_bytes()

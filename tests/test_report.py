@@ -1,0 +1,121 @@
+"""Tests of sim.analysis.report and the ``report`` command: a self-contained, printable, reproducible page."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from sim.analysis.report import write_comparison, write_report
+from sim.scenario import load_scenario
+from tests.test_compare import BASELINE, cli, write_results
+
+DATA_URI = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=]+")
+
+
+def with_scenario(folder: Path) -> Path:
+    """Save the shipped baseline beside synthetic results, as the results store does."""
+    scenario = load_scenario(BASELINE)
+    (folder / "scenario.yaml").write_text(yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False))
+    return folder
+
+
+@pytest.fixture
+def results(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(1)
+    classes = ["relapse"] * 3 + ["fragile_thaw"] * 9
+    folder = write_results(
+        tmp_path / "baseline", {"relations_index": rng.uniform(40, 70, 12)}, classes=classes, months=6
+    )
+    return with_scenario(folder)
+
+
+def external_references(html: str) -> list[str]:
+    """Anything in the page that would fetch a resource from elsewhere (data URIs removed first)."""
+    text = DATA_URI.sub("data:", html)
+    patterns = [
+        r"""(?:src|href)\s*=\s*["'](?!data:|#)[^"']*""",
+        r"url\(",
+        r"@import",
+        r"<link\b",
+        r"<script\b",
+        r"<iframe\b",
+        r"https?://",
+    ]
+    return [m.group(0) for p in patterns for m in re.finditer(p, text, re.IGNORECASE)]
+
+
+def test_report_embeds_every_plot_and_refers_to_nothing_outside(results: Path) -> None:
+    folder = write_report(results, outcomes=["relations_index", "kr_favorability"])
+    assert folder == results / "report"
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    pngs = sorted((folder / "plots").glob("*.png"))
+    # two fans, two horizon distributions and the outcome classes
+    assert [p.stem for p in pngs] == [
+        "fan_kr_favorability",
+        "fan_relations_index",
+        "horizon_kr_favorability",
+        "horizon_relations_index",
+        "outcome_classes",
+    ]
+    for png in pngs:
+        assert base64.b64encode(png.read_bytes()).decode() in html, png.name
+        assert png.with_suffix(".svg").read_text().lstrip().startswith("<?xml")
+    assert html.count("<img ") == len(pngs)
+    assert external_references(html) == []
+    assert "@media print" in html
+
+
+def test_report_shows_description_key_numbers_and_event_timeline(results: Path) -> None:
+    html = (write_report(results, outcomes=["relations_index"]) / "report.html").read_text(encoding="utf-8")
+    description = load_scenario(BASELINE).meta.description
+    assert description.split(".")[0] in html
+    assert "Takaichi Sanae elected prime minister" in html  # an event of the baseline timeline
+    assert "2025-10-21" in html
+    assert "25 % (9 %-53 %)" in html  # 3 relapses in 12 runs with its Wilson interval
+    assert "12 finished (root seed 1)" in html
+
+
+def test_same_results_give_the_same_report(results: Path, tmp_path: Path) -> None:
+    first = write_report(results, tmp_path / "one", outcomes=["relations_index"])
+    second = write_report(results, tmp_path / "two", outcomes=["relations_index"])
+    for name in ("report.html", "plots/fan_relations_index.svg", "plots/fan_relations_index.png"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_comparison_report_explains_unpaired_results(results: Path, tmp_path: Path) -> None:
+    other = with_scenario(
+        write_results(tmp_path / "other", {"relations_index": np.full(12, 50.0)}, root_seed=5, months=6)
+    )
+    comparison, folder = write_comparison([results, other], outcomes=["relations_index"])
+    assert folder == tmp_path / "compare_baseline_other"
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert "was not run on common random numbers" in html and "root seeds differ (1 and 5)" in html
+    assert "Differences from baseline" in html
+    assert external_references(html) == []
+    pngs = sorted((folder / "plots").glob("*.png"))
+    # fan, horizon, classes; differences of the last-year mean, the final value, relapse and durable shares
+    assert len(pngs) == html.count("<img ") == 7
+    assert comparison.unpaired == {"other": "their root seeds differ (1 and 5)"}
+
+
+def test_report_command_and_its_refusals(
+    results: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "handout"
+    code, stdout, stderr = cli(capsys, "report", results, "--out", out, "--outcome", "nk_threat")
+    assert code == 0, stderr
+    assert f"{out}/report.html" in stdout
+    assert json.loads((out / "analysis.json").read_text())["command"] == "report"
+    code, _, stderr = cli(capsys, "report", results, "--out", out, "--outcome", "nk_threat")
+    assert code == 2 and "exists; pass --force" in stderr
+    code, _, stderr = cli(capsys, "report", tmp_path / "nowhere")
+    assert code == 2 and "nowhere: no such results folder" in stderr and "Traceback" not in stderr
+    code, _, stderr = cli(capsys, "report", results, "--out", tmp_path / "x", "--outcome", "mood")
+    assert code == 2 and "--outcome 'mood'" in stderr
+    assert not (tmp_path / "x").exists()
