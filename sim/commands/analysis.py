@@ -13,12 +13,15 @@ from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
 
-from sim.analysis.common import AnalysisError
+from sim.analysis.common import AnalysisError, check_fresh, open_results
+from sim.cli import UsageError, batch_options, load_all, positive_int, run_plans
+from sim.designs import DesignError, DesignKind, factors_of, make_design
+from sim.results import BatchStore
+from sim.runner import BatchPlan
 
 
 def _usage_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Turn the library's AnalysisError into the command line's UsageError (exit 2, no traceback)."""
-    from sim.cli import UsageError
 
     @wraps(handler)
     def wrapped(args: argparse.Namespace) -> int:
@@ -73,6 +76,58 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sensitivity(args: argparse.Namespace) -> int:
+    from sim.analysis.common import resolve_metric
+    from sim.analysis.sensitivity import DEFAULT_OUTPUTS, write_sensitivity
+
+    outputs = [resolve_metric(name) for name in args.outputs] or list(DEFAULT_OUTPUTS)
+    target: Path = args.target
+    if target.is_dir():
+        # An existing sweep: analyse it again (different outputs, say) without running anything.
+        sweep_dir = target
+        name = (
+            target.name.replace("_sweep_", "_sensitivity_")
+            if "_sweep_" in target.name
+            else f"{target.name}_sensitivity"
+        )
+        out = target.parent / name
+        check_fresh(out, force=args.force)
+    else:
+        if args.method is None:
+            raise UsageError(f"{target}: --method sobol or --method morris is needed to run a sensitivity sweep")
+        [(path, scenario)] = load_all([target], args.overrides)
+        try:
+            factors = factors_of(scenario, args.factors)
+            design = make_design(args.method, factors, samples=args.samples, seed=args.seed)
+        except DesignError as exc:
+            raise UsageError(f"{path}: {exc}") from None
+        sweep_dir = args.out / f"{scenario.meta.name}_sweep_{design.kind}"
+        out = args.out / f"{scenario.meta.name}_sensitivity_{design.kind}"
+        check_fresh(out, force=args.force)  # refused before any run, not after
+        plan = BatchPlan(scenario, args.runs, args.seed, design)
+        if BatchStore(sweep_dir, plan).is_complete():
+            # The same design, seed and scenario: the runs would be identical, so they are reused.
+            print(f"{scenario.meta.name}: reusing the complete sweep in {sweep_dir}/")
+        else:
+            code = run_plans([(path, plan, sweep_dir)], args)
+            if code != 0:
+                return code
+    table, notes = write_sensitivity(
+        open_results(sweep_dir), out, outputs=outputs, force=args.force, plots=not args.no_plots
+    )
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    for output, part in table.groupby("output", sort=False):
+        key = "ST" if "ST" in part.columns else "mu_star"
+        top = part.sort_values(key, ascending=False).head(3)
+        ranked = ", ".join(
+            f"{r['factor']} {key} {r[key]:.2f} ± {r[key + '_conf']:.2f}" for r in top.to_dict("records")
+        )
+        print(f"{output}: {ranked}")
+    print(f"sensitivity -> {out}/ (indices.csv{'' if args.no_plots else ', sensitivity_*.png/svg'})")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this family's subcommands to the ``rapprochement`` parser."""
     compare = sub.add_parser(
@@ -97,3 +152,39 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     report.add_argument("--force", action="store_true", help="replace an earlier report in --out")
     _outcome_option(report)
     report.set_defaults(handler=_usage_errors(_cmd_report))
+
+    sensitivity = sub.add_parser(
+        "sensitivity",
+        help="Sobol or Morris sensitivity of outcomes to a scenario's uncertainties (runs the sweep, then SALib)",
+        description=(
+            "Runs a sobol or morris sweep of the scenario's uncertainties (as 'sweep' does, into "
+            "<out>/<name>_sweep_<method>, resumable; a complete identical sweep is reused), averages each design "
+            "point's replications and writes SALib's indices with bootstrap intervals to "
+            "<out>/<name>_sensitivity_<method>/. Given a sweep's results folder instead, it only re-analyses it."
+        ),
+    )
+    sensitivity.add_argument("target", type=Path, help="scenario YAML file, or the results folder of a sweep")
+    sensitivity.add_argument("--method", choices=[DesignKind.SOBOL.value, DesignKind.MORRIS.value], default=None)
+    sensitivity.add_argument(
+        "--samples", type=positive_int, default=16, help="base samples (sobol: a power of two) or trajectories"
+    )
+    sensitivity.add_argument("--runs", type=positive_int, default=10, help="replications per point (default 10)")
+    sensitivity.add_argument(
+        "--factor",
+        dest="factors",
+        action="append",
+        default=[],
+        metavar="PATH=LOW:HIGH",
+        help="add or re-range a factor, e.g. levers.seoul.cooperation_priority=-0.5:0.5 (repeatable)",
+    )
+    sensitivity.add_argument(
+        "--output",
+        dest="outputs",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="what to explain: an outcome (its final value), an outcome class (its probability) or "
+        "window_relations_index (repeatable; default: window_relations_index and relapse)",
+    )
+    batch_options(sensitivity)
+    sensitivity.set_defaults(handler=_usage_errors(_cmd_sensitivity))

@@ -1,0 +1,151 @@
+"""Tests of sim.analysis.sensitivity: known indices through the command's own averaging path, and the command.
+
+The Ishigami function (Ishigami & Homma 1990) has analytic Sobol indices; here it is the "model" of a synthetic
+sweep whose replications add noise that cancels in each point's mean, so the test goes through exactly the
+function the command uses (per-point means, then SALib).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.analysis.common import AnalysisError, open_results
+from sim.analysis.sensitivity import design_of, point_means, sensitivity_indices
+from sim.designs import Design, Factor, make_design
+from tests.test_compare import cli, small_scenario
+
+# Analytic indices of Ishigami with a = 7, b = 0.1 (Saltelli et al. 2008, Global Sensitivity Analysis, p. 179).
+ISHIGAMI_S1 = {"x1": 0.3139, "x2": 0.4424, "x3": 0.0}
+ISHIGAMI_ST = {"x1": 0.5576, "x2": 0.4424, "x3": 0.2437}
+
+
+def ishigami(points: np.ndarray) -> np.ndarray:
+    x1, x2, x3 = points.T
+    return np.sin(x1) + 7.0 * np.sin(x2) ** 2 + 0.1 * x3**4 * np.sin(x1)
+
+
+def synthetic_runs(design: Design, outputs: np.ndarray, replications: int, noise: float) -> pd.DataFrame:
+    """Runs of every design point whose replications scatter around ``outputs`` and average to it exactly."""
+    offsets = np.linspace(-noise, noise, replications)  # symmetric: they sum to zero
+    points = np.repeat(np.arange(len(design.points)), replications)
+    return pd.DataFrame(
+        {
+            "design_point": points,
+            "replication": np.tile(np.arange(replications), len(design.points)),
+            "status": "ok",
+            "window_relations_index": np.repeat(outputs, replications) + np.tile(offsets, len(design.points)),
+        }
+    )
+
+
+def test_sobol_indices_of_ishigami_through_the_averaging_path() -> None:
+    factors = [Factor(name, -math.pi, math.pi) for name in ("x1", "x2", "x3")]
+    design = make_design("sobol", factors, samples=2048, seed=3)
+    runs = synthetic_runs(design, ishigami(design.points), replications=4, noise=5.0)
+    table = sensitivity_indices(design, runs, "window_relations_index").set_index("factor")
+    for name in ISHIGAMI_S1:
+        assert table.loc[name, "S1"] == pytest.approx(ISHIGAMI_S1[name], abs=0.04), name
+        assert table.loc[name, "ST"] == pytest.approx(ISHIGAMI_ST[name], abs=0.04), name
+        assert table.loc[name, "S1_conf"] < 0.1 and table.loc[name, "ST_conf"] < 0.1
+    assert list(table.index[:2]) == ["x2", "x1"]  # ranked by first-order index
+    assert (table["output"] == "window_relations_index").all()
+    assert (table["replications"] == 4).all()
+
+
+def test_replications_are_averaged_before_the_analysis() -> None:
+    factors = [Factor(name, -math.pi, math.pi) for name in ("x1", "x2", "x3")]
+    design = make_design("sobol", factors, samples=64, seed=1)
+    y = ishigami(design.points)
+    noisy = sensitivity_indices(design, synthetic_runs(design, y, 3, noise=20.0), "window_relations_index")
+    clean = sensitivity_indices(design, synthetic_runs(design, y, 1, noise=0.0), "window_relations_index")
+    cols = ["S1", "S1_conf", "ST", "ST_conf"]
+    pd.testing.assert_frame_equal(noisy[cols], clean[cols], rtol=1e-9)
+    # with the replication noise 20 around each mean, a large part of the means' spread could be noise
+    assert noisy["noise_share"].iloc[0] > 0.5
+    assert math.isnan(clean["noise_share"].iloc[0])
+
+
+def test_morris_mu_star_of_a_linear_model_is_its_effect_per_range() -> None:
+    factors = [Factor("a", 0.0, 1.0), Factor("b", 0.0, 2.0), Factor("c", 0.0, 1.0)]
+    design = make_design("morris", factors, samples=10, seed=2)
+    y = 1.0 * design.points[:, 0] + 5.0 * design.points[:, 1] + 0.0 * design.points[:, 2]
+    table = sensitivity_indices(design, synthetic_runs(design, y, 2, 0.5), "window_relations_index")
+    result = table.set_index("factor")["mu_star"]
+    assert result.to_dict() == pytest.approx({"a": 1.0, "b": 10.0, "c": 0.0})
+    assert list(table["factor"]) == ["b", "a", "c"]
+
+
+def test_a_point_without_finished_runs_is_named() -> None:
+    design = make_design("morris", [Factor("a", 0.0, 1.0), Factor("b", 0.0, 1.0)], samples=2, seed=0)
+    runs = synthetic_runs(design, np.zeros(len(design.points)), 2, 0.0)
+    runs.loc[runs["design_point"] == 4, "status"] = "failed"
+    with pytest.raises(AnalysisError, match="design points 4 have no finished run"):
+        point_means(design, runs, "window_relations_index")
+
+
+# --------------------------------------------------------------------------- the command
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return small_scenario(tmp_path_factory.mktemp("scenario"), "tiny")
+
+
+def test_sensitivity_command_runs_the_sweep_and_ranks_factors(
+    scenario: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = (
+        *("sensitivity", scenario, "--method", "morris", "--samples", "2", "--runs", "2"),
+        *("--workers", "1", "--quiet", "--out", tmp_path, "--set", "meta.months=6"),
+    )
+    code, stdout, stderr = cli(capsys, *args)
+    assert code == 0, stderr
+    sweep, out = tmp_path / "tiny_sweep_morris", tmp_path / "tiny_sensitivity_morris"
+    table = pd.read_csv(out / "indices.csv")
+    # six uncertainties in the baseline, each ranked for the default output
+    part = table[table["output"] == "window_relations_index"]
+    assert len(part) == 6 and part["mu_star"].is_monotonic_decreasing
+    assert (part["replications"] == 2).all()
+    assert (out / "sensitivity_window_relations_index.png").exists()
+    assert (out / "sensitivity_window_relations_index.svg").exists()
+    assert "window_relations_index:" in stdout
+    # the design is the sweep's: it is rebuilt from the results and checked against the manifest
+    design = design_of(open_results(sweep))
+    assert design.points.shape == (2 * 7, 6)
+
+    # the same command again: refused without --force; with it, the complete sweep is reused, not re-run
+    assert cli(capsys, *args)[0] == 2
+    created = json.loads((sweep / "manifest.json").read_text())["created"]
+    code, stdout, _ = cli(capsys, *args, "--force", "--output", "relations_index")
+    assert code == 0 and "reusing the complete sweep" in stdout
+    assert json.loads((sweep / "manifest.json").read_text())["created"] == created
+    assert set(pd.read_csv(out / "indices.csv")["output"]) == {"final_relations_index"}
+
+    # an existing sweep folder can be re-analysed directly
+    code, _, stderr = cli(capsys, "sensitivity", sweep, "--force", "--output", "kr_favorability", "--no-plots")
+    assert code == 0, stderr
+    assert set(pd.read_csv(out / "indices.csv")["output"]) == {"final_kr_favorability"}
+
+
+def test_sensitivity_refusals(scenario: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, stderr = cli(capsys, "sensitivity", scenario, "--out", tmp_path)
+    assert code == 2 and "--method" in stderr
+    code, _, stderr = cli(
+        capsys, "sensitivity", scenario, "--method", "sobol", "--samples", "3", "--out", tmp_path
+    )
+    assert code == 2 and "power of two" in stderr
+    code, _, stderr = cli(
+        capsys, "sensitivity", scenario, "--method", "morris", "--output", "bliss", "--out", tmp_path
+    )
+    assert code == 2 and "'bliss'" in stderr
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    code, _, stderr = cli(capsys, "sensitivity", plain)
+    assert code == 2 and "not a results folder" in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain"]  # nothing was run or written
