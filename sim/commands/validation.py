@@ -113,7 +113,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def _fit_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
     what = " of the re-fit (with --train-until)" if prefix else ""
     parser.add_argument(
-        f"--{prefix}replications", type=positive_int, default=8, help=f"runs per evaluation{what} (default 8)"
+        f"--{prefix}replications", type=positive_int, default=10, help=f"runs per evaluation{what} (default 10)"
     )
     parser.add_argument(
         f"--{prefix}citizens",
@@ -240,10 +240,10 @@ def _backtest_values(
     # The honest split: the same parameters and ranges, re-fitted on the training years only, from the values
     # the parameters had before any calibration (the all-years fit must not leak in through the start).
     parameters = tuple(
-        Parameter(path, float(e["low"]), float(e["high"]), str(e.get("description", "")))
+        Parameter(path, float(e["low"]), float(e["high"]), str(e.get("description", "")), float(e["start"]))
         for path, e in document["parameters"].items()
     )
-    start = {path: float(e["start"]) for path, e in document["parameters"].items()}
+    start = {p.path: float(p.start or 0.0) for p in parameters}
     settings = CalibrationSettings(
         replications=args.fit_replications,
         root_seed=args.seed,
@@ -260,6 +260,12 @@ def _backtest_values(
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
     path, scenario, polls = _load(args)
+    if args.params is not None and args.train_until is None:
+        # A calibration fitted on part of the years keeps its split: its later years are out of sample.
+        try:
+            args.train_until = (read_document(args.params).get("data") or {}).get("train_until")
+        except CalibrationError as exc:
+            raise UsageError(str(exc)) from None
     name = f"backtest_{scenario.meta.name}" + (f"_train{args.train_until}" if args.train_until is not None else "")
     out_dir = args.out / name
     _check_target(out_dir, force=args.force)

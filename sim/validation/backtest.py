@@ -33,6 +33,7 @@ from sim.validation.simulate import run_polls
 #: Injects marked on the backtest figures: the turning points of the record (the rest would crowd the labels).
 KEY_EVENT_KINDS = frozenset(
     {
+        EventKind.SHRINE_VISIT,
         EventKind.HISTORY_AGREEMENT,
         EventKind.COURT_RULING,
         EventKind.EXPORT_CONTROLS,

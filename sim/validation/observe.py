@@ -158,8 +158,9 @@ MODE_OFFSET_PREFIX = "observe.mode_offset."
 class ObservationSettings:
     """The operators' parameters: one threshold per question and an offset per series segment after a break."""
 
+    # Before calibration one threshold (the model's favourable_threshold) served every question.
     good_impression_threshold: float = 0.6
-    affinity_threshold: float = 0.5
+    affinity_threshold: float = 0.6
     mode_offsets: Mapping[str, float] = field(default_factory=dict)  # series -> pp added after its mode break
 
     def threshold(self, question: Question) -> float:
