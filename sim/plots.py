@@ -711,7 +711,9 @@ def discovery_plot(
 ) -> Axes:
     """Runs in the plane of two parameters, coloured by whether they ended in ``target``, with a rule's box.
 
-    ``params`` holds one column per parameter (named by its path), ``hit`` one boolean per run. ``box`` maps
+    ``params`` holds one column per parameter (named by its path), ``hit`` one boolean per run. Runs that share
+    their parameters (replications of a sweep's design point) are drawn as one marker per point, coloured by the
+    share of its runs that ended in ``target`` (cividis, with a colour bar). ``box`` maps
     parameter paths to the rule's (low, high) limits (infinite where the rule sets no limit); its projection on
     ``x`` and ``y`` is drawn as a dashed rectangle. Axes are in the parameters' own (scenario-file) units.
     """
@@ -724,8 +726,30 @@ def discovery_plot(
         ax = _new_axes((7.0, 5.5))
     xs, ys = params[x].to_numpy(dtype=float), params[y].to_numpy(dtype=float)
     name = target.replace("_", " ")
-    ax.scatter(xs[~hits], ys[~hits], s=12, color=OKABE_ITO[5], alpha=0.6, label=f"other outcome ({(~hits).sum()})")
-    ax.scatter(xs[hits], ys[hits], s=14, color=OKABE_ITO[3], alpha=0.8, marker="^", label=f"{name} ({hits.sum()})")
+    points = pd.DataFrame({"x": xs, "y": ys, "hit": hits.astype(float)}).groupby(["x", "y"], sort=False)["hit"]
+    if points.ngroups < len(xs):
+        # Replications of a design point share its parameters: one marker per point, coloured by its share.
+        shares = points.agg(["mean", "count"]).reset_index()
+        drawn = ax.scatter(
+            shares["x"],
+            shares["y"],
+            c=shares["mean"] * 100.0,
+            cmap="cividis",  # perceptually uniform and readable with colour-vision deficiencies
+            vmin=0.0,
+            vmax=100.0,
+            s=18,
+            edgecolors="0.3",
+            linewidths=0.3,
+            label=f"design points ({len(shares)}; {len(xs)} runs, {int(hits.sum())} {name})",
+        )
+        colorbar = ax.get_figure(root=True).colorbar(drawn, ax=ax)  # type: ignore[union-attr]
+        colorbar.set_label(f"% of the point's runs ending in {name}")
+    else:
+        other_label = f"other outcome ({(~hits).sum()})"
+        ax.scatter(xs[~hits], ys[~hits], s=12, color=OKABE_ITO[5], alpha=0.6, label=other_label)
+        ax.scatter(
+            xs[hits], ys[hits], s=14, color=OKABE_ITO[3], alpha=0.8, marker="^", label=f"{name} ({hits.sum()})"
+        )
     x_low, x_high = box.get(x, (-np.inf, np.inf))
     y_low, y_high = box.get(y, (-np.inf, np.inf))
     left, right = max(x_low, np.nanmin(xs)), min(x_high, np.nanmax(xs))
@@ -747,7 +771,8 @@ def discovery_plot(
     ax.set_title(f"Where runs end in {name}" + (f" (box also limits {', '.join(others)})" if others else ""))
     ax.set_xlabel(f"{x} (scenario units)")
     ax.set_ylabel(f"{y} (scenario units)")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    # Below the plot: the colour bar (for sweeps) takes the right-hand side.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=3, fontsize=8, frameon=False)
     return ax
 
 

@@ -128,6 +128,36 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_discover(args: argparse.Namespace) -> int:
+    from sim.analysis.discovery import write_discovery
+
+    batch = open_results(args.results)
+    out = args.out if args.out is not None else batch.path.parent / f"{batch.path.name}_discovery_{args.target}"
+    discovery = write_discovery(
+        batch, out, target=args.target, max_depth=args.max_depth, min_leaf=args.min_leaf, force=args.force
+    )
+    print(
+        f"{discovery.hits} of {discovery.runs} runs end in {args.target} ({discovery.base_rate:.0%}); "
+        f"factors: {', '.join(discovery.factors)}"
+    )
+    if not discovery.rules:
+        print(f"no box of parameters leads to {args.target} more often than the whole space does")
+    for i, rule in enumerate(discovery.rules, start=1):
+        print(f"rule {i}: {rule.sentence(args.target, discovery.names)}")
+    print(f"discovery -> {out}/ (rules.csv, discovery.png/svg)")
+    return 0
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share such as 0.05, got {text!r}") from None
+    if not 0.0 < value < 0.5:
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 0.5, got {value}")
+    return value
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this family's subcommands to the ``rapprochement`` parser."""
     compare = sub.add_parser(
@@ -188,3 +218,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     batch_options(sensitivity)
     sensitivity.set_defaults(handler=_usage_errors(_cmd_sensitivity))
+
+    discover = sub.add_parser(
+        "discover",
+        help="which assumptions lead to relapse? decision-tree boxes over a sweep's sampled parameters",
+        description=(
+            "Scenario discovery: fits a decision tree to the runs' sampled parameters and reports the boxes of "
+            "parameters in which runs end in the target class, with density (share of runs in the box that do) "
+            "and coverage (share of all such runs inside the box)."
+        ),
+    )
+    discover.add_argument(
+        "results", type=Path, help="results folder of a sweep (or of a batch with uncertainties)"
+    )
+    discover.add_argument(
+        "--target", default="relapse", metavar="CLASS", help="outcome class to explain (default relapse)"
+    )
+    discover.add_argument(
+        "--max-depth", type=positive_int, default=3, help="most parameters a rule may limit (default 3)"
+    )
+    discover.add_argument(
+        "--min-leaf", type=_share, default=0.05, help="smallest box, as a share of runs (default 0.05)"
+    )
+    discover.add_argument(
+        "--out", type=Path, default=None, help="output folder (default: <results>_discovery_<target> beside it)"
+    )
+    discover.add_argument("--force", action="store_true", help="replace an earlier discovery in --out")
+    discover.set_defaults(handler=_usage_errors(_cmd_discover))
