@@ -13,6 +13,6 @@ names the path or field and what was expected (the command line turns it into ex
 * :mod:`sim.analysis.discovery` - which assumptions lead to an outcome class (decision-tree boxes).
 """
 
-from sim.analysis.common import AnalysisError, open_results
+from sim.analysis.common import AnalysisError, load_results, open_results
 
-__all__ = ["AnalysisError", "open_results"]
+__all__ = ["AnalysisError", "load_results", "open_results"]

@@ -31,6 +31,7 @@ __all__ = [
     "events_of",
     "fresh_folder",
     "labels_for",
+    "load_results",
     "metric_names",
     "metric_values",
     "ok_runs",
@@ -120,6 +121,22 @@ def labels_for(paths: Sequence[Path]) -> list[str]:
         if len(set(labels)) == len(labels) or depth >= max(len(r.parts) for r in resolved):
             return labels
         depth += 1
+
+
+def load_results(*paths: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Finished runs and their months of one or more results folders, as two DataFrames for a notebook.
+
+    The ``scenario`` column of both holds each folder's label (its name, with parents where names clash), so
+    the frames go straight into the plot functions, which draw one fan, box or bar per scenario.
+    """
+    if not paths:
+        raise AnalysisError("load_results: expected at least one results folder")
+    folders = [Path(p) for p in paths]
+    labels = labels_for(folders)
+    batches = [open_results(p) for p in folders]
+    runs = pd.concat([ok_runs(b).assign(scenario=label) for b, label in zip(batches, labels, strict=True)])
+    timeseries = pd.concat([b.timeseries.assign(scenario=label) for b, label in zip(batches, labels, strict=True)])
+    return runs.reset_index(drop=True), timeseries.reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- metrics
