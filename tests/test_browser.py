@@ -360,3 +360,79 @@ def test_the_debrief_shows_the_band_and_the_played_path(browser: Any, exercise: 
     assert status == 200 and b"data:image/png;base64," in html and b"<script" not in html
     assert get(f"{base}/debrief?token=wrong")[0] == 403
     page.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# The dashboard
+DASHBOARD_SCENARIO = f"""\
+extends: {SCENARIOS / "baseline.yaml"}
+meta:
+  name: dashboard_small
+  months: 24
+publics:
+  korea: {{citizens: 200}}
+  japan: {{citizens: 200}}
+"""
+
+
+@pytest.fixture
+def dashboard(tmp_path: Path) -> Iterator[str]:
+    """The dashboard command serving a small scenario; its URL once the page answers."""
+    (tmp_path / "small.yaml").write_text(DASHBOARD_SCENARIO)
+    (tmp_path / "other.yaml").write_text("extends: small.yaml\nmeta: {name: dashboard_other}\n")
+    # The first start may fetch the page's assets from the npm registry: allow for it.
+    server = start_server(["dashboard", str(tmp_path / "small.yaml"), "--port", "0"], tmp_path, ready="Dashboard:")
+    try:
+        for _ in range(int(SERVER_START_S)):
+            try:
+                if get(server.base)[0] == 200:
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            if server.process.poll() is not None:
+                pytest.fail(f"dashboard exited with {server.process.returncode}: {server.lines}")
+            threading.Event().wait(1.0)
+        else:
+            pytest.fail(f"dashboard did not answer: {server.lines}")
+        yield server.base
+    finally:
+        server.stop()
+
+
+def step(page: Any, month: int) -> None:
+    """Press Step and wait until the page shows the month."""
+    page.locator(".step-button").click()
+    playwright_sync.expect(page.locator(".dashboard-state")).to_contain_text(
+        f"month {month} of 24", timeout=WAIT_MS
+    )
+
+
+def test_the_dashboard_steps_and_a_slider_changes_the_plot(browser: Any, dashboard: str) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 950})
+    page.goto(dashboard)
+    state = page.locator(".dashboard-state")
+    playwright_sync.expect(state).to_contain_text("dashboard_small, seed 1: month 0 of 24", timeout=WAIT_MS)
+    playwright_sync.expect(page.get_by_text("small.yaml")).to_be_visible()
+    plot = page.locator(".plot-relations_index img")
+    playwright_sync.expect(plot).to_be_visible()
+    empty = plot.screenshot()
+    step(page, 1)
+    step(page, 2)
+    defaults = plot.screenshot()
+    assert defaults != empty  # stepping draws the months
+
+    # Three times the North Korean provocations: move the slider, reset, step the same seed again.
+    slider = page.locator(".v-input", has_text="North Korean provocations")
+    slider.get_by_role("slider").focus()
+    for _ in range(8):
+        slider.get_by_role("slider").press("ArrowRight")
+    playwright_sync.expect(slider).to_contain_text("North Korean provocations (x): 3.00")
+    playwright_sync.expect(page.get_by_text("press Reset")).to_be_visible()
+    page.locator(".reset-button").click()
+    playwright_sync.expect(state).to_contain_text("month 0 of 24", timeout=WAIT_MS)
+    playwright_sync.expect(state).to_contain_text("North Korean provocations 3.00 a month")
+    step(page, 1)
+    step(page, 2)
+    assert plot.screenshot() != defaults  # same seed, another driver: another path
+    playwright_sync.expect(page.locator(".event-log")).to_contain_text("North Korean provocation")
+    page.close()

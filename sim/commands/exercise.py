@@ -22,6 +22,7 @@ from sim.scenario import Team
 #: Where the dashboard's scenario file is passed to the Solara app (it runs in its own process).
 DASHBOARD_SCENARIO_ENV = "RAPPROCHEMENT_DASHBOARD_SCENARIO"
 DEFAULT_DASHBOARD_PORT = 8765
+DEFAULT_DASHBOARD_SCENARIO = Path("scenarios/baseline.yaml")
 DEFAULT_EXERCISE_PORT = 8000
 DEFAULT_DEBRIEF_RUNS = 200
 
@@ -234,14 +235,23 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
         import solara  # noqa: F401
     except ImportError as exc:
         raise UsageError(f"the dashboard needs the ui extra: pip install '.[ui]' ({exc})") from None
-    env = dict(os.environ)
-    if args.scenario is not None:
-        load_all([args.scenario], [])  # a bad file is reported here, not as a page error
-        env[DASHBOARD_SCENARIO_ENV] = str(args.scenario.resolve())
+    scenario = args.scenario or DEFAULT_DASHBOARD_SCENARIO
+    if args.scenario is None and not scenario.exists():
+        raise UsageError(f"dashboard: no {scenario} here; name a scenario file")
+    load_all([scenario], [])  # a bad file is reported here, not as an error in the page
+    # Solara's own usage statistics stay off: a class's dashboard should not report to a third party.
+    env = dict(os.environ, SOLARA_TELEMETRY_MIXPANEL_ENABLE="False")
+    env[DASHBOARD_SCENARIO_ENV] = str(scenario.resolve())
     # Solara binds the port itself: check it is free first, so a port in use is a usage error, not a traceback.
     probe = bind(args.host, args.port)
     port = probe.getsockname()[1]
     probe.close()
+    from sim.ui.assets import ensure_assets, missing_packages
+
+    if missing_packages():
+        print("Fetching the dashboard's browser assets from the npm registry (once) ...", flush=True)
+        for problem in ensure_assets():
+            print(f"warning: {problem}; the page needs the CDN to load it", file=sys.stderr)
     url = _url(args.host, port)
     print(f"Dashboard: {url}  (stop with Ctrl-C)", flush=True)
     command = [
