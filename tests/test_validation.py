@@ -323,3 +323,42 @@ def test_backtest_is_the_same_for_any_number_of_workers() -> None:
         parallel = run_backtest(scenario, polls, 3, 5, two, values)
     pd.testing.assert_frame_equal(serial.fit, parallel.fit)
     pd.testing.assert_frame_equal(serial.runs, parallel.runs)
+
+
+@needs_polls
+def test_calibrate_writes_values_errors_and_provenance(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "fit.yaml"
+    args = ["calibrate", "--polls", str(POLLS), "--replications", "2", "--citizens", "60", "--workers", "1"]
+    code = main([*args, "--max-evaluations", "10", "--train-until", "2016", "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "95 % interval" in printed and "test" in printed
+    document = yaml.safe_load(out.read_text())
+    assert document["data"] | {"sha256": None} == {
+        "file": "polls_calibration.csv",
+        "sha256": None,
+        "source": "see the source column of each row",
+        "points_used": 12,
+        "train_until": 2016,
+    }
+    assert document["data"]["sha256"] == file_sha256(POLLS)
+    assert "least_squares" in document["method"] and document["date"]
+    assert document["objective"]["rmse_test_pp"] > 0  # the out-of-sample error is reported, not hidden
+    for entry in document["parameters"].values():
+        assert entry["low"] <= entry["value"] <= entry["high"] and entry["standard_error"] >= 0
+    assert document["mode_offsets"]["observe.mode_offset.jp_affinity_to_kr"]["points"] == 0
+    assert main([*args, "--max-evaluations", "10", "--out", str(out)]) == 2  # exists: needs --force
+    assert "pass --force" in capsys.readouterr().err
+
+
+@needs_polls
+def test_backtest_refuses_a_calibration_for_another_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = read_document(CALIBRATED_FILE)
+    document["parameters"]["publics.korea.mood"] = dict(document["parameters"]["publics.korea.mean_opinion"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(document))
+    assert main(_backtest_args(tmp_path / "out", "--params", str(bad))) == 2
+    assert f"{bad}: parameters: not applicable" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -274,15 +274,17 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     workers = args.workers or default_workers()
     started = time.perf_counter()
     values, document, params_path = _backtest_values(args, scenario, polls, workers)
+    try:  # the calibration's model parameters must be fields of this scenario, with admissible values
+        applied = scenario.with_values({k: v for k, v in values.items() if not k.startswith("observe.")})
+    except (KeyError, ValueError) as exc:
+        raise UsageError(f"{params_path}: parameters: not applicable to {path} ({exc})") from None
     with make_executor(workers) as executor:
         result = run_backtest(scenario, polls, args.runs, args.seed, executor, values, args.train_until)
     seconds = time.perf_counter() - started
     manifest = {
         "kind": BACKTEST_KIND,
         "scenario": scenario.meta.name,
-        "scenario_hash": scenario.with_values(
-            {k: v for k, v in values.items() if not k.startswith("observe.")}
-        ).digest(),
+        "scenario_hash": applied.digest(),
         "source": str(path),
         "overrides": list(args.overrides),
         "runs": args.runs,
