@@ -127,7 +127,9 @@ def test_sensitivity_command_runs_the_sweep_and_ranks_factors(
     assert json.loads((sweep / "manifest.json").read_text())["created"] == created
     assert set(pd.read_csv(out / "indices.csv")["output"]) == {"final_relations_index"}
 
-    # an existing sweep folder can be re-analysed directly
+    # an existing sweep folder can be re-analysed directly (with its own design)
+    code, _, stderr = cli(capsys, "sensitivity", sweep, "--method", "sobol", "--force")
+    assert code == 2 and "run on a morris design" in stderr
     code, _, stderr = cli(capsys, "sensitivity", sweep, "--force", "--output", "kr_favorability", "--no-plots")
     assert code == 0, stderr
     assert set(pd.read_csv(out / "indices.csv")["output"]) == {"final_kr_favorability"}

@@ -14,7 +14,7 @@ from functools import wraps
 from pathlib import Path
 
 from sim.analysis.common import AnalysisError, check_fresh, open_results
-from sim.cli import UsageError, batch_options, load_all, positive_int, run_plans
+from sim.cli import EXIT_FAILED_RUNS, UsageError, batch_options, load_all, positive_int, run_plans
 from sim.designs import DesignError, DesignKind, factors_of, make_design
 from sim.results import BatchStore
 from sim.runner import BatchPlan
@@ -85,6 +85,10 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     if target.is_dir():
         # An existing sweep: analyse it again (different outputs, say) without running anything.
         sweep_dir = target
+        sweep = open_results(target)
+        kind = ((sweep.manifest.get("identity") or {}).get("design") or {}).get("kind")
+        if args.method is not None and kind is not None and args.method != kind:
+            raise UsageError(f"{target}: --method {args.method}, but this sweep was run on a {kind} design")
         name = (
             target.name.replace("_sweep_", "_sensitivity_")
             if "_sweep_" in target.name
@@ -110,11 +114,12 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
             print(f"{scenario.meta.name}: reusing the complete sweep in {sweep_dir}/")
         else:
             code = run_plans([(path, plan, sweep_dir)], args)
+            if code == EXIT_FAILED_RUNS:  # finished with failed runs: the analysis needs every point
+                print(f"to analyse what finished: rapprochement sensitivity {sweep_dir}", file=sys.stderr)
             if code != 0:
                 return code
-    table, notes = write_sensitivity(
-        open_results(sweep_dir), out, outputs=outputs, force=args.force, plots=not args.no_plots
-    )
+        sweep = open_results(sweep_dir)
+    table, notes = write_sensitivity(sweep, out, outputs=outputs, force=args.force, plots=not args.no_plots)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     for output, part in table.groupby("output", sort=False):
@@ -190,7 +195,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "Runs a sobol or morris sweep of the scenario's uncertainties (as 'sweep' does, into "
             "<out>/<name>_sweep_<method>, resumable; a complete identical sweep is reused), averages each design "
             "point's replications and writes SALib's indices with bootstrap intervals to "
-            "<out>/<name>_sensitivity_<method>/. Given a sweep's results folder instead, it only re-analyses it."
+            "<out>/<name>_sensitivity_<method>/. Given a sweep's results folder instead, it only re-analyses it "
+            "(into <name>_sensitivity_<method> beside the folder)."
         ),
     )
     sensitivity.add_argument("target", type=Path, help="scenario YAML file, or the results folder of a sweep")
