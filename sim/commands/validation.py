@@ -107,7 +107,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
         metavar="YEAR",
         help="fit only on poll years up to YEAR; later years are reported as the out-of-sample test",
     )
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a scenario field",
+    )
 
 
 def _fit_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
