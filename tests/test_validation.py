@@ -24,6 +24,7 @@ from sim.validation.calibrate import (
     read_document,
 )
 from sim.validation.observe import (
+    DEFAULT_POLLS,
     INSTRUMENTS,
     ObservationSettings,
     PollDataError,
@@ -35,10 +36,9 @@ from sim.validation.observe import (
     read_polls,
 )
 from sim.validation.simulate import run_polls
-from tests.conftest import ROOT, shipped
+from tests.conftest import shipped
 
-POLLS = ROOT.parent / "shared" / "data" / "polls_calibration.csv"
-needs_polls = pytest.mark.skipif(not POLLS.exists(), reason="shared/data/polls_calibration.csv is not present")
+POLLS = DEFAULT_POLLS
 
 
 # -- observation operators on constructed publics ---------------------------------------------------------------
@@ -116,7 +116,6 @@ def test_genron_fieldwork_moves_to_august_october_from_2020() -> None:
     assert [m for _, m in genron.usual_fieldwork(2020)] == [8, 9, 10]
 
 
-@needs_polls
 def test_the_poll_file_is_read_with_its_three_series() -> None:
     polls = read_polls(POLLS)
     assert polls.groupby("series").size().to_dict() == {
@@ -150,7 +149,6 @@ def _small_history(citizens: int = 150) -> Scenario:
     )
 
 
-@needs_polls
 def test_calibration_recovers_parameters_from_model_generated_polls() -> None:
     """Synthetic polls from known values (other seeds than the fit's); the fit must find them again."""
     truth = {"publics.korea.mean_opinion": 0.42, "observe.affinity_threshold": 0.52}
@@ -199,7 +197,6 @@ def test_shipped_scenarios_carry_the_calibrated_values() -> None:
     assert document["data"]["train_until"] is None
 
 
-@needs_polls
 def test_the_calibration_names_the_data_it_was_fitted_to() -> None:
     document = read_document(CALIBRATED_FILE)
     assert document["data"]["file"] == POLLS.name
@@ -224,7 +221,6 @@ def _backtest_args(out: Path, *extra: str) -> list[str]:
     ]
 
 
-@needs_polls
 def test_backtest_writes_the_fit_table_metrics_and_a_figure_per_series(tmp_path: Path) -> None:
     assert main(_backtest_args(tmp_path)) == 0
     folder = tmp_path / "backtest_historical_2013_2025"
@@ -253,7 +249,6 @@ def test_backtest_writes_the_fit_table_metrics_and_a_figure_per_series(tmp_path:
     assert manifest["kind"] == "backtest" and manifest["runs"] == 4
 
 
-@needs_polls
 def test_backtest_refuses_to_overwrite_and_bad_years(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(_backtest_args(tmp_path, "--no-plots")) == 0
     before = (tmp_path / "backtest_historical_2013_2025" / "fit.csv").read_bytes()
@@ -266,7 +261,6 @@ def test_backtest_refuses_to_overwrite_and_bad_years(tmp_path: Path, capsys: pyt
     assert sorted(p.name for p in tmp_path.iterdir()) == ["backtest_historical_2013_2025"]
 
 
-@needs_polls
 def test_calibrate_refuses_an_unknown_parameter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cal.yaml"
     code = main(["calibrate", "--polls", str(POLLS), "--param", "publics.korea.mood=0:1", "--out", str(out)])
@@ -278,7 +272,6 @@ def test_calibrate_refuses_an_unknown_parameter(tmp_path: Path, capsys: pytest.C
     assert "--write" in capsys.readouterr().err
 
 
-@needs_polls
 def test_train_test_split_reports_the_out_of_sample_error(tmp_path: Path) -> None:
     """Fit on 2013-2016, test on 2017-2024: both errors are written, and the split is by year."""
     code = main(
@@ -312,7 +305,6 @@ def test_train_test_split_reports_the_out_of_sample_error(tmp_path: Path) -> Non
         assert entry["start"] == pytest.approx(shipped_doc["parameters"][path]["start"])
 
 
-@needs_polls
 def test_backtest_is_the_same_for_any_number_of_workers() -> None:
     scenario = _small_history(60)
     polls = read_polls(POLLS)
@@ -325,7 +317,6 @@ def test_backtest_is_the_same_for_any_number_of_workers() -> None:
     pd.testing.assert_frame_equal(serial.runs, parallel.runs)
 
 
-@needs_polls
 def test_calibrate_writes_values_errors_and_provenance(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "fit.yaml"
     args = ["calibrate", "--polls", str(POLLS), "--replications", "2", "--citizens", "60", "--workers", "1"]
@@ -351,7 +342,6 @@ def test_calibrate_writes_values_errors_and_provenance(tmp_path: Path, capsys: p
     assert "pass --force" in capsys.readouterr().err
 
 
-@needs_polls
 def test_backtest_refuses_a_calibration_for_another_model(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

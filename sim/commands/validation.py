@@ -42,7 +42,7 @@ from sim.validation.calibrate import (
     to_document,
     write_document,
 )
-from sim.validation.observe import ObservationSettings, PollDataError, read_polls
+from sim.validation.observe import DEFAULT_POLLS, ObservationSettings, PollDataError, read_polls
 
 HISTORICAL = Path("scenarios/historical_2013_2025.yaml")
 BACKTEST_KIND = "backtest"
@@ -96,7 +96,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--polls", type=Path, required=True, help="the poll file (shared/data/polls_calibration.csv)"
+        "--polls",
+        type=Path,
+        default=DEFAULT_POLLS,
+        help="the poll file (default: the project's copy, sim/data/polls_calibration.csv)",
     )
     parser.add_argument("--seed", type=seed_value, default=1, help="root seed (default 1)")
     parser.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")

@@ -1,6 +1,6 @@
 """Youth and cultural exchange: the flow of Korean visitors to Japan as the channel of people-to-people contact.
 
-The flow (million a year; 8.81 million in 2024, Japan Tourism Agency, shared/data/context_series.csv) moves
+The flow (million a year; 8.81 million in 2024, Japan Tourism Agency, sim/data/context_series.csv) moves
 toward its potential, cut by a boycott (2019: -25.9 % for the year, -65 % y/y by November) and all but closed by a
 pandemic (1.01 million in 2022). Its ratio to the reference level lifts young citizens' opinions (the essay's
 section on youth exchange and pop culture).

@@ -4,7 +4,7 @@ Each capital holds its own regime (export controls, the other side on or off its
 may file a WTO case. ``trade_normalization`` is one minus the weighted restrictions, so 1 is the pre-2019 and
 post-2023 state. A Korean boycott (the 2019 'No Japan' campaign) grows while Japan restricts trade and Korean
 nationalist pressure exceeds a threshold, and fades otherwise (the essay's trade section; beer imports -97 %
-and visitors -65 % y/y in late 2019, rows of shared/data/events_2015_2025.csv).
+and visitors -65 % y/y in late 2019, rows of sim/data/events_2015_2025.csv).
 """
 
 from __future__ import annotations

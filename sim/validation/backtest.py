@@ -262,7 +262,7 @@ def series_figure(
     ax.text(
         0.0,
         -0.12,
-        "Observed: shared/data/polls_calibration.csv (source cited per row); events: the scenario's dated record.",
+        "Observed: sim/data/polls_calibration.csv (source cited per row); events: the scenario's dated record.",
         transform=ax.transAxes,
         fontsize=6.5,
         color="0.35",

@@ -44,6 +44,9 @@ from numpy.typing import NDArray
 from sim.agents.public import Cohort
 
 #: The columns ``polls_calibration.csv`` must have.
+#: The project's copy of the poll file (with the events and context series beside it; sources in its README).
+DEFAULT_POLLS = Path(__file__).resolve().parents[1] / "data" / "polls_calibration.csv"
+
 POLL_COLUMNS = ("series", "instrument", "year", "value_pct", "fieldwork", "note", "source")
 
 _MONTHS = {
