@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 from pathlib import Path
 
@@ -119,3 +120,12 @@ def test_report_command_and_its_refusals(
     code, _, stderr = cli(capsys, "report", results, "--out", tmp_path / "x", "--outcome", "mood")
     assert code == 2 and "--outcome 'mood'" in stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_output_folder_has_ordinary_permissions(results: Path, tmp_path: Path) -> None:
+    umask = os.umask(0)
+    os.umask(umask)
+    folder = write_report(results, tmp_path / "shared", outcomes=["nk_threat"])
+    # what mkdir gives under the user's umask, like the results folders (not a private temporary folder's 0700)
+    assert folder.stat().st_mode & 0o777 == 0o777 & ~umask
+    assert not list(tmp_path.glob(".shared.*"))  # no staging folder left behind

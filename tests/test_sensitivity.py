@@ -30,16 +30,23 @@ def ishigami(points: np.ndarray) -> np.ndarray:
     return np.sin(x1) + 7.0 * np.sin(x2) ** 2 + 0.1 * x3**4 * np.sin(x1)
 
 
-def synthetic_runs(design: Design, outputs: np.ndarray, replications: int, noise: float) -> pd.DataFrame:
-    """Runs of every design point whose replications scatter around ``outputs`` and average to it exactly."""
+def synthetic_runs(
+    design: Design, outputs: np.ndarray, replications: int, noise: float, *, common: bool = False
+) -> pd.DataFrame:
+    """Runs of every design point whose replications scatter around ``outputs`` and average to it exactly.
+
+    With ``common`` the scatter of replication r is the same at every point (what a seed shared by all points
+    adds); otherwise its sign alternates from point to point (noise that common seeds do not cancel).
+    """
     offsets = np.linspace(-noise, noise, replications)  # symmetric: they sum to zero
-    points = np.repeat(np.arange(len(design.points)), replications)
+    n = len(design.points)
+    signs = np.ones(n) if common else np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
     return pd.DataFrame(
         {
-            "design_point": points,
-            "replication": np.tile(np.arange(replications), len(design.points)),
+            "design_point": np.repeat(np.arange(n), replications),
+            "replication": np.tile(np.arange(replications), n),
             "status": "ok",
-            "window_relations_index": np.repeat(outputs, replications) + np.tile(offsets, len(design.points)),
+            "window_relations_index": np.repeat(outputs, replications) + np.outer(signs, offsets).ravel(),
         }
     )
 
@@ -63,11 +70,16 @@ def test_replications_are_averaged_before_the_analysis() -> None:
     design = make_design("sobol", factors, samples=64, seed=1)
     y = ishigami(design.points)
     noisy = sensitivity_indices(design, synthetic_runs(design, y, 3, noise=20.0), "window_relations_index")
+    common = synthetic_runs(design, y, 3, noise=20.0, common=True)
+    shared = sensitivity_indices(design, common, "window_relations_index")
     clean = sensitivity_indices(design, synthetic_runs(design, y, 1, noise=0.0), "window_relations_index")
     cols = ["S1", "S1_conf", "ST", "ST_conf"]
     pd.testing.assert_frame_equal(noisy[cols], clean[cols], rtol=1e-9)
-    # with the replication noise 20 around each mean, a large part of the means' spread could be noise
-    assert noisy["noise_share"].iloc[0] > 0.5
+    pd.testing.assert_frame_equal(shared[cols], clean[cols], rtol=1e-9)
+    # noise of 20 that differs between points could explain much of the means' spread (variance about 14) ...
+    assert noisy["noise_share"].iloc[0] > 1.0
+    # ... but noise that a seed adds to every point alike cancels from the indices, and is not counted
+    assert shared["noise_share"].iloc[0] == pytest.approx(0.0, abs=1e-12)
     assert math.isnan(clean["noise_share"].iloc[0])
 
 

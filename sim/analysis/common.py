@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -209,7 +208,11 @@ def fresh_folder(out: Path, *, force: bool, about: dict[str, Any]) -> Iterator[P
     """
     check_fresh(out, force=force)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    # Named by process (not mkdtemp, whose private 0700 mode would stay on the finished folder).
+    staging = out.parent / f".{out.name}.{os.getpid()}.tmp"
+    if staging.exists():  # left by a killed earlier process that had the same id
+        shutil.rmtree(staging)
+    staging.mkdir()
     try:
         yield staging
         (staging / MARKER).write_text(json.dumps(about, indent=2, default=str) + "\n")

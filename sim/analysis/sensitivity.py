@@ -7,6 +7,11 @@ Jansen 1999 for Sobol; Morris 1991 and Campolongo et al. 2007 for Morris), with 
 intervals. The intervals cover the sampling of the design, not the replication noise left in each point's mean,
 so use enough replications that the per-point means are stable (``noise_share`` in the table says how much of
 the spread of the means that noise may still explain).
+
+Replication ``r`` has the same seeds at every design point (common random numbers), so the part of the noise
+that a seed adds to every point alike shifts all means equally and cancels from the indices; only the rest
+(the point x replication interaction of a two-way decomposition) blurs them, and that is what ``noise_share``
+measures.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from sim.results import Batch
 __all__ = [
     "DEFAULT_OUTPUTS",
     "design_of",
+    "noise_share",
     "point_means",
     "sensitivity_indices",
     "sensitivity_table",
@@ -94,24 +100,49 @@ def sensitivity_indices(design: Design, runs: pd.DataFrame, metric: str) -> pd.D
 
     One row per factor, as :func:`sim.designs.analyze` (``S1``, ``S1_conf``, ``ST``, ``ST_conf`` for Sobol;
     ``mu``, ``mu_star``, ``mu_star_conf``, ``sigma`` for Morris), ranked, plus ``output`` (the metric),
-    ``replications`` (the fewest finished replications of any point) and ``noise_share``: the replication
-    variance of a point's mean over the variance of the means across points (NaN with one replication). Near 0
-    the indices describe the model's response; near 1 the means are mostly noise and more runs are needed.
+    ``replications`` (the fewest finished replications of any point) and ``noise_share`` (see
+    :func:`noise_share`). Near 0 the indices describe the model's response; near or above 1 the means are
+    mostly noise and more runs are needed.
     """
     means, counts = point_means(design, runs, metric)
     try:
         table = analyze(design, means)
     except DesignError as exc:
         raise AnalysisError(f"{metric}: {exc}") from None
-    if "status" in runs.columns:
-        runs = runs[runs["status"] == "ok"]
-    within = metric_values(runs, metric).groupby(runs["design_point"].to_numpy()).var(ddof=1)
-    spread = float(np.var(means, ddof=1)) if len(means) > 1 else float("nan")
-    noise = float(np.nanmean(within.to_numpy() / counts[within.index.to_numpy()])) if counts.min() > 1 else np.nan
     table.insert(0, "output", metric)
     table["replications"] = int(counts.min())
-    table["noise_share"] = noise / spread if spread > 0 else float("nan")
+    table["noise_share"] = noise_share(runs, metric, means)
     return table
+
+
+def noise_share(runs: pd.DataFrame, metric: str, means: np.ndarray) -> float:
+    """Variance of a point's mean due to replication noise that common random numbers do not cancel, over the
+    variance of the means across points.
+
+    With every point run on the same replications, ``y[p, r] = mean[p] + seed[r] + e[p, r]``: the seed term
+    moves all points alike and leaves the indices alone, so the noise is the residual ``e`` of that two-way
+    decomposition, and the noise in a mean is its variance over the replications. Where replications are
+    missing (failed runs) the within-point variance is used instead, which is larger: a conservative figure.
+    NaN with a single replication or constant means.
+    """
+    if "status" in runs.columns:
+        runs = runs[runs["status"] == "ok"]
+    values = pd.DataFrame(
+        {"point": runs["design_point"].to_numpy(), "rep": runs["replication"].to_numpy()}
+        | {"y": metric_values(runs, metric).to_numpy()}
+    )
+    table = values.pivot_table(index="point", columns="rep", values="y", aggfunc="mean")
+    spread = float(np.var(means, ddof=1)) if len(means) > 1 else 0.0
+    reps = table.shape[1]
+    if reps < 2 or spread <= 0.0:
+        return float("nan")
+    grid = table.to_numpy(dtype=np.float64)
+    if np.isfinite(grid).all():
+        residual = grid - grid.mean(axis=1, keepdims=True) - grid.mean(axis=0, keepdims=True) + grid.mean()
+        variance = float((residual**2).sum()) / ((grid.shape[0] - 1) * (reps - 1))
+        return variance / reps / spread
+    within = values.groupby("point")["y"].agg(["var", "count"])
+    return float(np.nanmean(within["var"] / within["count"])) / spread
 
 
 def sensitivity_table(batch: Batch, outputs: Sequence[str] = DEFAULT_OUTPUTS) -> tuple[pd.DataFrame, list[str]]:
