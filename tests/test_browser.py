@@ -422,7 +422,7 @@ def test_the_dashboard_steps_and_a_slider_changes_the_plot(browser: Any, dashboa
     assert defaults != empty  # stepping draws the months
 
     # Three times the North Korean provocations: move the slider, reset, step the same seed again.
-    slider = page.locator(".v-input", has_text="North Korean provocations")
+    slider = page.locator(".knob-nk_provocations")
     slider.get_by_role("slider").focus()
     for _ in range(8):
         slider.get_by_role("slider").press("ArrowRight")

@@ -332,3 +332,16 @@ def test_debrief_command_writes_html_and_png(
     )
     assert (tmp_path / "d" / "debrief.png").stat().st_size > 0
     assert "simulated futures" in (tmp_path / "d" / "debrief.html").read_text()
+
+
+def test_the_classroom_scenario_is_a_full_exercise() -> None:
+    classroom = shipped("classroom", "publics.korea.citizens=200", "publics.japan.citizens=200")
+    exercise = classroom.exercise
+    assert exercise is not None and set(exercise.briefings) == set(Team)
+    assert exercise.turns * exercise.turn_months == classroom.meta.months
+    game = Game(classroom, seed=1, teams=ALL_TEAMS, turn_months=exercise.turn_months, turns=exercise.turns)
+    while not game.finished:
+        game.advance()
+    assert game.outcome_class() is not None and len(game.played()) == classroom.meta.months
+    # The February 2026 ruling reopens the compensation dispute: the plan becomes a move Seoul can weigh.
+    assert game.model.history.dispute_open

@@ -301,14 +301,10 @@ def Page() -> None:
                     knobs.value = {**knobs.value, name: value}
 
                 value = knobs.value[name]
-                solara.SliderFloat(
-                    f"{knob.label}: {value:.2f}",
-                    value=value,
-                    on_value=turn,
-                    min=knob.low,
-                    max=knob.high,
-                    step=knob.step,
-                )
+                # The label on its own line: beside the slider it would squeeze the track to a stub.
+                with solara.Div(classes=["knob", f"knob-{name}"]):
+                    solara.Text(f"{knob.label}: {value:.2f}")
+                    solara.SliderFloat("", value=value, on_value=turn, min=knob.low, max=knob.high, step=knob.step)
     with solara.Div(classes=["dashboard-state"]):
         solara.Text(state_text(model.value, applied.value[1]))
     Plots(model.value, version.value)

@@ -218,6 +218,9 @@ def debrief_figure(debrief: Debrief) -> Figure:
             gid=GID_PLAYED,
             zorder=4,
         )
+        # A month of room on the left, so the first turn's marker and label are not on the axis itself.
+        left, right = ax.get_xlim()
+        ax.set_xlim(left - 31.0, right)
         legend = ax.get_legend()
         if legend is not None:
             if i == 0:  # one key for every panel

@@ -167,6 +167,7 @@ class ExerciseServer:
             "start": self._start_values,
             "history": history,
             "label": label,
+            "paragraphs": paragraphs,
         }
 
     def team_context(self, team: Team) -> dict[str, Any]:
@@ -398,6 +399,11 @@ _ENV = jinja2.Environment(
     autoescape=jinja2.select_autoescape(["html"]),
     undefined=jinja2.StrictUndefined,
 )
+
+
+def paragraphs(text: str) -> list[str]:
+    """Text split at blank lines, each paragraph's line breaks joined (YAML block text keeps them)."""
+    return [" ".join(part.split()) for part in text.split("\n\n") if part.strip()]
 
 
 def _team(name: str) -> Team | None:
