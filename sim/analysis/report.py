@@ -120,6 +120,11 @@ def _class_rows(runs_by_label: dict[str, pd.DataFrame]) -> list[dict[str, Any]]:
 
 
 def _number(value: float) -> str:
+    """Three significant digits; round-off residues such as 1e-16 show as 0 (outcomes are 0-1 or 0-100)."""
+    if not np.isfinite(value):
+        return "n/a"
+    if abs(value) < 5e-4:
+        return "0"
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
 
 
