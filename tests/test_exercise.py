@@ -4,6 +4,7 @@ command's usage errors. (The pages themselves are driven by a real browser in te
 from __future__ import annotations
 
 import json
+import re
 import socket
 from pathlib import Path
 
@@ -345,3 +346,56 @@ def test_the_classroom_scenario_is_a_full_exercise() -> None:
     assert game.outcome_class() is not None and len(game.played()) == classroom.meta.months
     # The February 2026 ruling reopens the compensation dispute: the plan becomes a move Seoul can weigh.
     assert game.model.history.dispute_open
+
+
+def test_resume_options_must_match_the_saved_game(
+    small: Scenario, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    game = new_game(small)
+    game.advance()
+    path = tmp_path / "g.json"
+    save_state(path, game)
+    for option, value, expected in [
+        ("--seed", "6", "--seed: the saved game"),
+        ("--turns", "2", "--turns: the saved game"),
+        ("--teams", "seoul", "--teams: the saved game"),
+    ]:
+        code, err = run_cli(capsys, "exercise", "serve", "--resume", str(path), option, value)
+        assert code == EXIT_USAGE and expected in err, err
+    code, err = run_cli(capsys, "exercise", "serve", str(SCENARIOS / "nk_escalation.yaml"), "--resume", str(path))
+    assert code == EXIT_USAGE and "not the scenario of the saved game" in err
+
+
+def test_the_same_scenario_is_accepted_on_resume(small: Scenario, tmp_path: Path) -> None:
+    """The control for the refusal above: the file the game was made from, with the same overrides, matches."""
+    import argparse
+
+    from sim.commands.exercise import _check_resume
+
+    game = new_game(small)
+    overrides = ["meta.months=24", "publics.korea.citizens=200", "publics.japan.citizens=200"]
+    args = argparse.Namespace(
+        seed=5, turn_months=6, turns=3, teams="seoul,tokyo,washington", resume=tmp_path / "g.json",
+        scenario=SCENARIOS / "baseline.yaml", overrides=overrides,
+    )  # fmt: skip
+    _check_resume(args, game)
+
+
+def test_links_of_a_wildcard_bind_name_this_machine() -> None:
+    from sim.commands.exercise import shown_host
+
+    assert shown_host("127.0.0.1") == "127.0.0.1"
+    assert shown_host("0.0.0.0") not in ("0.0.0.0", "")
+
+
+def test_the_dashboard_assets_are_the_packages_of_solaras_page(tmp_path: Path) -> None:
+    pytest.importorskip("solara")
+    from sim.ui.assets import missing_packages, needed_packages
+
+    needed = needed_packages()
+    assert any(spec.startswith("requirejs@") for spec in needed)
+    assert any("solara-vuetify" in spec for spec in needed)
+    assert all(re.fullmatch(r"(@[\w.-]+/)?[\w.-]+@\d+\.\d+\.\d+", spec) for spec in needed)
+    assert missing_packages(tmp_path) == needed  # an empty cache lacks them all
+    (tmp_path / needed[0]).mkdir(parents=True)
+    assert missing_packages(tmp_path) == needed[1:]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.cli import UsageError, load_all, positive_int, seed_value
+from sim.executors import START_METHOD_ENV
 from sim.scenario import Team
 
 #: Where the dashboard's scenario file is passed to the Solara app (it runs in its own process).
@@ -46,7 +47,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--turn-months", type=positive_int, default=None, help="months per turn (default: the scenario's, or 6)"
     )
     serve.add_argument("--turns", type=positive_int, default=None, help="turns (default: the scenario's)")
-    serve.add_argument("--seed", type=seed_value, default=1, help="seed of the game and its debrief (default 1)")
+    serve.add_argument(
+        "--seed", type=seed_value, default=None, help="seed of the game and its debrief (default 1)"
+    )
     serve.add_argument("--save", type=Path, default=None, help="state file (default exercise-<scenario>.json)")
     serve.add_argument("--resume", type=Path, default=None, metavar="FILE", help="continue a saved game")
     serve.add_argument(
@@ -152,7 +155,14 @@ def _new_game(args: argparse.Namespace) -> Any:
             f"{path}: meta.months ({scenario.meta.months}) is shorter than one turn of {turn_months} months"
         )
     try:
-        return Game(scenario, seed=args.seed, teams=teams, turn_months=turn_months, turns=turns, source=str(path))
+        return Game(
+            scenario,
+            seed=1 if args.seed is None else args.seed,
+            teams=teams,
+            turn_months=turn_months,
+            turns=turns,
+            source=str(path),
+        )
     except ExerciseError as exc:
         raise UsageError(f"{path}: {exc}") from None
 
@@ -169,10 +179,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             game, server_block = load_state(args.resume)
         except ExerciseError as exc:
             raise UsageError(str(exc)) from None
-        if args.teams is not None and parse_teams(args.teams) != list(game.teams):
-            raise UsageError(
-                f"--teams: the saved game in {args.resume} is played by {','.join(t.value for t in game.teams)}"
-            )
+        _check_resume(args, game)
         tokens = server_block.get("tokens") or new_tokens(game.teams)
         state_path = args.save or args.resume
     else:
@@ -184,6 +191,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                 f"{state_path}: a saved exercise already exists; continue it with --resume {state_path}, "
                 "or name another file with --save"
             )
+    if args.workers > 1:
+        # The debrief's pool starts inside a server that runs threads: forking there is unsafe.
+        os.environ.setdefault(START_METHOD_ENV, "forkserver")
     sock = bind(args.host, args.port)
     port = sock.getsockname()[1]
     try:
@@ -191,7 +201,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             game,
             state_path,
             tokens,
-            base_url=_url(args.host, port),
+            base_url=_url(shown_host(args.host), port),
             debrief_runs=args.debrief_runs,
             workers=args.workers,
         )
@@ -208,9 +218,47 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     for team, link in links.teams.items():
         print(f"Team {team.value}: {link}")
     print(f"Stop with Ctrl-C; continue later with: rapprochement exercise serve --resume {state_path}", flush=True)
+    server.prepare_debrief()
     config = uvicorn.Config(server.app(), log_level="warning", lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def _check_resume(args: argparse.Namespace, game: Any) -> None:
+    """Options given again with ``--resume`` must describe the saved game (they cannot change it)."""
+    from sim.ui.game import ExerciseError, game_scenario
+
+    saved = {"--seed": game.seed, "--turn-months": game.turn_months, "--turns": game.turns}
+    for option, value in {"--seed": args.seed, "--turn-months": args.turn_months, "--turns": args.turns}.items():
+        if value is not None and value != saved[option]:
+            raise UsageError(f"{option}: the saved game in {args.resume} has {saved[option]}, not {value}")
+    if args.teams is not None and parse_teams(args.teams) != list(game.teams):
+        raise UsageError(
+            f"--teams: the saved game in {args.resume} is played by {','.join(t.value for t in game.teams)}"
+        )
+    if args.scenario is not None:
+        [(path, scenario)] = load_all([args.scenario], args.overrides)
+        try:
+            same = game_scenario(scenario, game.turns * game.turn_months).digest() == game.scenario.digest()
+        except ExerciseError:
+            same = False
+        if not same:
+            raise UsageError(
+                f"{path}: not the scenario of the saved game in {args.resume} (it keeps its own copy: "
+                "resume with --resume alone)"
+            )
+
+
+def shown_host(host: str) -> str:
+    """The address to put in printed links: for a wildcard bind, this machine's address on its network."""
+    if host not in ("0.0.0.0", "::", ""):
+        return host
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("10.255.255.255", 1))  # a UDP connect sends nothing: it only picks the interface
+            return str(probe.getsockname()[0])
+    except OSError:
+        return socket.gethostname()
 
 
 def _cmd_debrief(args: argparse.Namespace) -> int:

@@ -140,6 +140,10 @@ class ExerciseServer:
                 self._futures = simulate_futures(self.game, self.debrief_runs, workers=self.workers)
             return self._futures
 
+    def prepare_debrief(self) -> None:
+        """Compute the futures in the background now, so the debrief opens at once when it is asked for."""
+        threading.Thread(target=self.futures, name="debrief-futures", daemon=True).start()
+
     # ----------------------------------------------------------------------------------------------
     # Page contexts
     def _common(self) -> dict[str, Any]:
@@ -219,7 +223,8 @@ class ExerciseServer:
     # Handlers
     def _page(self, template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
         page = _ENV.get_template(template).render(**({"notice": None, "error": None} | context))
-        return HTMLResponse(page, status_code=status)
+        # Pages hold tokens in their links and forms: keep them out of caches.
+        return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
 
     def _denied(self) -> HTMLResponse:
         return self._page(
@@ -356,7 +361,7 @@ class ExerciseServer:
         token = quote(request.query_params["token"])
         links = {"Download HTML": f"/debrief.html?token={token}", "Download PNG": f"/debrief.png?token={token}"}
         html = await run_in_threadpool(render_html, debrief, None, links=links)
-        return HTMLResponse(html)
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     async def debrief_html(self, request: Request) -> Response:
         """The debrief as a self-contained HTML file to keep."""
