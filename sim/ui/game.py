@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
-from sim.agents.washington import WashingtonAction
+from sim.agents.washington import BROKERING_FACTORS, ENGAGEMENT_STEP, WashingtonAction
 from sim.model import RapprochementModel, classify
 from sim.moves import MOVES, Move, Side
 from sim.outcomes import OUTCOMES, OutcomeClass
@@ -45,6 +45,19 @@ DEFAULT_CHOICE: dict[Team, str] = {
     Team.SEOUL: Move.HOLD.value,
     Team.TOKYO: Move.HOLD.value,
     Team.WASHINGTON: WashingtonAction.STEADY.value,
+}
+
+
+#: What each Washington action does, as the team page says it.
+WASHINGTON_EFFECTS: dict[WashingtonAction, str] = {
+    WashingtonAction.STEADY: "nothing new: engagement keeps moving toward its target; no summit this turn",
+    WashingtonAction.BROKER: (
+        f"US pressure on Seoul and Tokyo to cooperate x{BROKERING_FACTORS[WashingtonAction.BROKER]:g} this turn"
+    ),
+    WashingtonAction.TRILATERAL_SUMMIT: "a summit in the turn's first month: institutions, security, climate up",
+    WashingtonAction.RAISE_ENGAGEMENT: f"engagement target +{ENGAGEMENT_STEP:g}; engagement follows monthly",
+    WashingtonAction.LOWER_ENGAGEMENT: f"engagement target -{ENGAGEMENT_STEP:g}; engagement follows monthly",
+    WashingtonAction.STAND_BACK: "no US pressure on either capital this turn",
 }
 
 
@@ -67,12 +80,14 @@ class Choice:
             NaN when something else rules the move out first).
         in_win_set: whether that share reaches what the government needs.
         reason: why the move is unavailable, or None.
+        effect: what the move does, where the page explains it (Washington's actions).
     """
 
     name: str
     acceptance: float | None
     in_win_set: bool
     reason: str | None
+    effect: str = ""
 
     @property
     def available(self) -> bool:
@@ -228,7 +243,7 @@ class Game:
         if team is Team.WASHINGTON:
             washington = self.model.washington
             return [
-                Choice(action.value, None, reason is None, reason)
+                Choice(action.value, None, reason is None, reason, WASHINGTON_EFFECTS[action])
                 for action in WashingtonAction
                 for reason in [washington.unavailable(action)]
             ]
