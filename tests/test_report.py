@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -129,3 +130,13 @@ def test_output_folder_has_ordinary_permissions(results: Path, tmp_path: Path) -
     # what mkdir gives under the user's umask, like the results folders (not a private temporary folder's 0700)
     assert folder.stat().st_mode & 0o777 == 0o777 & ~umask
     assert not list(tmp_path.glob(".shared.*"))  # no staging folder left behind
+
+
+def test_events_of_only_some_scenarios_name_them_on_shared_fans() -> None:
+    from sim.analysis.report import _unique_events
+    from sim.plots import EventMarker
+
+    summit = EventMarker(pd.Timestamp("2026-01-01"), "Summit", "summit")
+    ruling = EventMarker(pd.Timestamp("2026-03-01"), "Ruling", "court_ruling")
+    events = _unique_events([[summit], [summit, ruling]], ["baseline", "relapse"])
+    assert [e.label for e in events] == ["Summit", "Ruling (relapse)"]

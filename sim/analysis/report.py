@@ -172,14 +172,26 @@ def _outcomes(names: Sequence[str] | None) -> list[str]:
     return chosen
 
 
-def _unique_events(groups: Sequence[Sequence[EventMarker]]) -> list[EventMarker]:
-    seen: set[tuple[Any, str]] = set()
-    events = []
-    for group in groups:
+def _unique_events(groups: Sequence[Sequence[EventMarker]], labels: Sequence[str]) -> list[EventMarker]:
+    """Every scenario's events once; those not shared by all scenarios name the scenarios they belong to.
+
+    Overlaid fans share one time axis, so an inject of one scenario must not read as if all had it.
+    """
+    owners: dict[tuple[Any, str], list[str]] = {}
+    first: dict[tuple[Any, str], EventMarker] = {}
+    for group, label in zip(groups, labels, strict=True):
         for event in group:
-            if (event.date, event.label) not in seen:
-                seen.add((event.date, event.label))
-                events.append(event)
+            key = (pd.Timestamp(event.date), event.label)
+            owners.setdefault(key, [])
+            if label not in owners[key]:
+                owners[key].append(label)
+            first.setdefault(key, event)
+    events = []
+    for key, event in first.items():
+        if len(owners[key]) == len(labels):
+            events.append(event)
+        else:
+            events.append(EventMarker(event.date, f"{event.label} ({', '.join(owners[key])})", event.kind))
     return events
 
 
@@ -282,7 +294,7 @@ def build_comparison(
         [b.timeseries.assign(scenario=label) for b, label in zip(batches, labels, strict=True)],
         ignore_index=True,
     )
-    events = _unique_events([events_of(b) for b in batches])
+    events = _unique_events([events_of(b) for b in batches], labels)
     plots = folder / PLOTS
     fans = [
         _figure(
