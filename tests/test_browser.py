@@ -32,10 +32,15 @@ REQUIRE_ENV = "RAPPROCHEMENT_REQUIRE_BROWSER"
 WAIT_MS = 60_000
 SERVER_START_S = 120.0
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
+try:
+    import playwright.sync_api as playwright_sync
+except ImportError:  # reported by the browser fixture: a skip, or a failure where a browser is required
+    playwright_sync = None  # type: ignore[assignment]
 
 
 def _browser_missing_reason() -> str | None:
+    if playwright_sync is None:
+        return "playwright is not installed (pip install '.[dev]')"
     if not CHROMIUM.exists():
         return f"{CHROMIUM} is missing (apt-get install chromium)"
     return None
