@@ -362,3 +362,16 @@ def test_open_results_names_the_missing_files(tmp_path: Path) -> None:
     (tmp_path / "half" / "manifest.json").write_text("{}")
     with pytest.raises(AnalysisError, match=r"half: not a results folder \(missing runs.parquet, timeseries"):
         open_results(tmp_path / "half")
+
+
+def test_failed_runs_drop_out_of_the_pairs(tmp_path: Path) -> None:
+    a = write_results(tmp_path / "a", {"relations_index": np.arange(10.0)})
+    b = write_results(tmp_path / "b", {"relations_index": np.arange(10.0) + 1.0})
+    runs = pd.read_parquet(b / "runs.parquet")
+    runs.loc[3, "status"] = "failed"
+    runs.loc[3, "final_relations_index"] = np.nan
+    runs.to_parquet(b / "runs.parquet", index=False)
+    r = row(compare([open_results(a), open_results(b)], ["a", "b"]).differences, "final_relations_index")
+    assert r["paired"] and r["n"] == 9
+    assert r["difference"] == pytest.approx(1.0)
+    assert r["mean_reference"] == pytest.approx(np.delete(np.arange(10.0), 3).mean())
