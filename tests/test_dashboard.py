@@ -1,0 +1,104 @@
+"""The dashboard's pieces without a browser: sliders applied to a scenario, the event log, the assets helper.
+(The page itself is driven by a real browser in tests/test_browser.py.)"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from sim.scenario import Scenario
+from tests.conftest import SCENARIOS, shipped
+
+pytest.importorskip("solara")
+
+from sim.ui import assets
+from sim.ui.dashboard import KNOBS, SCENARIO_ENV, adjusted, build_model, event_log, state_text
+
+
+@pytest.fixture(scope="module")
+def small() -> Scenario:
+    return shipped("baseline", "meta.months=12", "publics.korea.citizens=200", "publics.japan.citizens=200")
+
+
+def test_neutral_sliders_leave_the_scenario_as_written(small: Scenario) -> None:
+    assert adjusted(small, {name: knob.neutral for name, knob in KNOBS.items()}).digest() == small.digest()
+
+
+def test_sliders_shift_or_multiply_and_stay_in_range(small: Scenario) -> None:
+    changed = adjusted(small, {"nk_provocations": 3.0, "nationalism": 0.1, "us_engagement": 0.9})
+    assert changed.drivers.security.nk_provocation_rate == pytest.approx(
+        3 * small.drivers.security.nk_provocation_rate
+    )
+    assert changed.publics.korea.nationalism_mean == pytest.approx(small.publics.korea.nationalism_mean + 0.1)
+    assert changed.publics.japan.nationalism_mean == pytest.approx(small.publics.japan.nationalism_mean + 0.1)
+    assert changed.actors.washington.target_engagement == 1.0  # clipped to the field's range
+
+
+def test_the_model_uses_the_picked_scenario_and_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SCENARIO_ENV, str(SCENARIOS / "baseline.yaml"))
+    a = build_model("nk_escalation.yaml", 4, {"nk_provocations": 1.0})
+    b = build_model("nk_escalation.yaml", 4, {"nk_provocations": 1.0})
+    assert a.spec.meta.name == "nk_escalation"
+    for _ in range(3):
+        a.step()
+        b.step()
+    assert a.relations_index == b.relations_index  # seeded
+    assert "nk_escalation, seed 4: month 3 of 60 (2025-09)" in state_text(a, 4)
+
+
+def test_the_event_log_lists_injects_moves_and_incidents(small: Scenario) -> None:
+    from sim.model import RapprochementModel
+
+    eager = small.with_values(
+        {
+            "actors.seoul.initiative": 1.0,
+            "actors.seoul.rationality": 0.0,
+            "drivers.security.nk_provocation_rate": 5.0,
+        }
+    )
+    model = RapprochementModel(eager, rng=2)
+    for _ in range(6):
+        model.step()
+    log = event_log(model)
+    assert any("inject: Takaichi Sanae elected prime minister (tokyo)" in line for line in log)
+    assert any(line.startswith("2025-07  ") and "North Korean provocation" in line for line in log)
+    assert any("seoul: " in line for line in log)
+    months = [line[:7] for line in log]
+    assert months == sorted(months, reverse=True)  # latest first
+
+
+def test_assets_are_unpacked_from_npm_into_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stand-in ``npm`` writes a package tarball; ``fetch`` unpacks its ``package/`` as ``name@version/``."""
+    payload = tmp_path / "payload" / "package" / "dist"
+    payload.mkdir(parents=True)
+    (payload / "app.js").write_text("console.log('app')")
+    tarball = tmp_path / "pkg.tgz"
+    with tarfile.open(tarball, "w:gz") as archive:
+        archive.add(tmp_path / "payload" / "package", arcname="package")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    npm = bin_dir / "npm"
+    npm.write_text(f'#!/bin/sh\n# npm pack SPEC --silent --pack-destination DIR\ncp {tarball} "$5/pkg.tgz"\n')
+    npm.chmod(npm.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    cache = tmp_path / "cache"
+    assets.fetch("@scope/app@1.2.3", cache)
+    assert (cache / "@scope" / "app@1.2.3" / "dist" / "app.js").read_text() == "console.log('app')"
+    assert [p.name for p in cache.iterdir()] == ["@scope"]  # the work folder is gone
+
+
+def test_a_failing_npm_is_reported_not_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    npm = bin_dir / "npm"
+    npm.write_text("#!/bin/sh\necho 'registry unreachable' >&2\nexit 1\n")
+    npm.chmod(npm.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(assets, "cache_dir", lambda: tmp_path / "cache")
+    problems = assets.ensure_assets()
+    assert problems and all("registry unreachable" in p for p in problems)
+    assert not any((tmp_path / "cache").rglob("*.js"))
