@@ -3,6 +3,8 @@
 Each is a thin shell over ``sim.analysis``: it parses options, calls the library, and prints what was written.
 An ``AnalysisError`` (a user's mistake: a missing or foreign folder, an unknown outcome, results that cannot be
 analysed together) becomes ``UsageError``, so the command exits with code 2, one message and nothing written.
+The analysis modules (Jinja2, scikit-learn) are imported inside the handlers, so that every other command of
+``rapprochement`` starts without loading them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
 
-from sim.analysis.common import AnalysisError, check_fresh, open_results
+from sim.analysis.common import AnalysisError, check_fresh, open_results, resolve_metric
 from sim.cli import EXIT_FAILED_RUNS, UsageError, batch_options, load_all, positive_int, run_plans
 from sim.designs import DesignError, DesignKind, factors_of, make_design
 from sim.results import BatchStore
@@ -77,7 +79,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
-    from sim.analysis.common import resolve_metric
     from sim.analysis.sensitivity import DEFAULT_OUTPUTS, write_sensitivity
 
     outputs = [resolve_metric(name) for name in args.outputs] or list(DEFAULT_OUTPUTS)
