@@ -11,7 +11,6 @@ import argparse
 import errno
 import os
 import socket
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -317,4 +316,7 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
         "--log-level",
         "warning",
     ]
-    return subprocess.call(command, env=env)
+    sys.stdout.flush()
+    # Become the Solara server (same process id), so stopping this command, by Ctrl-C or a signal, stops the
+    # server too: a child process would outlive a terminated parent and keep the port.
+    os.execve(sys.executable, command, env)
