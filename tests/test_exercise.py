@@ -399,3 +399,13 @@ def test_the_dashboard_assets_are_the_packages_of_solaras_page(tmp_path: Path) -
     assert missing_packages(tmp_path) == needed  # an empty cache lacks them all
     (tmp_path / needed[0]).mkdir(parents=True)
     assert missing_packages(tmp_path) == needed[1:]
+
+
+def test_a_saved_game_with_broken_tokens_is_a_usage_error(
+    small: Scenario, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    game = new_game(small)
+    path = tmp_path / "g.json"
+    save_state(path, game, {"tokens": {"facilitator": "f", "seoul": 7}})
+    code, err = run_cli(capsys, "exercise", "serve", "--resume", str(path), "--port", "0")
+    assert code == EXIT_USAGE and "server.tokens: no token for seoul, tokyo, washington" in err

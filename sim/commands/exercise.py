@@ -179,7 +179,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         except ExerciseError as exc:
             raise UsageError(str(exc)) from None
         _check_resume(args, game)
-        tokens = server_block.get("tokens") or new_tokens(game.teams)
+        saved_tokens = server_block.get("tokens")
+        # The saved tokens keep the links the teams already have; a file without them gets new ones.
+        tokens = saved_tokens if isinstance(saved_tokens, dict) and saved_tokens else new_tokens(game.teams)
         state_path = args.save or args.resume
     else:
         game = _new_game(args)

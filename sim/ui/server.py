@@ -73,9 +73,10 @@ class ExerciseServer:
     ) -> None:
         """Serve ``game``, saving it to ``state_path``; ``tokens`` maps ``facilitator`` and each team to its
         secret; ``base_url`` (``http://host:port``) is used to print and show the join links."""
-        missing = [name for name in (FACILITATOR, *(t.value for t in game.teams)) if not tokens.get(name)]
+        names = (FACILITATOR, *(t.value for t in game.teams))
+        missing = [name for name in names if not isinstance(tokens.get(name), str) or not tokens[name]]
         if missing:
-            raise ExerciseError(f"tokens: none for {', '.join(missing)}")
+            raise ExerciseError(f"server.tokens: no token for {', '.join(missing)}")
         self.game = game
         self.state_path = state_path
         self.tokens = dict(tokens)
