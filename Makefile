@@ -13,7 +13,7 @@ setup:
 	@bash scripts/setup.sh
 
 baseline: setup
-	$(BIN)/rapprochement run scenarios/baseline.yaml --runs $(RUNS) --seed $(SEED) $(FORCE)
+	$(BIN)/rapprochement run scenarios/baseline.yaml --runs $(RUNS) --seed $(SEED) --report $(FORCE)
 
 scenarios: setup
 	$(BIN)/rapprochement run scenarios/*.yaml --runs $(RUNS) --seed $(SEED) $(FORCE)

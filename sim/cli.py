@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from sim.analysis.report import write_report
 from sim.designs import DesignError, DesignKind, factors_of, make_design
 from sim.executors import make_executor
 from sim.loading import ScenarioError
@@ -95,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a Monte-Carlo batch of each scenario and plot the outcomes")
     run.add_argument("scenarios", nargs="+", type=Path, help="scenario YAML files, or folders of them")
     run.add_argument("--runs", type=positive_int, default=200, help="replications (default 200)")
+    run.add_argument(
+        "--report", action="store_true", help="also write <out>/<scenario>/report/report.html (printable)"
+    )
     batch_options(run)
 
     sweep = sub.add_parser("sweep", help="run a design over a scenario's uncertain parameters and levers")
@@ -123,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--format", choices=("json", "markdown"), default="json")
 
     run.set_defaults(handler=_cmd_run)
-    sweep.set_defaults(handler=_cmd_sweep)
+    sweep.set_defaults(handler=_cmd_sweep, report=False)
     validate.set_defaults(handler=_cmd_validate)
     schema.set_defaults(handler=_cmd_schema)
 
@@ -221,6 +225,11 @@ def run_plans(plans: Sequence[tuple[Path, BatchPlan, Path]], args: argparse.Name
             seconds = time.perf_counter() - started
             shares = ", ".join(f"{k} {v / plan.total:.0%}" for k, v in manifest["outcome_classes"].items())
             print(f"{name}: {len(pending)} runs in {seconds:.1f} s -> {store.out_dir}/  ({shares})")
+            if args.report and plan.design is None:
+                # The printable page a class or a reader gets; made from the finished files, so a failure here
+                # never touches the results themselves.
+                report = write_report(store.out_dir, force=True)
+                print(f"{name}: report -> {report / 'report.html'}")
             if manifest["failed_runs"]:
                 failed_batches += 1
                 print(f"{name}: {len(manifest['failed_runs'])} runs FAILED:", file=sys.stderr)

@@ -463,6 +463,20 @@ def test_run_with_plots(tmp_path: Path, out: Path, capsys: pytest.CaptureFixture
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
+def test_run_with_report(tmp_path: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = scenario(tmp_path, "reported", meta="description: A scenario made for the report test.")
+    code, stdout, stderr = cli(capsys, "run", path, *FAST, "--out", out, "--report")
+    assert code == 0, stderr
+    page = out / "reported" / "report" / "report.html"
+    assert f"report -> {page}" in stdout
+    html = page.read_text(encoding="utf-8")
+    assert "A scenario made for the report test." in html
+    assert "data:image/png;base64," in html
+    # A second run of the same batch replaces the report it wrote before.
+    assert cli(capsys, "run", path, *FAST, "--out", out, "--report")[0] == 0
+    assert page.read_text(encoding="utf-8") == html
+
+
 def test_overwrite_protection(tmp_path: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = scenario(tmp_path, "tiny")
     folder = out / "tiny"
