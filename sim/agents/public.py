@@ -174,8 +174,11 @@ class PublicOpinion(mesa.Agent["RapprochementModel"]):
             room *= self.exchange_reach
             room *= exchange
             delta += room
-        opinions = self.opinions + delta
-        self.opinions = np.clip(opinions, 0.0, 1.0, out=opinions)
+        # In place: the opinion array belongs to this agent alone (readers take copies), and a fresh array of
+        # the population's size every month costs page faults.
+        opinions = self.opinions
+        opinions += delta
+        self.opinions = np.clip(opinions, 0.0, 1.0, out=opinions)  # the setter clears the cached hostility
         # Part of what people live through changes their settled attitude, not just today's mood.
         delta *= d.anchor_absorption
         self.anchors += delta
@@ -189,7 +192,7 @@ class PublicOpinion(mesa.Agent["RapprochementModel"]):
         built, and this runs every month.
         """
         d = self.dynamics
-        # Updated in place: ``absorb`` (or the constructor) made this array, and nothing else holds it.
+        # Updated in place: the constructor made this array, and nothing else holds it.
         x = self.opinions
         for _ in range(d.rounds_per_month):
             deffuant_round(x, d.confidence, d.convergence, self.model.rng, out=x)
