@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--format", choices=("json", "markdown"), default="json")
 
     run.set_defaults(handler=_cmd_run)
-    sweep.set_defaults(handler=_cmd_sweep, report=False)
+    sweep.set_defaults(handler=_cmd_sweep)
     validate.set_defaults(handler=_cmd_validate)
     schema.set_defaults(handler=_cmd_schema)
 
@@ -182,8 +182,12 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
-def run_plans(plans: Sequence[tuple[Path, BatchPlan, Path]], args: argparse.Namespace) -> int:
+def run_plans(
+    plans: Sequence[tuple[Path, BatchPlan, Path]], args: argparse.Namespace, *, report: bool = False
+) -> int:
     """Run batches into their folders with the options of ``batch_options``; returns the exit code.
+
+    With ``report``, each finished batch also gets its printable report (``<out>/report/report.html``).
 
     Open every store first (each checks its target, so a refusal costs nothing), then compute them."""
     stores = []
@@ -225,11 +229,11 @@ def run_plans(plans: Sequence[tuple[Path, BatchPlan, Path]], args: argparse.Name
             seconds = time.perf_counter() - started
             shares = ", ".join(f"{k} {v / plan.total:.0%}" for k, v in manifest["outcome_classes"].items())
             print(f"{name}: {len(pending)} runs in {seconds:.1f} s -> {store.out_dir}/  ({shares})")
-            if args.report and plan.design is None:
+            if report:
                 # The printable page a class or a reader gets; made from the finished files, so a failure here
                 # never touches the results themselves.
-                report = write_report(store.out_dir, force=True)
-                print(f"{name}: report -> {report / 'report.html'}")
+                page = write_report(store.out_dir, force=True) / "report.html"
+                print(f"{name}: report -> {page}")
             if manifest["failed_runs"]:
                 failed_batches += 1
                 print(f"{name}: {len(manifest['failed_runs'])} runs FAILED:", file=sys.stderr)
@@ -244,7 +248,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         (path, BatchPlan(scenario, args.runs, args.seed), args.out / scenario.meta.name)
         for path, scenario in loaded
     ]
-    return run_plans(plans, args)
+    return run_plans(plans, args, report=args.report)
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
