@@ -134,8 +134,13 @@ class RapprochementModel(mesa.Model):
         if chosen[Side.SEOUL] is chosen[Side.TOKYO] and MOVES[chosen[Side.SEOUL]].needs_partner:
             chosen[Side.TOKYO] = Move.HOLD  # both proposed the same summit or statement: it happens once
         for side, move in chosen.items():
-            if move is not Move.HOLD:
-                self.enact(side, move)
+            if move is not Move.HOLD and not self.enact(side, move):
+                self.governments[side].rebuffed(move)
+        tokyo = self.governments[Side.TOKYO]
+        if tokyo.team_controlled and tokyo.team_outcome == "made" and chosen[Side.TOKYO] is Move.HOLD:
+            # Tokyo's team proposed the joint move Seoul proposed too: it happened (or not) once, as Seoul's.
+            made = bool(self.moves_log) and self.moves_log[-1][:2] == (self.month, Side.SEOUL)
+            tokyo.team_outcome = "made (proposed by both)" if made else "rebuffed (proposed by both)"
         self._update_stocks()
         for public in self.agents_by_type[PublicOpinion]:
             public.absorb(self.history.salience, self.security.threat, self.exchange.ratio)

@@ -3,10 +3,14 @@ command's usage errors. (The pages themselves are driven by a real browser in te
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import socket
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
@@ -29,6 +33,7 @@ from sim.ui.debrief import (
     write_debrief,
 )
 from sim.ui.game import ExerciseError, Game, game_scenario, load_state, save_state
+from sim.ui.server import FACILITATOR, ExerciseServer, new_tokens
 from tests.conftest import SCENARIOS, shipped
 
 ALL_TEAMS = [Team.SEOUL, Team.TOKYO, Team.WASHINGTON]
@@ -51,6 +56,7 @@ def test_a_team_government_makes_its_move_once_per_turn_and_nothing_else(small: 
     eager = small.with_values({"actors.seoul.initiative": 1.0, "actors.seoul.rationality": 0.0})
     free = RapprochementModel(eager, rng=3)
     team = RapprochementModel(eager, rng=3)
+    team.governments[Side.SEOUL].team_controlled = True
     team.governments[Side.SEOUL].impose(Move.FILE_WTO_CASE)
     for _ in range(6):
         free.step()
@@ -62,6 +68,9 @@ def test_a_team_government_makes_its_move_once_per_turn_and_nothing_else(small: 
 
 def test_a_government_cannot_be_given_its_partners_move(small: Scenario) -> None:
     model = RapprochementModel(small, rng=3)
+    with pytest.raises(ValueError, match="not played by a team"):
+        model.governments[Side.TOKYO].impose(Move.SUMMIT)
+    model.governments[Side.TOKYO].team_controlled = True
     with pytest.raises(ValueError, match="tokyo cannot make the move compensation_plan"):
         model.governments[Side.TOKYO].impose(Move.COMPENSATION_PLAN)
 
@@ -69,6 +78,7 @@ def test_a_government_cannot_be_given_its_partners_move(small: Scenario) -> None
 def test_washington_actions_map_onto_its_mechanisms(small: Scenario) -> None:
     def after(action: WashingtonAction) -> RapprochementModel:
         model = RapprochementModel(small, rng=4)
+        model.washington.team_controlled = True
         model.washington.impose(action)
         model.step()
         return model
@@ -92,6 +102,7 @@ def test_a_team_washington_convenes_no_summit_of_its_own(small: Scenario) -> Non
         {"actors.washington.trilateral_summit_rate": 1.0, "actors.washington.engagement": 1.0}
     )
     free, team = RapprochementModel(scenario, rng=2), RapprochementModel(scenario, rng=2)
+    team.washington.team_controlled = True
     team.washington.impose(WashingtonAction.STEADY)
     free.step()
     team.step()
@@ -137,6 +148,49 @@ def test_a_turn_plays_the_teams_moves_and_the_injects(small: Scenario) -> None:
     assert ("2025-07", "seoul", "summit") in made
     assert not [m for m in made if m[1] == "tokyo"]  # Tokyo's team held: no move of Tokyo's in the turn
     assert game.played()["month"].tolist() == list(range(6))
+
+
+def test_us_brokering_widens_a_team_capitals_win_set(small: Scenario) -> None:
+    """In a three-team game, Washington's broker is what lets Tokyo's team make a remorse statement."""
+    # Tokyo's public is set just short of accepting a remorse statement: outside by about 2 points.
+    probe = new_game(small)
+    remorse = next(c for c in probe.choices(Team.TOKYO) if c.name == "remorse_statement")
+    needed = probe.required_share(Team.TOKYO)
+    assert needed is not None and remorse.acceptance is not None
+    shift = remorse.acceptance + 0.02 - needed
+    tight = small.with_values({"actors.tokyo.win_set_share": small.actors.tokyo.win_set_share + shift})
+    game = new_game(tight)
+    assert game.required_share(Team.TOKYO) == pytest.approx(remorse.acceptance + 0.02)
+    with pytest.raises(ExerciseError, match="outside the domestic win-set"):
+        game.submit(Team.TOKYO, "remorse_statement")
+    game.submit(Team.WASHINGTON, "broker")
+    assert game.us_factor() == 2.0
+    assert game.required_share(Team.TOKYO, cooperative=True) == pytest.approx(remorse.acceptance - 0.03)
+    game.submit(Team.TOKYO, "remorse_statement")  # now inside
+    # Washington changes its mind after Tokyo chose: standing back narrows the win-set again, so the move,
+    # checked again when it is made, is blocked and Tokyo holds.
+    game.submit(Team.WASHINGTON, "stand_back")
+    assert game.required_share(Team.TOKYO, cooperative=True) == pytest.approx(remorse.acceptance + 0.07)
+    record = game.advance()
+    assert record.outcomes[Team.TOKYO].startswith("blocked: outside the domestic win-set")
+    assert not [m for m in game.moves_made(record) if m[1] == "tokyo"]
+    # The same game with broker kept: the statement is made.
+    game = new_game(tight)
+    game.submit(Team.WASHINGTON, "broker")
+    game.submit(Team.TOKYO, "remorse_statement")
+    record = game.advance()
+    assert record.outcomes == {Team.SEOUL: "held", Team.TOKYO: "made", Team.WASHINGTON: "made"}
+    assert ("2025-07", "tokyo", "remorse_statement") in game.moves_made(record)
+
+
+def test_a_team_move_an_inject_made_first_is_blocked_not_made_twice(small: Scenario) -> None:
+    game = new_game(small)
+    game.submit(Team.TOKYO, "remove_white_list")
+    game.add_inject("white_list_removal", "tokyo")
+    record = game.advance()
+    assert record.outcomes[Team.TOKYO].startswith("blocked: ")
+    made = [m for m in game.model.moves_log if m[1] is Side.TOKYO and m[2] is Move.REMOVE_WHITE_LIST]
+    assert len(made) == 1  # the inject's, not the team's as well
 
 
 def test_injects_are_validated_like_scenario_events(small: Scenario) -> None:
@@ -409,3 +463,112 @@ def test_a_saved_game_with_broken_tokens_is_a_usage_error(
     save_state(path, game, {"tokens": {"facilitator": "f", "seoul": 7}})
     code, err = run_cli(capsys, "exercise", "serve", "--resume", str(path), "--port", "0")
     assert code == EXIT_USAGE and "server.tokens: no token for seoul, tokyo, washington" in err
+
+
+# --------------------------------------------------------------------------------------------------
+# The server's pages, called in-process through ASGI
+@dataclass
+class Reply:
+    status: int
+    text: str
+
+
+def call(app: Any, method: str, path: str, query: str = "", form: dict[str, str] | None = None) -> Reply:
+    """One request to an ASGI app, without a network or an HTTP client library."""
+    body = urlencode(form or {}).encode()
+
+    async def run() -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+        inbox = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            return inbox.pop(0) if inbox else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "method": method,
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "headers": [
+                (b"content-type", b"application/x-www-form-urlencoded"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+            "http_version": "1.1",
+            "scheme": "http",
+            "server": ("test", 80),
+            "client": ("test", 1),
+            "root_path": "",
+        }
+        await app(scope, receive, send)
+        return sent
+
+    sent = asyncio.run(run())
+    return Reply(sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:]).decode())
+
+
+@pytest.fixture
+def served(small: Scenario, tmp_path: Path) -> ExerciseServer:
+    return ExerciseServer(new_game(small), tmp_path / "game.json", new_tokens(tuple(ALL_TEAMS)))
+
+
+def test_the_team_page_shows_what_became_of_its_move(served: ExerciseServer) -> None:
+    app, token = served.app(), served.tokens["tokyo"]
+    reply = call(app, "POST", "/team/tokyo/move", form={"token": token, "turn": "1", "move": "remove_white_list"})
+    assert reply.status == 303
+    served.game.add_inject("white_list_removal", "tokyo")
+    served.game.advance()
+    page = call(app, "GET", "/team/tokyo", f"token={token}").text
+    assert "tokyo: remove white list" in page and "(blocked: " in page
+
+
+def test_us_pressure_is_shown_on_a_capitals_page(served: ExerciseServer) -> None:
+    app = served.app()
+    call(
+        app,
+        "POST",
+        "/team/washington/move",
+        form={"token": served.tokens["washington"], "turn": "1", "move": "broker"},
+    )
+    page = call(app, "GET", "/team/seoul", f"token={served.tokens['seoul']}").text
+    needed = served.game.required_share(Team.SEOUL)
+    assert needed is not None
+    assert re.search(
+        rf"US pressure this turn: x2\s.*cooperative moves need {100 * (needed - 0.05):.0f} %\s+instead of "
+        rf"{100 * needed:.0f} %",
+        page,
+        re.S,
+    )
+
+
+def test_a_form_for_a_turn_already_played_is_refused(served: ExerciseServer) -> None:
+    app, seoul, facilitator = served.app(), served.tokens["seoul"], served.tokens[FACILITATOR]
+    served.game.advance()  # turn 1 played while the pages of turn 1 were still open
+    late = call(app, "POST", "/team/seoul/move", form={"token": seoul, "turn": "1", "move": "summit"})
+    assert late.status == 409 and "turn 1, which has already been played" in late.text
+    missing = call(app, "POST", "/team/seoul/move", form={"token": seoul, "move": "summit"})
+    assert missing.status == 409 and "does not say which turn" in missing.text
+    inject = {"token": facilitator, "turn": "1", "kind": "boycott", "actor": "seoul"}
+    assert call(app, "POST", "/facilitator/inject", form=inject).status == 409
+    assert call(app, "POST", "/facilitator/advance", form={"token": facilitator, "turn": "1"}).status == 409
+    assert served.game.turn == 2 and not served.game.pending and not served.game.pending_injects
+    ok = call(app, "POST", "/team/seoul/move", form={"token": seoul, "turn": "2", "move": "summit"})
+    assert ok.status == 303 and served.game.pending == {Team.SEOUL: "summit"}
+
+
+def test_the_board_shows_no_secret_and_the_facilitator_hides_the_join_links(served: ExerciseServer) -> None:
+    app = served.app()
+    call(app, "POST", "/team/seoul/move", form={"token": served.tokens["seoul"], "turn": "1", "move": "summit"})
+    board = call(app, "GET", "/board")
+    assert board.status == 200
+    assert not any(token in board.text for token in served.tokens.values())
+    assert "<form" not in board.text and "summit" not in board.text  # who submitted, not what
+    assert re.search(r'id="status-seoul">submitted<', board.text)
+    facilitator = call(app, "GET", "/facilitator", f"token={served.tokens[FACILITATOR]}").text
+    hidden = facilitator[facilitator.index('<details id="join-links">') : facilitator.index("</details>")]
+    assert "Join links (do not project)" in hidden
+    for team in ("seoul", "tokyo", "washington"):
+        assert served.tokens[team] in hidden and facilitator.count(served.tokens[team]) == 1

@@ -17,7 +17,12 @@ toward the predecessor's.
 
 In a class exercise a team may play the government (``team_controlled``): its move for a turn, set with
 ``impose``, replaces the government's own choice in the turn's first month, and the government makes no other
-move in that turn (not even a regular summit of its levers). Without a team nothing of this is used.
+move in that turn (not even a regular summit of its levers). The move is checked again when it is made (the
+turn's injects and events come first and may have ruled it out); a blocked move is not made and the government
+holds. A team-played government never weighs utilities, so US brokering reaches it through its win-set instead:
+a cooperative move needs ``US_PRESSURE_SHARE x (brokering factor - 1)`` less of the public (``broker``: 5 points
+less; ``stand_back``: 5 points more), the room an ally's visible pressure gives a leader at home. Without a team
+nothing of this is used.
 """
 
 from __future__ import annotations
@@ -36,6 +41,9 @@ if TYPE_CHECKING:
 
 #: Monthly fading of the memory of the partner's recent moves.
 MEMORY_RETENTION = 0.8
+#: Share of the public a team-played government's cooperative move needs less per unit of Washington's
+#: brokering factor above 1 (only team-played governments: the model's own read US pressure in their utility).
+US_PRESSURE_SHARE = 0.05
 
 
 class GovernmentAgent(mesa.Agent["RapprochementModel"]):
@@ -56,6 +64,8 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         self.last_acceptance = 1.0
         self.team_controlled = False
         self.imposed: Move | None = None
+        #: What became of the last imposed move: ``made``, ``held``, ``blocked: why`` or ``rebuffed: why``.
+        self.team_outcome: str | None = None
         start = model.spec.meta.start
         self.next_change: int | None = (
             months_between(start, spec.next_leadership_change) if spec.next_leadership_change is not None else None
@@ -66,22 +76,29 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         """The public this government answers to."""
         return self.model.publics[self.side.public]
 
-    def required_share(self) -> float:
-        """Share of the public a move needs: lower for a popular government."""
-        return self.spec.win_set_share - self.spec.approval_slack * (self.approval - 0.5)
+    def required_share(self, move: Move | None = None, us_factor: float | None = None) -> float:
+        """Share of the public a move needs: lower for a popular government.
+
+        For a team-played government a cooperative ``move`` needs less under US brokering (more when Washington
+        stands back): ``us_factor`` is Washington's brokering factor (default: the one in force now)."""
+        needed = self.spec.win_set_share - self.spec.approval_slack * (self.approval - 0.5)
+        if self.team_controlled and move is not None and MOVES[move].cooperative:
+            factor = self.model.washington.brokering_factor if us_factor is None else us_factor
+            needed -= US_PRESSURE_SHARE * (factor - 1.0)
+        return needed
 
     def accepts(self, move: Move) -> bool:
         """Whether this government's public would let it join a move the partner proposes."""
         return self.public.acceptance(MOVES[move].conciliation, self.model.history.salience) >= (
-            self.required_share()
+            self.required_share(move)
         )
 
     def _blocked(self, move: Move, acceptance: float) -> str | None:
         """Why a move is not open (``_ruled_out`` or outside the win-set), or None."""
-        return self._ruled_out(move) or self._outside_win_set(acceptance)
+        return self._ruled_out(move) or self._outside_win_set(acceptance, move)
 
-    def _outside_win_set(self, acceptance: float) -> str | None:
-        needed = self.required_share()
+    def _outside_win_set(self, acceptance: float, move: Move, us_factor: float | None = None) -> str | None:
+        needed = self.required_share(move, us_factor)
         if acceptance < needed:
             return (
                 f"outside the domestic win-set: {acceptance:.0%} of the public would accept, {needed:.0%} needed"
@@ -127,11 +144,12 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
             - s.action_cost
         )
 
-    def options(self) -> list[MoveOption]:
+    def options(self, us_factor: float | None = None) -> list[MoveOption]:
         """Every move with its acceptance at home, why it is blocked (if it is) and its utility.
 
         Acceptance is measured only for moves that nothing else rules out (it is NaN for the others): it is
         the one check that reads every citizen, and the model weighs options every month it takes initiative.
+        ``us_factor`` weighs a team-played government's win-set under a coming US action (``required_share``).
         """
         ruled_out = {move: None if move is Move.HOLD else self._ruled_out(move) for move in Move}
         acceptance_by_c = self.public.acceptances(
@@ -144,7 +162,7 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
                 result.append(MoveOption(move, float("nan"), blocked, float("nan")))
                 continue
             acceptance = acceptance_by_c[MOVES[move].conciliation]
-            blocked = None if move is Move.HOLD else self._outside_win_set(acceptance)
+            blocked = None if move is Move.HOLD else self._outside_win_set(acceptance, move, us_factor)
             utility = self.utility(move, acceptance) if blocked is None else float("nan")
             result.append(MoveOption(move, acceptance, blocked, utility))
         return result
@@ -153,10 +171,21 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         """This month's move: a regular-summit lever comes first; then, with probability ``initiative``,
         the decision rule picks among the open options; otherwise the government holds.
 
-        A team-controlled government makes the team's imposed move once, then holds (no draw either way)."""
+        A team-controlled government makes the team's imposed move once, then holds (no draw either way); the
+        move is checked again first (``team_check``) and a blocked one is not made."""
         if self.team_controlled:
             move, self.imposed = self.imposed, None
-            return Move.HOLD if move is None else move
+            if move is None:
+                return Move.HOLD
+            if move is Move.HOLD:
+                self.team_outcome = "held"
+                return Move.HOLD
+            reason = self.team_check(move)
+            if reason is not None:
+                self.team_outcome = f"blocked: {reason}"
+                return Move.HOLD
+            self.team_outcome = "made"
+            return move
         every = self.levers.summit_every_months
         if every is not None:
             last = self.last_used.get(Move.SUMMIT, -every)
@@ -167,12 +196,32 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
             return Move.HOLD
         return self.rule.choose(self.options(), self.model.rng)
 
+    def team_check(self, move: Move) -> str | None:
+        """Why a team's move cannot be made now (ruled out or outside the win-set), or None; draws nothing."""
+        reason = self._ruled_out(move)
+        if reason is not None:
+            return reason
+        acceptance = self.public.acceptance(MOVES[move].conciliation, self.model.history.salience)
+        return self._outside_win_set(acceptance, move)
+
     def impose(self, move: Move) -> None:
-        """Make ``move`` this government's next choice (a team's move for the turn) and hand it to the team."""
+        """Make ``move`` this government's next choice (a team's move for the turn)."""
+        if not self.team_controlled:
+            raise ValueError(f"the {self.side} government is not played by a team")
         if self.side not in MOVES[move].actors:
             raise ValueError(f"{self.side} cannot make the move {move}")
-        self.team_controlled = True
         self.imposed = move
+        self.team_outcome = None
+
+    def rebuffed(self, move: Move) -> None:
+        """Note that the partner's public rebuffed a team's joint move (the model calls it for any government)."""
+        if self.team_controlled:
+            partner = self.model.governments[self.side.partner]
+            acceptance = partner.public.acceptance(MOVES[move].conciliation, self.model.history.salience)
+            self.team_outcome = (
+                f"rebuffed: {acceptance:.0%} of the {self.side.partner} public would accept, "
+                f"{partner.required_share(move):.0%} needed"
+            )
 
     def record(self, move: Move) -> None:
         """Remember a move made (for cooldowns) and its reception at home."""

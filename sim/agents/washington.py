@@ -9,8 +9,10 @@ security cooperation (Camp David, 2023-08-18).
 In a class exercise a team may play Washington (``team_controlled``): its ``WashingtonAction`` for a turn, set
 with ``impose``, replaces the random convening of trilateral summits. It is taken in the turn's first month and
 maps onto the mechanisms above: a trilateral summit (if the climate allows), a higher or lower engagement target,
-or a brokering weight doubled (``broker``) or set to zero (``stand_back``) until the next action. Engagement
-still moves toward its target, with noise, every month. Without a team nothing of this is used.
+or a brokering weight doubled (``broker``) or set to zero (``stand_back``) until the next action. A capital a
+team plays does not weigh utilities, so the brokering factor reaches it through its win-set instead
+(``sim.agents.government.US_PRESSURE_SHARE``). Engagement still moves toward its target, with noise, every
+month. Without a team nothing of this is used.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ class WashingtonAgent(mesa.Agent["RapprochementModel"]):
         self.team_controlled = False
         self.imposed: WashingtonAction | None = None
         self.brokering_factor = 1.0
+        #: What became of the last imposed action: ``made`` or ``dropped: why``.
+        self.team_outcome: str | None = None
 
     def pressure(self, climate: float) -> float:
         """Brokering pressure on each capital: engagement x brokering x (1.5 - climate).
@@ -110,15 +114,20 @@ class WashingtonAgent(mesa.Agent["RapprochementModel"]):
         return None
 
     def impose(self, action: WashingtonAction) -> None:
-        """Make ``action`` Washington's next action (a team's choice for the turn) and hand it to the team."""
-        self.team_controlled = True
+        """Make ``action`` Washington's next action (a team's choice for the turn)."""
+        if not self.team_controlled:
+            raise ValueError("Washington is not played by a team")
         self.imposed = action
+        self.team_outcome = None
 
     def act(self) -> bool:
         """Take the imposed action once (later months of the turn: nothing); True if a summit was held."""
         action, self.imposed = self.imposed, None
         if action is None:
             return False
+        # Checked again now: the turn's injects come first and may have soured the climate since it was chosen.
+        reason = self.unavailable(action)
+        self.team_outcome = "made" if reason is None else f"dropped: {reason}"
         self.brokering_factor = BROKERING_FACTORS.get(action, 1.0)
         if action is WashingtonAction.RAISE_ENGAGEMENT:
             self.target = min(1.0, self.target + ENGAGEMENT_STEP)

@@ -102,12 +102,16 @@ class Choice:
 
 @dataclass
 class TurnRecord:
-    """A turn played: its number (from 1), first month, each team's move and the facilitator's injects."""
+    """A turn played: its number (from 1), first month, each team's move, the facilitator's injects and what
+    became of each move."""
 
     turn: int
     month: int
     moves: dict[Team, str]
     injects: list[Event] = field(default_factory=list)
+    #: What became of each team's move when it was made (``made``, ``held``, ``blocked: why``...); not saved:
+    #: replaying the turn finds it again.
+    outcomes: dict[Team, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -248,20 +252,29 @@ class Game:
                 for reason in [washington.unavailable(action)]
             ]
         government = self.model.governments[TEAM_SIDES[team]]
-        needed = government.required_share()
+        factor = self.us_factor()
         choices = []
-        for option in government.options():
+        for option in government.options(us_factor=factor):
             if government.side not in MOVES[option.move].actors:
                 continue  # the partner's own moves (GSOMIA, compensation...) are not this team's to consider
+            needed = government.required_share(option.move, factor)
             in_win_set = not math.isnan(option.acceptance) and option.acceptance >= needed
             choices.append(Choice(option.move.value, float(option.acceptance), bool(in_win_set), option.blocked))
         return choices
 
-    def required_share(self, team: Team) -> float | None:
-        """Share of its public a government team's move needs this turn (None for Washington)."""
+    def us_factor(self) -> float:
+        """Washington's brokering factor for the coming turn: its team's choice so far (1 without a US team)."""
+        if Team.WASHINGTON not in self.teams:
+            return 1.0
+        return BROKERING_FACTORS.get(WashingtonAction(self.pending.get(Team.WASHINGTON, "steady")), 1.0)
+
+    def required_share(self, team: Team, *, cooperative: bool = False) -> float | None:
+        """Share of its public a government team's move needs this turn (None for Washington); with
+        ``cooperative``, what a cooperative move needs under the US pressure of the coming turn."""
         if team is Team.WASHINGTON:
             return None
-        return self.model.governments[TEAM_SIDES[team]].required_share()
+        government = self.model.governments[TEAM_SIDES[team]]
+        return government.required_share(Move.SUMMIT if cooperative else None, self.us_factor())
 
     def submit(self, team: Team, name: str) -> Choice:
         """Record a team's move for this turn (replacing an earlier one); refuse one that is unavailable."""
@@ -323,9 +336,15 @@ class Game:
                 self.model.governments[TEAM_SIDES[team]].impose(Move(name))
         for event in record.injects:
             self.model.schedule(event)
-        for _ in range(self.turn_months):
+        for month in range(self.turn_months):
             self.model.step()
+            if month == 0:
+                record.outcomes = {team: self._outcome(team) for team in record.moves}
         self.history.append(record)
+
+    def _outcome(self, team: Team) -> str:
+        agent = self.model.washington if team is Team.WASHINGTON else self.model.governments[TEAM_SIDES[team]]
+        return agent.team_outcome or "made"
 
     # ----------------------------------------------------------------------------------------------
     # Saving and resuming

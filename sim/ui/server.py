@@ -6,7 +6,12 @@ request carries a secret token (``secrets.token_urlsafe``) in the link or the fo
 
 * a team's token opens its own team page and submits moves for its own capital only;
 * the facilitator's token opens the facilitator page, adds injects and advances the turn;
-* any valid token opens the debrief; anything else gets 403.
+* any valid token opens the debrief; anything else gets 403;
+* the board (``/board``), the page to project, needs no token: it shows the indicators, whether each team has
+  submitted (not what) and the turns played, and no link, token or form.
+
+Every form carries the turn it was shown for; a form for a turn already played is refused (409), so a late move
+or inject never counts for the next turn.
 
 After every change (a move submitted, an inject added, a turn played) the game is saved atomically to its state
 file (``sim.ui.game.save_state``), with the tokens, so a restarted server continues the same game with the same
@@ -153,7 +158,7 @@ class ExerciseServer:
             {
                 "turn": r.turn,
                 "date": game.date(r.month),
-                "moves": [(t.value, label(m)) for t, m in r.moves.items()],
+                "moves": [(t.value, label(m), r.outcomes.get(t, "")) for t, m in r.moves.items()],
                 "injects": [f"{label(e.kind.value)} ({e.actor.value}, {e.magnitude:g})" for e in r.injects],
                 "made": [(d, s, label(m)) for d, s, m in game.moves_made(r)],
             }
@@ -187,15 +192,22 @@ class ExerciseServer:
             "briefing": exercise.briefings.get(team, "") if exercise is not None else "",
             "choices": [] if game.finished else game.choices(team),
             "required": game.required_share(team),
+            "required_cooperative": game.required_share(team, cooperative=True),
+            "us_factor": game.us_factor(),
+            "us_team": Team.WASHINGTON in game.teams,
             "chosen": chosen,
             "chosen_label": label(chosen) if chosen else "",
             "default_label": label(DEFAULT_CHOICE[team]),
+            "poll_url": f"/api/state?token={quote(self.tokens[team.value])}",
+            "page_url": f"/team/{team.value}?token={quote(self.tokens[team.value])}",
         }
 
-    def status(self) -> dict[str, str]:
-        """Each team's submission this turn, as the facilitator sees it."""
+    def status(self, *, public: bool = False) -> dict[str, str]:
+        """Each team's submission this turn, as the facilitator sees it (``public``: whether, not what)."""
         return {
-            t.value: f"submitted: {label(self.game.pending[t])}" if t in self.game.pending else "waiting"
+            t.value: ("submitted" if public else f"submitted: {label(self.game.pending[t])}")
+            if t in self.game.pending
+            else "waiting"
             for t in self.game.teams
         }
 
@@ -205,8 +217,12 @@ class ExerciseServer:
         links = self.links()
         status = self.status()
         exercise = game.scenario.exercise
+        token = quote(self.tokens[FACILITATOR])
         return self._common() | {
             "token": self.tokens[FACILITATOR],
+            "poll_url": f"/api/state?token={token}",
+            "page_url": f"/facilitator?token={token}",
+            "board_url": f"{self.base_url}/board",
             "team_rows": [
                 {"team": t.value, "label": t.value.capitalize(), "status": status[t.value], "link": links.teams[t]}
                 for t in game.teams
@@ -219,6 +235,34 @@ class ExerciseServer:
             "debrief_runs": self.debrief_runs,
             "notes": exercise.facilitator_notes if exercise is not None else "",
         }
+
+    def board_context(self) -> dict[str, Any]:
+        """What the board (the page to project) shows: no token, no link, no form, no team's choice."""
+        status = self.status(public=True)
+        return self._common() | {
+            "poll_url": "/api/board",
+            "page_url": "/board",
+            "team_rows": [
+                {"team": t.value, "label": t.value.capitalize(), "status": status[t.value]}
+                for t in self.game.teams
+            ],
+        }
+
+    def _stale(self, form: dict[str, str]) -> str | None:
+        """Why a form is not for the turn being prepared (a page left open while the turn advanced), or None.
+
+        Checked under the game's lock, so a move or inject is never counted for a later turn than its page."""
+        turn = form.get("turn")
+        if turn == str(self.game.turn):
+            return None
+        if not turn:
+            return "this form does not say which turn it is for: reload the page and try again"
+        if self.game.finished:
+            return f"this form was for turn {turn}; the exercise is over"
+        return (
+            f"this form was for turn {turn}, which has already been played; it is now turn {self.game.turn}: "
+            "reload the page, check the new state and choose again"
+        )
 
     # ----------------------------------------------------------------------------------------------
     # Handlers
@@ -257,6 +301,9 @@ class ExerciseServer:
             return self._denied()
 
         def act() -> tuple[str | None, dict[str, Any]]:
+            stale = self._stale(form)
+            if stale is not None:
+                return stale, self.team_context(team)
             try:
                 choice = self.game.submit(team, form.get("move", ""))
             except ExerciseError as exc:
@@ -286,6 +333,9 @@ class ExerciseServer:
             return self._denied()
 
         def act() -> tuple[str | None, dict[str, Any]]:
+            stale = self._stale(form)
+            if stale is not None:
+                return stale, self.facilitator_context()
             try:
                 magnitude = float(form.get("magnitude") or 1.0)
                 engagement = float(form["engagement"]) if form.get("engagement") else None
@@ -302,7 +352,8 @@ class ExerciseServer:
 
         error, context = await self._run(act)
         if error is not None:
-            return self._page("facilitator.html", context | {"error": error, "notice": None}, 400)
+            status = 409 if str(context.get("turn")) != form.get("turn") else 400
+            return self._page("facilitator.html", context | {"error": error, "notice": None}, status)
         return self._back_to_facilitator(f"Inject added: {context['added']}")
 
     async def advance(self, request: Request) -> Response:
@@ -312,8 +363,9 @@ class ExerciseServer:
             return self._denied()
 
         def act() -> tuple[str | None, dict[str, Any]]:
-            if form.get("turn") and form["turn"] != str(self.game.turn):
-                return f"turn {form['turn']} has already been played", self.facilitator_context()
+            stale = self._stale(form)
+            if stale is not None:
+                return stale, self.facilitator_context()
             try:
                 record = self.game.advance()
             except ExerciseError as exc:
@@ -330,6 +382,18 @@ class ExerciseServer:
         return RedirectResponse(
             f"/facilitator?token={quote(self.tokens[FACILITATOR])}&notice={quote(notice)}", status_code=303
         )
+
+    async def board_page(self, request: Request) -> Response:
+        """The board to project: read-only, open to anyone who reaches the server (it shows no secret)."""
+        return self._page("board.html", await self._run(self.board_context))
+
+    async def api_board(self, request: Request) -> Response:
+        """Polled by the board: the turn and whether each team has submitted (not what)."""
+
+        def view() -> dict[str, Any]:
+            return {"turn": self.game.turn, "finished": self.game.finished, "status": self.status(public=True)}
+
+        return JSONResponse(await self._run(view))
 
     async def api_state(self, request: Request) -> Response:
         """Polled by the pages: the turn, and for the facilitator each team's submission."""
@@ -393,6 +457,8 @@ class ExerciseServer:
                 Route("/facilitator/inject", self.add_inject, methods=["POST"]),
                 Route("/facilitator/advance", self.advance, methods=["POST"]),
                 Route("/api/state", self.api_state),
+                Route("/board", self.board_page),
+                Route("/api/board", self.api_board),
                 Route("/debrief", self.debrief_page),
                 Route("/debrief.html", self.debrief_html),
                 Route("/debrief.png", self.debrief_png),
