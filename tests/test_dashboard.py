@@ -40,9 +40,15 @@ def test_sliders_shift_or_multiply_and_stay_in_range(small: Scenario) -> None:
 
 def test_the_model_uses_the_picked_scenario_and_seed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(SCENARIO_ENV, str(SCENARIOS / "baseline.yaml"))
-    a = build_model("nk_escalation.yaml", 4, {"nk_provocations": 1.0})
-    b = build_model("nk_escalation.yaml", 4, {"nk_provocations": 1.0})
+    a = build_model("nk_escalation.yaml", 4, {"nk_provocations": 3.0})
+    b = build_model("nk_escalation.yaml", 4, {"nk_provocations": 3.0})
+    neutral = build_model("nk_escalation.yaml", 4, {"nk_provocations": 1.0})
     assert a.spec.meta.name == "nk_escalation"
+    # The slider multiplies the picked scenario's rate (not the baseline's): its effect is in the model.
+    written = shipped("nk_escalation").drivers.security.nk_provocation_rate
+    assert neutral.spec.drivers.security.nk_provocation_rate == pytest.approx(written)
+    assert a.spec.drivers.security.nk_provocation_rate == pytest.approx(3 * written)
+    assert a.security.spec.nk_provocation_rate == pytest.approx(3 * written)
     for _ in range(3):
         a.step()
         b.step()

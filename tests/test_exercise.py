@@ -1,5 +1,6 @@
 """The class exercise without a browser: the model's team hooks, the game, its saved state, the debrief and the
-command's usage errors. (The pages themselves are driven by a real browser in tests/test_browser_exercise.py.)"""
+command's usage errors, and the server's pages called in-process. (The pages are driven by a real browser in
+tests/test_browser.py.)"""
 
 from __future__ import annotations
 
@@ -318,6 +319,22 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
+class Served(Exception):
+    """Raised where a command would start serving: the command got past every check it should have failed."""
+
+
+@pytest.fixture(autouse=True)
+def never_serve(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command that wrongly gets past its checks fails the test instead of serving forever (uvicorn) or
+    replacing pytest's own process (the dashboard's ``os.execve``)."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise Served("the command went on to serve")
+
+    monkeypatch.setattr("os.execve", refuse)
+    monkeypatch.setattr("uvicorn.Server.run", refuse)
+
+
 def test_unknown_team_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, err = run_cli(
         capsys, "exercise", "serve", str(SCENARIOS / "baseline.yaml"), "--teams", "seoul,pyongyang",
@@ -360,6 +377,74 @@ def test_an_existing_state_file_is_not_overwritten(capsys: pytest.CaptureFixture
         capsys, "exercise", "serve", str(SCENARIOS / "baseline.yaml"), "--teams", "seoul", "--save", str(existing)
     )
     assert code == EXIT_USAGE and "--resume" in err and existing.read_text() == "keep"
+
+
+def test_an_unwritable_save_path_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    target = blocker / "g.json"  # its folder is a file: nothing can be written there
+    code, err = run_cli(
+        capsys, "exercise", "serve", str(SCENARIOS / "baseline.yaml"), "--teams", "seoul", "--save", str(target),
+        "--port", "0",
+    )  # fmt: skip
+    assert code == EXIT_USAGE and f"--save: cannot write {target}" in err and "Traceback" not in err
+
+
+def test_a_debrief_out_naming_a_file_is_a_usage_error(
+    small: Scenario, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    save_state(tmp_path / "g.json", new_game(small))
+    out = tmp_path / "notes.txt"
+    out.write_text("keep")
+    code, err = run_cli(capsys, "exercise", "debrief", str(tmp_path / "g.json"), "--runs", "2", "--out", str(out))
+    assert code == EXIT_USAGE and f"--out: {out} is a file" in err and out.read_text() == "keep"
+
+
+@pytest.mark.parametrize(
+    ("pending", "expected"),
+    [
+        ([], "pending: expected"),
+        ({"moves": [], "injects": []}, "pending: expected moves"),
+        ({"moves": {"seoul": "invade"}}, "pending.moves.seoul: 'invade' is not a move seoul can make"),
+        ({"moves": {"seoul": "impose_export_controls"}}, "pending.moves.seoul: impose export controls is unavail"),
+        ({"moves": {"mars": "hold"}}, "pending.moves: 'mars' is not a team"),
+        ({"injects": [{"date": "2030-01", "kind": "boycott"}]}, "pending.injects: an inject dated 2030-01"),
+        ({"injects": [{"kind": "alien_invasion"}]}, "pending.injects: not a valid inject"),
+    ],
+)
+def test_a_malformed_pending_block_is_a_usage_error(
+    small: Scenario, tmp_path: Path, capsys: pytest.CaptureFixture[str], pending: object, expected: str
+) -> None:
+    path = tmp_path / "g.json"
+    save_state(path, new_game(small))
+    data = json.loads(path.read_text())
+    data["pending"] = pending
+    path.write_text(json.dumps(data))
+    code, err = run_cli(capsys, "exercise", "debrief", str(path), "--runs", "2")
+    assert code == EXIT_USAGE and expected in err and "Traceback" not in err, err
+
+
+def test_a_valid_pending_block_is_restored(small: Scenario, tmp_path: Path) -> None:
+    game = new_game(small)
+    game.submit(Team.SEOUL, "summit")
+    game.add_inject("boycott", "seoul")
+    save_state(tmp_path / "g.json", game)
+    resumed, _ = load_state(tmp_path / "g.json")
+    assert resumed.pending == {Team.SEOUL: "summit"} and resumed.pending_injects == game.pending_injects
+
+
+def test_resume_refuses_overrides_and_an_existing_save_file(
+    small: Scenario, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "g.json"
+    save_state(path, new_game(small))
+    code, err = run_cli(capsys, "exercise", "serve", "--resume", str(path), "--set", "meta.seed=3")
+    assert code == EXIT_USAGE and "--set: the saved game" in err
+    other = tmp_path / "other.json"
+    other.write_text("keep")
+    code, err = run_cli(capsys, "exercise", "serve", "--resume", str(path), "--save", str(other), "--port", "0")
+    assert code == EXIT_USAGE and f"{other}: a saved exercise already exists" in err
+    assert other.read_text() == "keep"
 
 
 def test_a_port_in_use_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -435,11 +520,39 @@ def test_the_same_scenario_is_accepted_on_resume(small: Scenario, tmp_path: Path
     _check_resume(args, game)
 
 
-def test_links_of_a_wildcard_bind_name_this_machine() -> None:
+def test_links_of_a_wildcard_bind_name_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     from sim.commands.exercise import shown_host
 
+    class Probe:
+        """A UDP socket whose route goes out through 192.0.2.7 (a documentation address)."""
+
+        def __init__(self, *args: object) -> None:
+            self.connected: object = None
+
+        def __enter__(self) -> Probe:
+            return self
+
+        def __exit__(self, *args: object) -> None:
+            pass
+
+        def connect(self, address: object) -> None:
+            self.connected = address
+
+        def getsockname(self) -> tuple[str, int]:
+            assert self.connected is not None
+            return ("192.0.2.7", 40000)
+
     assert shown_host("127.0.0.1") == "127.0.0.1"
-    assert shown_host("0.0.0.0") not in ("0.0.0.0", "")
+    monkeypatch.setattr(socket, "socket", Probe)
+    assert shown_host("0.0.0.0") == shown_host("::") == "192.0.2.7"
+
+    class NoRoute(Probe):
+        def connect(self, address: object) -> None:
+            raise OSError("network unreachable")
+
+    monkeypatch.setattr(socket, "socket", NoRoute)
+    monkeypatch.setattr(socket, "gethostname", lambda: "classroom-laptop")
+    assert shown_host("0.0.0.0") == "classroom-laptop"
 
 
 def test_the_dashboard_assets_are_the_packages_of_solaras_page(tmp_path: Path) -> None:

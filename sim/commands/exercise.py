@@ -12,12 +12,16 @@ import errno
 import os
 import socket
 import sys
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sim.cli import UsageError, load_all, positive_int, seed_value
 from sim.executors import START_METHOD_ENV
 from sim.scenario import Team
+
+if TYPE_CHECKING:
+    from sim.ui.game import Game
 
 #: Where the dashboard's scenario file is passed to the Solara app (it runs in its own process).
 DASHBOARD_SCENARIO_ENV = "RAPPROCHEMENT_DASHBOARD_SCENARIO"
@@ -137,7 +141,19 @@ def parse_teams(text: str) -> list[Team]:
     return teams
 
 
-def _new_game(args: argparse.Namespace) -> Any:
+def check_writable(path: Path, option: str) -> None:
+    """Fail now, as a usage error naming ``path``, if a file cannot be written there (not after the work)."""
+    if path.is_dir():
+        raise UsageError(f"{option}: {path} is a folder; name a file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{option}: cannot write {path} ({exc.strerror or exc})") from None
+
+
+def _new_game(args: argparse.Namespace) -> Game:
     from sim.ui.game import ExerciseError, Game
 
     if args.scenario is None:
@@ -174,6 +190,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from sim.ui.server import ExerciseServer, new_tokens
 
     if args.resume is not None:
+        if args.overrides:
+            raise UsageError(
+                f"--set: the saved game in {args.resume} keeps its own scenario; overrides cannot change it "
+                "(start a new game with --set instead)"
+            )
+        state_path = args.save or args.resume
+        if args.save is not None and args.save.resolve() != args.resume.resolve():
+            _refuse_existing(args.save)
+        check_writable(state_path, "--save" if args.save is not None else "--resume")
         try:
             game, server_block = load_state(args.resume)
         except ExerciseError as exc:
@@ -182,16 +207,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         saved_tokens = server_block.get("tokens")
         # The saved tokens keep the links the teams already have; a file without them gets new ones.
         tokens = saved_tokens if isinstance(saved_tokens, dict) and saved_tokens else new_tokens(game.teams)
-        state_path = args.save or args.resume
     else:
+        if args.save is not None:
+            _refuse_existing(args.save)
+            check_writable(args.save, "--save")
         game = _new_game(args)
         tokens = new_tokens(game.teams)
         state_path = args.save or Path(f"exercise-{game.scenario.meta.name}.json")
-        if state_path.exists():
-            raise UsageError(
-                f"{state_path}: a saved exercise already exists; continue it with --resume {state_path}, "
-                "or name another file with --save"
-            )
+        _refuse_existing(state_path)
+        check_writable(state_path, "--save")
     if args.workers > 1:
         # The debrief's pool starts inside a server that runs threads: forking there is unsafe.
         os.environ.setdefault(START_METHOD_ENV, "forkserver")
@@ -209,6 +233,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     except ExerciseError as exc:
         sock.close()
         raise UsageError(f"{args.resume or state_path}: {exc}") from None
+    except OSError as exc:
+        sock.close()
+        raise UsageError(f"--save: cannot write {state_path} ({exc.strerror or exc})") from None
     links = server.links()
     where = "resumed at" if args.resume is not None else "starting"
     print(
@@ -225,7 +252,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_resume(args: argparse.Namespace, game: Any) -> None:
+def _refuse_existing(path: Path) -> None:
+    if path.exists():
+        raise UsageError(
+            f"{path}: a saved exercise already exists; continue it with --resume {path}, "
+            "or name another file with --save"
+        )
+
+
+def _check_resume(args: argparse.Namespace, game: Game) -> None:
     """Options given again with ``--resume`` must describe the saved game (they cannot change it)."""
     from sim.ui.game import ExerciseError, game_scenario
 
@@ -266,12 +301,15 @@ def _cmd_debrief(args: argparse.Namespace) -> int:
     from sim.ui.debrief import Debrief, simulate_futures, write_debrief
     from sim.ui.game import ExerciseError, load_state
 
+    out_dir = args.out if args.out is not None else args.state.parent
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out: {out_dir} is a file; name a folder for debrief.html and debrief.png")
+    check_writable(out_dir / "debrief.html", "--out")
     try:
         game, _ = load_state(args.state)
     except ExerciseError as exc:
         raise UsageError(str(exc)) from None
     futures = simulate_futures(game, args.runs, workers=args.workers)
-    out_dir = args.out if args.out is not None else args.state.parent
     html, png = write_debrief(Debrief.of(game, futures), out_dir)
     print(
         f"debrief of {args.state} ({len(game.history)} of {game.turns} turns, {args.runs} futures): {html}, {png}"

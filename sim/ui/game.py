@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
@@ -382,16 +383,51 @@ class Game:
         )
         for record in data["played"]:
             game._play(TurnRecord.from_json(record))
-        pending = data.get("pending", {})
-        game.pending = {Team(t): str(m) for t, m in pending.get("moves", {}).items()}
-        game.pending_injects = [Event.model_validate(e) for e in pending.get("injects", [])]
+        game._restore_pending(data.get("pending", {}))
         saved = data.get("indicators")
-        if saved is not None and saved != game.indicators():
-            raise ExerciseError(
-                "indicators: replaying the saved turns does not reach the saved state (the model has changed "
-                "since the game was saved)"
-            )
+        if saved is not None:
+            game._check_indicators(saved)
         return game
+
+    def _restore_pending(self, pending: Any) -> None:
+        """This turn's saved choices, each checked again as when it was first submitted."""
+        if not isinstance(pending, Mapping):
+            raise ExerciseError("pending: expected the turn's moves and injects (an object)")
+        moves, injects = pending.get("moves", {}), pending.get("injects", [])
+        if not isinstance(moves, Mapping) or not isinstance(injects, list):
+            raise ExerciseError("pending: expected moves (an object) and injects (a list)")
+        for name, move in moves.items():
+            try:
+                team = Team(name)
+            except ValueError:
+                raise ExerciseError(f"pending.moves: {name!r} is not a team") from None
+            try:
+                self.submit(team, str(move))
+            except ExerciseError as exc:
+                raise ExerciseError(f"pending.moves.{name}: {exc}") from None
+        for data in injects:
+            try:
+                event = Event.model_validate(data)
+            except ValidationError as exc:
+                raise ExerciseError(f"pending.injects: not a valid inject ({exc.errors()[0]['msg']})") from None
+            if event.date != self.date():
+                raise ExerciseError(f"pending.injects: an inject dated {event.date}, not the coming turn's month")
+            self.pending_injects.append(event)
+
+    def _check_indicators(self, saved: Any) -> None:
+        """The replay must reach the saved indicators, to a relative 1e-9 (the same build replays bit for bit;
+        the tolerance only forgives the last bits of another numpy build, never a changed model)."""
+        now = self.indicators()
+        same = isinstance(saved, Mapping) and set(saved) == set(now)
+        same = same and all(
+            isinstance(saved[k], int | float) and math.isclose(saved[k], v, rel_tol=1e-9, abs_tol=1e-12)
+            for k, v in now.items()
+        )
+        if not same:
+            raise ExerciseError(
+                "indicators: replaying the saved turns does not reach the saved state (the model or numpy "
+                f"(now {np.__version__}) has changed since the game was saved)"
+            )
 
 
 def save_state(path: Path, game: Game, extra: Mapping[str, Any] | None = None) -> None:
@@ -426,7 +462,7 @@ def load_state(path: Path) -> tuple[Game, dict[str, Any]]:
         game = Game.from_state(data)
     except ExerciseError as exc:
         raise ExerciseError(f"{path}: {exc}") from None
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ExerciseError(f"{path}: not a valid saved exercise ({type(exc).__name__}: {exc})") from None
     server = data.get("server", {})
     return game, server if isinstance(server, dict) else {}
