@@ -685,3 +685,84 @@ def test_the_board_shows_no_secret_and_the_facilitator_hides_the_join_links(serv
     assert "Join links (do not project)" in hidden
     for team in ("seoul", "tokyo", "washington"):
         assert served.tokens[team] in hidden and facilitator.count(served.tokens[team]) == 1
+
+
+def test_a_failed_save_rolls_the_change_back(served: ExerciseServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    app, seoul = served.app(), served.tokens["seoul"]
+
+    def full_disk() -> None:
+        raise OSError(28, "No space left on device")
+
+    save = served.save
+    monkeypatch.setattr(served, "save", full_disk)
+    reply = call(app, "POST", "/team/seoul/move", form={"token": seoul, "turn": "1", "move": "summit"})
+    assert reply.status == 500 and "could not be saved" in reply.text and "nothing was changed" in reply.text
+    assert served.game.pending == {}
+    inject = {"token": served.tokens[FACILITATOR], "turn": "1", "kind": "boycott", "actor": "seoul"}
+    assert call(app, "POST", "/facilitator/inject", form=inject).status == 500
+    assert served.game.pending_injects == []
+    # A turn cannot be unplayed: a turn played but not saved stops the game.
+    advance = {"token": served.tokens[FACILITATOR], "turn": "1"}
+    reply = call(app, "POST", "/facilitator/advance", form=advance)
+    assert reply.status == 500 and "the game is stopped" in reply.text and "--resume" in reply.text
+    monkeypatch.setattr(served, "save", save)  # the disk is free again: the game stays stopped all the same
+    again = call(app, "POST", "/team/seoul/move", form={"token": seoul, "turn": "2", "move": "summit"})
+    assert again.status == 503 and "the game is stopped" in again.text and served.game.pending == {}
+
+
+def test_a_turn_that_fails_halfway_stops_the_game(served: ExerciseServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = served.game.model
+    real_step = model.step
+
+    def failing_step() -> None:
+        if model.month == 2:
+            raise RuntimeError("out of memory")
+        real_step()
+
+    monkeypatch.setattr(model, "step", failing_step)
+    reply = call(
+        served.app(), "POST", "/facilitator/advance", form={"token": served.tokens[FACILITATOR], "turn": "1"}
+    )
+    assert reply.status == 500 and "the turn failed halfway (RuntimeError: out of memory)" in reply.text
+    assert served.broken is not None
+    late = {"token": served.tokens["seoul"], "turn": "1", "move": "summit"}
+    assert call(served.app(), "POST", "/team/seoul/move", form=late).status == 503
+
+
+def test_the_state_file_is_synced_and_locked(
+    small: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import stat as stat_module
+
+    from sim.ui.game import lock_state
+
+    synced: list[bool] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(
+        os, "fsync", lambda fd: (synced.append(stat_module.S_ISDIR(os.fstat(fd).st_mode)), real_fsync(fd))
+    )
+    save_state(tmp_path / "g.json", new_game(small))
+    assert synced == [False, True]  # the file's contents, then the folder's entry for it
+    held = lock_state(tmp_path / "g.json")
+    try:
+        with pytest.raises(ExerciseError, match="another server is using this game"):
+            lock_state(tmp_path / "g.json")
+    finally:
+        held.close()
+    lock_state(tmp_path / "g.json").close()  # free again once the holder closed it
+
+
+def test_a_second_server_on_the_same_game_is_a_usage_error(
+    small: Scenario, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sim.ui.game import lock_state
+
+    path = tmp_path / "g.json"
+    save_state(path, new_game(small))
+    held = lock_state(path)
+    try:
+        code, err = run_cli(capsys, "exercise", "serve", "--resume", str(path), "--port", "0")
+    finally:
+        held.close()
+    assert code == EXIT_USAGE and "another server is using this game" in err

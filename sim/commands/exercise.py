@@ -13,8 +13,9 @@ import os
 import socket
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from sim.cli import UsageError, load_all, positive_int, seed_value
 from sim.executors import START_METHOD_ENV
@@ -184,10 +185,7 @@ def _new_game(args: argparse.Namespace) -> Game:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     _require_ui()
-    import uvicorn
-
-    from sim.ui.game import ExerciseError, load_state
-    from sim.ui.server import ExerciseServer, new_tokens
+    from sim.ui.game import lock_state
 
     if args.resume is not None:
         if args.overrides:
@@ -199,6 +197,31 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         if args.save is not None and args.save.resolve() != args.resume.resolve():
             _refuse_existing(args.save)
         check_writable(state_path, "--save" if args.save is not None else "--resume")
+        game = None
+    else:
+        if args.save is not None:
+            _refuse_existing(args.save)
+            check_writable(args.save, "--save")
+        game = _new_game(args)
+        state_path = args.save or Path(f"exercise-{game.scenario.meta.name}.json")
+        _refuse_existing(state_path)
+        check_writable(state_path, "--save")
+    # Held for the server's whole life (released however the process ends): no second server saves this game.
+    lock = _lock(lock_state, state_path)
+    try:
+        return _serve(args, game, state_path)
+    finally:
+        lock.close()
+
+
+def _serve(args: argparse.Namespace, game: Game | None, state_path: Path) -> int:
+    """Serve a new ``game``, or (None) the one saved in ``args.resume``, saving it to ``state_path``."""
+    import uvicorn
+
+    from sim.ui.game import ExerciseError, load_state
+    from sim.ui.server import ExerciseServer, new_tokens
+
+    if game is None:
         try:
             game, server_block = load_state(args.resume)
         except ExerciseError as exc:
@@ -208,14 +231,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         # The saved tokens keep the links the teams already have; a file without them gets new ones.
         tokens = saved_tokens if isinstance(saved_tokens, dict) and saved_tokens else new_tokens(game.teams)
     else:
-        if args.save is not None:
-            _refuse_existing(args.save)
-            check_writable(args.save, "--save")
-        game = _new_game(args)
         tokens = new_tokens(game.teams)
-        state_path = args.save or Path(f"exercise-{game.scenario.meta.name}.json")
-        _refuse_existing(state_path)
-        check_writable(state_path, "--save")
     if args.workers > 1:
         # The debrief's pool starts inside a server that runs threads: forking there is unsafe.
         os.environ.setdefault(START_METHOD_ENV, "forkserver")
@@ -243,6 +259,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         f"{where} turn {min(game.turn, game.turns)}; saved after every change to {state_path}"
     )
     print(f"Facilitator: {links.facilitator}")
+    print(f"Board (to project): {server.base_url}/board")
     for team, link in links.teams.items():
         print(f"Team {team.value}: {link}")
     print(f"Stop with Ctrl-C; continue later with: rapprochement exercise serve --resume {state_path}", flush=True)
@@ -250,6 +267,17 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     config = uvicorn.Config(server.app(), log_level="warning", lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def _lock(lock_state: Callable[[Path], IO[str]], path: Path) -> IO[str]:
+    from sim.ui.game import ExerciseError
+
+    try:
+        return lock_state(path)
+    except ExerciseError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot lock the game ({exc.strerror or exc})") from None
 
 
 def _refuse_existing(path: Path) -> None:

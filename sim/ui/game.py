@@ -15,6 +15,7 @@ parameters and model seed); the debrief's simulated futures start from exactly t
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -22,7 +23,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -69,6 +70,11 @@ class ExerciseError(ValueError):
 def label(name: str) -> str:
     """A move or action name as shown to players (``joint_statement`` -> ``joint statement``)."""
     return name.replace("_", " ")
+
+
+def inject_label(event: Event) -> str:
+    """An inject as the pages show it: ``missile launch (pyongyang, 3)``."""
+    return f"{label(event.kind.value)} ({event.actor.value}, {event.magnitude:g})"
 
 
 @dataclass(frozen=True)
@@ -441,11 +447,34 @@ def save_state(path: Path, game: Game, extra: Mapping[str, Any] | None = None) -
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=1)
             handle.write("\n")
+            # On disk before the rename: otherwise a power cut can leave the new name on an empty file.
+            handle.flush()
+            os.fsync(handle.fileno())
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the rename itself is durable only once the folder is
+    finally:
+        os.close(folder)
+
+
+def lock_state(path: Path) -> IO[str]:
+    """Hold an exclusive lock on ``<path>.lock`` for as long as the returned file stays open.
+
+    Two servers saving one game would overwrite each other's turns; the second is refused with
+    ``ExerciseError``. The lock (``fcntl.flock``) is released when the process ends, however it ends."""
+    lock_path = path.with_name(f"{path.name}.lock")
+    handle = lock_path.open("a", encoding="utf-8")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ExerciseError(f"{path}: another server is using this game (it holds {lock_path})") from None
+    return handle
 
 
 def load_state(path: Path) -> tuple[Game, dict[str, Any]]:

@@ -39,7 +39,7 @@ from starlette.routing import Route
 from sim.outcomes import KEY_OUTCOMES, OUTCOMES
 from sim.scenario import EventActor, Team
 from sim.ui.debrief import Debrief, Futures, figure_png, render_html, simulate_futures
-from sim.ui.game import DEFAULT_CHOICE, INJECT_KINDS, ExerciseError, Game, label, save_state
+from sim.ui.game import DEFAULT_CHOICE, INJECT_KINDS, ExerciseError, Game, inject_label, label, save_state
 
 T = TypeVar("T")
 
@@ -91,6 +91,8 @@ class ExerciseServer:
         self._lock = threading.Lock()
         self._futures_lock = threading.Lock()
         self._futures: Futures | None = None
+        #: Why the game accepts no more actions (a turn failed halfway or could not be saved), or None.
+        self.broken: str | None = None
         self._start_values = self._initial_indicators()
         self.save()
 
@@ -159,7 +161,7 @@ class ExerciseServer:
                 "turn": r.turn,
                 "date": game.date(r.month),
                 "moves": [(t.value, label(m), r.outcomes.get(t, "")) for t, m in r.moves.items()],
-                "injects": [f"{label(e.kind.value)} ({e.actor.value}, {e.magnitude:g})" for e in r.injects],
+                "injects": [inject_label(e) for e in r.injects],
                 "made": [(d, s, label(m)) for d, s, m in game.moves_made(r)],
             }
             for r in game.history
@@ -229,9 +231,7 @@ class ExerciseServer:
             ],
             "kinds": [k.value for k in INJECT_KINDS],
             "actors": [a.value for a in EventActor],
-            "pending_injects": [
-                f"{label(e.kind.value)} ({e.actor.value}, {e.magnitude:g})" for e in game.pending_injects
-            ],
+            "pending_injects": [inject_label(e) for e in game.pending_injects],
             "debrief_runs": self.debrief_runs,
             "notes": exercise.facilitator_notes if exercise is not None else "",
         }
@@ -293,6 +293,49 @@ class ExerciseServer:
         context = await self._run(lambda: self.team_context(team))
         return self._page("team.html", context | {"notice": request.query_params.get("notice")})
 
+    def _transact(
+        self, form: dict[str, str], change: Callable[[], str], refused: int
+    ) -> tuple[str | None, int, str]:
+        """Apply one change to the game and save it, under the game's lock: (error or None, status, notice).
+
+        Refused without a change when the game is broken or the form is stale. A change the game refuses
+        (``ExerciseError``) gets status ``refused``. If the save fails, a move or inject is rolled back (the page
+        says so; nothing happened); a turn cannot be unplayed, so the game is marked broken. So is a turn that
+        fails halfway through: the model is then between months and no further action is accepted."""
+        if self.broken is not None:
+            return self.broken, 503, ""
+        stale = self._stale(form)
+        if stale is not None:
+            return stale, 409, ""
+        game = self.game
+        pending, injects, month = dict(game.pending), list(game.pending_injects), game.model.month
+        try:
+            notice = change()
+        except ExerciseError as exc:
+            return str(exc), refused, ""
+        except Exception as exc:
+            if game.model.month == month:
+                game.pending, game.pending_injects = pending, injects
+                return f"the server failed ({type(exc).__name__}: {exc}); nothing was changed", 500, ""
+            self.broken = (
+                f"the turn failed halfway ({type(exc).__name__}: {exc}), so the game is stopped: restart the "
+                f"server with --resume {self.state_path} to continue from the last turn saved"
+            )
+            return self.broken, 500, ""
+        try:
+            self.save()
+        except OSError as exc:
+            problem = f"the game could not be saved to {self.state_path} ({exc.strerror or exc})"
+            if game.model.month == month:
+                game.pending, game.pending_injects = pending, injects
+                return f"{problem}; nothing was changed: try again", 500, ""
+            self.broken = (
+                f"{problem} after the turn was played, so the game is stopped: free the disk, then restart the "
+                f"server with --resume {self.state_path} (the turn is replayed from the moves saved before it)"
+            )
+            return self.broken, 500, ""
+        return None, 303, notice
+
     async def submit_move(self, request: Request) -> Response:
         """A team submits its move; refused (409) if it is outside the win-set or otherwise unavailable."""
         team = _team(request.path_params["team"])
@@ -300,23 +343,18 @@ class ExerciseServer:
         if team is None or self.role(form.get("token")) != team.value:
             return self._denied()
 
-        def act() -> tuple[str | None, dict[str, Any]]:
-            stale = self._stale(form)
-            if stale is not None:
-                return stale, self.team_context(team)
-            try:
-                choice = self.game.submit(team, form.get("move", ""))
-            except ExerciseError as exc:
-                return str(exc), self.team_context(team)
-            self.save()
-            return None, {"chosen": choice.label}
+        def change() -> str:
+            return f"Move submitted: {self.game.submit(team, form.get('move', '')).label}"
 
-        error, context = await self._run(act)
+        def act() -> tuple[str | None, int, str, dict[str, Any]]:
+            error, status, notice = self._transact(form, change, 409)
+            return error, status, notice, self.team_context(team) if error is not None else {}
+
+        error, status, notice, context = await self._run(act)
         if error is not None:
-            return self._page("team.html", context | {"error": error, "notice": None}, 409)
-        notice = quote(f"Move submitted: {context['chosen']}")
+            return self._page("team.html", context | {"error": error, "notice": None}, status)
         return RedirectResponse(
-            f"/team/{team.value}?token={quote(self.tokens[team.value])}&notice={notice}", status_code=303
+            f"/team/{team.value}?token={quote(self.tokens[team.value])}&notice={quote(notice)}", status_code=303
         )
 
     async def facilitator_page(self, request: Request) -> Response:
@@ -332,29 +370,16 @@ class ExerciseServer:
         if self.role(form.get("token")) != FACILITATOR:
             return self._denied()
 
-        def act() -> tuple[str | None, dict[str, Any]]:
-            stale = self._stale(form)
-            if stale is not None:
-                return stale, self.facilitator_context()
+        def change() -> str:
             try:
                 magnitude = float(form.get("magnitude") or 1.0)
                 engagement = float(form["engagement"]) if form.get("engagement") else None
             except ValueError:
-                return "inject refused: magnitude and engagement must be numbers", self.facilitator_context()
-            try:
-                event = self.game.add_inject(
-                    form.get("kind", ""), form.get("actor", "world"), magnitude, engagement
-                )
-            except ExerciseError as exc:
-                return str(exc), self.facilitator_context()
-            self.save()
-            return None, {"added": label(event.kind.value)}
+                raise ExerciseError("inject refused: magnitude and engagement must be numbers") from None
+            event = self.game.add_inject(form.get("kind", ""), form.get("actor", "world"), magnitude, engagement)
+            return f"Inject added: {inject_label(event)}"
 
-        error, context = await self._run(act)
-        if error is not None:
-            status = 409 if str(context.get("turn")) != form.get("turn") else 400
-            return self._page("facilitator.html", context | {"error": error, "notice": None}, status)
-        return self._back_to_facilitator(f"Inject added: {context['added']}")
+        return await self._facilitator_action(form, change, 400)
 
     async def advance(self, request: Request) -> Response:
         """The facilitator plays the turn; a stale form (the turn already played) is refused with 409."""
@@ -362,21 +387,20 @@ class ExerciseServer:
         if self.role(form.get("token")) != FACILITATOR:
             return self._denied()
 
-        def act() -> tuple[str | None, dict[str, Any]]:
-            stale = self._stale(form)
-            if stale is not None:
-                return stale, self.facilitator_context()
-            try:
-                record = self.game.advance()
-            except ExerciseError as exc:
-                return str(exc), self.facilitator_context()
-            self.save()
-            return None, {"turn": record.turn}
+        def change() -> str:
+            return f"Turn {self.game.advance().turn} played"
 
-        error, context = await self._run(act)
+        return await self._facilitator_action(form, change, 409)
+
+    async def _facilitator_action(self, form: dict[str, str], change: Callable[[], str], refused: int) -> Response:
+        def act() -> tuple[str | None, int, str, dict[str, Any]]:
+            error, status, notice = self._transact(form, change, refused)
+            return error, status, notice, self.facilitator_context() if error is not None else {}
+
+        error, status, notice, context = await self._run(act)
         if error is not None:
-            return self._page("facilitator.html", context | {"error": error, "notice": None}, 409)
-        return self._back_to_facilitator(f"Turn {context['turn']} played")
+            return self._page("facilitator.html", context | {"error": error, "notice": None}, status)
+        return self._back_to_facilitator(notice)
 
     def _back_to_facilitator(self, notice: str) -> Response:
         return RedirectResponse(
