@@ -766,3 +766,30 @@ def test_a_second_server_on_the_same_game_is_a_usage_error(
     finally:
         held.close()
     assert code == EXIT_USAGE and "another server is using this game" in err
+
+
+def test_the_futures_face_the_injects_played(small: Scenario) -> None:
+    game = new_game(small, turns=2)
+    game.add_inject("nuclear_test", "pyongyang", 3.0)
+    game.advance()
+    quiet = new_game(small, turns=2)
+    quiet.advance()
+    with_inject, without = simulate_futures(game, 3), simulate_futures(quiet, 3)
+    assert [e.kind.value for e in with_inject.injects] == ["nuclear_test"] and without.injects == ()
+    first = with_inject.timeseries[with_inject.timeseries["month"] == 0]["nk_threat"]
+    assert (first.to_numpy() > without.timeseries[without.timeseries["month"] == 0]["nk_threat"].to_numpy()).all()
+    debrief = Debrief.of(game, with_inject)
+    assert [m.label for m in debrief.inject_markers()] == ["inject: nuclear test (pyongyang, 3)"]
+    html = render_html(debrief)
+    assert re.search(r"the same\s+1 facilitator's inject on the same\s+dates", html)
+    assert "at most once a turn" in html
+
+
+def test_the_server_computes_futures_once_for_each_list_of_injects(served: ExerciseServer) -> None:
+    served.debrief_runs = 2
+    before = served.futures()
+    assert served.futures() is before  # cached
+    served.game.add_inject("boycott", "seoul")
+    served.game.advance()
+    after = served.futures()
+    assert after is not before and len(after.injects) == 1 and served.futures() is after

@@ -1,8 +1,10 @@
 """The debrief of a class exercise: what the teams' choices did against the spread of simulated futures.
 
 The futures are N runs of the game's scenario from the game's own starting state (the same sampled parameters,
-citizens and burn-in), each with its own random stream and every actor following the model's own rules; the
-game is the same start with teams in place of some actors. For each key outcome the debrief draws
+citizens and burn-in), with the facilitator's injects played so far among its events, each with its own random
+stream and every actor following the model's own rules; the game is the same start and the same shocks with
+teams in place of some actors. (A team's government moves at most once a turn; the model's governments may
+move in any month: the debrief page says so.) For each key outcome the debrief draws
 the futures' 5-95 % band (with the 25-75 % band and the median, ``sim.plots.fan_chart``), the played path over
 it, and a marker at each turn labelled with the teams' moves; then it sets the outcome class the game reached
 beside the share of futures that reached each class (with 95 % Wilson intervals). It is rendered as a
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,8 +29,8 @@ from sim.executors import make_executor
 from sim.model import RapprochementModel, classify
 from sim.outcomes import KEY_OUTCOMES, OUTCOMES, OutcomeClass
 from sim.plots import EventMarker, fan_chart, outcome_class_shares, wilson_interval
-from sim.scenario import Scenario, Team
-from sim.ui.game import Game, TurnRecord, label
+from sim.scenario import Event, Scenario, Team
+from sim.ui.game import Game, TurnRecord, inject_label, label
 
 #: Colour of the played path (black over the coloured fans).
 PLAYED_COLOR = "#000000"
@@ -43,6 +46,8 @@ class Futures:
 
     timeseries: pd.DataFrame
     runs: pd.DataFrame
+    #: The facilitator's injects the futures include (those played when they were simulated).
+    injects: tuple[Event, ...] = ()
 
     @property
     def size(self) -> int:
@@ -97,13 +102,18 @@ def simulate_future(task: FutureTask) -> tuple[int, dict[str, np.ndarray], str]:
     return task.run, columns, outcome.value
 
 
-def simulate_futures(game: Game, runs: int, *, workers: int = 1) -> Futures:
+def simulate_futures(
+    game: Game, runs: int, *, workers: int = 1, injects: Sequence[Event] | None = None
+) -> Futures:
     """``runs`` futures of the game's scenario from the game's starting state, every actor by the model's rules.
 
     Every future starts from the game's month 0: the same sampled parameters, citizens and burn-in (built from
     the game's model seed); each then draws its own random stream (future 0 keeps the game's). So the band is
-    the spread of what could follow from the state the teams started in, under the model's own rules."""
-    scenario, model_seed = game.model.spec, game.model_seed
+    the spread of what could follow from the state the teams started in, under the model's own rules, with the
+    facilitator's injects played so far (or ``injects``, taken under the game's lock by a server) happening on
+    their dates as they did in the game."""
+    injects = game.injects_played() if injects is None else tuple(injects)
+    scenario, model_seed = game.futures_scenario(injects), game.model_seed
     tasks = [FutureTask(scenario, model_seed, future_seed(game.seed, r), r) for r in range(runs)]
     dates = pd.date_range(game.date(0), periods=scenario.meta.months, freq="MS")
     frames, rows = [], []
@@ -116,7 +126,7 @@ def simulate_futures(game: Game, runs: int, *, workers: int = 1) -> Futures:
             frame.insert(0, "scenario", scenario.meta.name)
             frames.append(frame)
             rows.append({"scenario": scenario.meta.name, "run": run, "outcome_class": outcome})
-    return Futures(pd.concat(frames, ignore_index=True), pd.DataFrame(rows))
+    return Futures(pd.concat(frames, ignore_index=True), pd.DataFrame(rows), tuple(injects))
 
 
 @dataclass(frozen=True)
@@ -195,6 +205,15 @@ class Debrief:
                 markers.append(EventMarker(pd.Timestamp(when), f"T{record.turn} {moves}", "turn"))
         return markers
 
+    def inject_markers(self) -> list[EventMarker]:
+        """A marker for each facilitator's inject played, at its month (the turn's first)."""
+        return [
+            EventMarker(pd.Timestamp(self.played["date"].iloc[r.month]), f"inject: {inject_label(e)}", "inject")
+            for r in self.records
+            if r.month < len(self.played)
+            for e in r.injects
+        ]
+
 
 def debrief_figure(debrief: Debrief) -> Figure:
     """The key outcomes' bands of simulated futures with the played path and the turn markers, and the outcome
@@ -203,7 +222,7 @@ def debrief_figure(debrief: Debrief) -> Figure:
     ncols = 3
     nrows = -(-len(KEY_OUTCOMES) // ncols) + 1
     grid = fig.add_gridspec(nrows, ncols)
-    markers = debrief.turn_markers()
+    markers = [*debrief.turn_markers(), *debrief.inject_markers()]
     key: tuple[list[Any], list[str]] = ([], [])
     for i, outcome in enumerate(KEY_OUTCOMES):
         ax = fig.add_subplot(grid[i // ncols, i % ncols])
@@ -272,6 +291,7 @@ def render_html(debrief: Debrief, png: bytes | None = None, *, links: dict[str, 
         outcomes={name: OUTCOMES[name].label for name in KEY_OUTCOMES},
         final=debrief.played.iloc[-1] if not debrief.played.empty else None,
         label=label,
+        inject_label=inject_label,
         links=links or {},
     )
 

@@ -236,6 +236,21 @@ class Game:
         mean = float(frame["relations_index"].iloc[-window:].mean())
         return classify(mean, float(frame["institutionalization"].iloc[-1]), self.scenario)
 
+    def injects_played(self) -> tuple[Event, ...]:
+        """The facilitator's injects of the turns played so far, in the order they happened."""
+        return tuple(e for r in self.history for e in r.injects)
+
+    def futures_scenario(self, injects: Sequence[Event] | None = None) -> Scenario:
+        """The game's parametrised scenario with the injects played so far (or ``injects``) among its events:
+        what the debrief's futures run, so they face the same shocks as the played path and differ only in who
+        chooses."""
+        injects = self.injects_played() if injects is None else injects
+        if not injects:
+            return self.model.spec
+        data = self.model.spec.model_dump(mode="json")
+        data["events"] = [*data["events"], *(e.model_dump(mode="json") for e in injects)]
+        return Scenario.model_validate(data)
+
     def moves_made(self, record: TurnRecord) -> list[tuple[str, str, str]]:
         """What the two governments actually did in a played turn: (date, capital, move), team or model."""
         end = record.month + self.turn_months

@@ -21,6 +21,7 @@ once, outside it.
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 from collections.abc import Callable
@@ -90,7 +91,7 @@ class ExerciseServer:
         self.workers = workers
         self._lock = threading.Lock()
         self._futures_lock = threading.Lock()
-        self._futures: Futures | None = None
+        self._futures: dict[tuple[str, ...], Futures] = {}
         #: Why the game accepts no more actions (a turn failed halfway or could not be saved), or None.
         self.broken: str | None = None
         self._start_values = self._initial_indicators()
@@ -142,11 +143,16 @@ class ExerciseServer:
         return await run_in_threadpool(self._locked, fn)
 
     def futures(self) -> Futures:
-        """The debrief's simulated futures (computed on first use; they do not depend on the teams' moves)."""
+        """The debrief's simulated futures for the injects played so far (computed once for each such list; the
+        teams' moves do not change them)."""
+        injects = self._locked(self.game.injects_played)
+        key = tuple(json.dumps(e.model_dump(mode="json"), sort_keys=True) for e in injects)
         with self._futures_lock:
-            if self._futures is None:
-                self._futures = simulate_futures(self.game, self.debrief_runs, workers=self.workers)
-            return self._futures
+            if key not in self._futures:
+                self._futures[key] = simulate_futures(
+                    self.game, self.debrief_runs, workers=self.workers, injects=injects
+                )
+            return self._futures[key]
 
     def prepare_debrief(self) -> None:
         """Compute the futures in the background now, so the debrief opens at once when it is asked for."""
@@ -388,7 +394,10 @@ class ExerciseServer:
             return self._denied()
 
         def change() -> str:
-            return f"Turn {self.game.advance().turn} played"
+            record = self.game.advance()
+            if record.injects:
+                self.prepare_debrief()  # the futures now include this turn's injects: start on them at once
+            return f"Turn {record.turn} played"
 
         return await self._facilitator_action(form, change, 409)
 
