@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
+import socket
 import stat
 import tarfile
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,3 +113,49 @@ def test_a_failing_npm_is_reported_not_raised(tmp_path: Path, monkeypatch: pytes
     problems = assets.ensure_assets()
     assert problems and all("registry unreachable" in p for p in problems)
     assert not any((tmp_path / "cache").rglob("*.js"))
+
+
+def test_assets_come_from_the_cdn_when_it_answers_and_from_npm_only_when_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(assets, "cache_dir", lambda: tmp_path / "cache")
+    fetched: list[str] = []
+    monkeypatch.setattr(assets, "ensure_assets", lambda: fetched.append("npm") or [])
+    asked: list[str] = []
+
+    def cdn(answers: bool) -> Any:
+        def reachable(spec: str, timeout: float) -> bool:
+            asked.append(spec)
+            return answers
+
+        return reachable
+
+    monkeypatch.setattr(assets, "cdn_reachable", cdn(True))
+    assert assets.prepare_assets() == ("cdn", []) and fetched == [] and len(asked) == 1
+    monkeypatch.setattr(assets, "cdn_reachable", cdn(False))
+    assert assets.prepare_assets() == ("npm", []) and fetched == ["npm"]
+    for spec in assets.needed_packages():  # everything cached: neither is asked
+        (tmp_path / "cache" / spec).mkdir(parents=True)
+    asked.clear()
+    assert assets.prepare_assets() == ("cache", []) and asked == []
+
+
+def test_the_cdn_check_asks_for_one_file_of_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "requirejs@2.3.6").mkdir()
+    (tmp_path / "requirejs@2.3.6" / "package.json").write_text("{}")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            monkeypatch.setattr(assets, "cdn_url", lambda: f"http://127.0.0.1:{server.server_address[1]}/")
+            assert assets.cdn_reachable("requirejs@2.3.6", 30.0)
+            assert not assets.cdn_reachable("requirejs@9.9.9", 30.0)  # 404
+        finally:
+            server.shutdown()
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setattr(assets, "cdn_url", lambda: f"http://127.0.0.1:{port}/")
+    assert not assets.cdn_reachable("requirejs@2.3.6", 30.0)  # nothing listens: refused at once

@@ -361,13 +361,15 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     probe = bind(args.host, args.port)
     port = probe.getsockname()[1]
     probe.close()
-    from sim.ui.assets import ensure_assets, missing_packages
+    from sim.ui.assets import cdn_url, prepare_assets
 
-    if missing_packages():
-        print("Fetching the dashboard's browser assets from the npm registry (once) ...", flush=True)
-        for problem in ensure_assets():
-            print(f"warning: {problem}; the page needs the CDN to load it", file=sys.stderr)
-    url = _url(args.host, port)
+    print("Checking the dashboard's browser assets ...", flush=True)
+    source, problems = prepare_assets()
+    if source == "npm":
+        print(f"{cdn_url()} is out of reach: fetched the browser assets from the npm registry instead")
+    for problem in problems:
+        print(f"warning: {problem}; the page needs the CDN to load it", file=sys.stderr)
+    url = _url(shown_host(args.host), port)
     print(f"Dashboard: {url}  (stop with Ctrl-C)", flush=True)
     command = [
         sys.executable,

@@ -5,7 +5,8 @@ which fetches each file from the jsDelivr CDN on first use and caches it (``sola
 proxy_cache_dir``). Those files are npm packages at exact versions, named in Solara's page template. Where the
 CDN is out of reach but the npm registry is not (a closed classroom network with a package mirror, this
 project's CI), ``ensure_assets`` puts the same packages into that cache with ``npm pack``, so the proxy serves
-them without going out. Where nothing is missing it does nothing.
+them without going out. ``prepare_assets`` decides: nothing when the cache holds everything, nothing when the
+CDN answers (a short request for one missing package: the proxy will fetch from it), npm only when it does not.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import urllib.request
 from pathlib import Path
 
 #: An exact-version npm package in Solara's page template, e.g. ``{{cdn}}/requirejs@2.3.6/require.js``.
@@ -93,3 +95,35 @@ def ensure_assets() -> list[str]:
         except (OSError, RuntimeError, subprocess.SubprocessError, tarfile.TarError, ValueError) as exc:
             problems.append(f"{spec}: {exc}")
     return problems
+
+
+#: Seconds to wait for the CDN before deciding it is out of reach.
+CDN_TIMEOUT = 5.0
+
+
+def cdn_url() -> str:
+    """The CDN Solara's proxy fetches from (``https://cdn.jsdelivr.net/npm/`` unless configured)."""
+    import solara.settings
+
+    return str(solara.settings.assets.cdn)
+
+
+def cdn_reachable(spec: str, timeout: float = CDN_TIMEOUT) -> bool:
+    """Whether the CDN serves one file of package ``spec`` (its ``package.json``) within ``timeout`` seconds."""
+    request = urllib.request.Request(f"{cdn_url()}{spec}/package.json", method="HEAD")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return 200 <= int(response.status) < 400
+    except (OSError, ValueError):  # URLError, HTTPError and timeouts are OSErrors
+        return False
+
+
+def prepare_assets(timeout: float = CDN_TIMEOUT) -> tuple[str, list[str]]:
+    """Make sure the dashboard's page can load its front end: returns where it will come from (``cache``,
+    ``cdn`` or ``npm``) and the problems met (only with ``npm``: packages npm could not fetch)."""
+    missing = missing_packages()
+    if not missing:
+        return "cache", []
+    if cdn_reachable(missing[0], timeout):
+        return "cdn", []
+    return "npm", ensure_assets()
