@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +17,18 @@ from sim.scenario import Scenario
 from sim.validation.backtest import run_backtest
 from sim.validation.calibrate import (
     CALIBRATED_FILE,
+    MAX_EVALUATIONS,
+    CalibrationError,
     CalibrationSettings,
     Parameter,
     calibrate,
+    calibration_points,
     document_values,
     file_sha256,
+    gauss_newton_covariance,
+    parse_parameters,
     read_document,
+    unstarted_fitted,
 )
 from sim.validation.observe import (
     DEFAULT_POLLS,
@@ -180,6 +187,141 @@ def test_calibration_recovers_parameters_from_model_generated_polls() -> None:
     assert fit.metrics().query("series == 'all'")["rmse_fitted"].iloc[0] < 2.5
 
 
+def test_gauss_newton_covariance_is_the_linear_model_formula() -> None:
+    """On y = a + b x the covariance is the textbook one: var(b) = s^2 / Sxx, var(a) = s^2 (1/n + mean^2 / Sxx)."""
+    x = np.array([0.0, 1.0, 2.0, 4.0, 7.0])
+    residuals = np.array([0.3, -0.5, 0.1, 0.4, -0.3])
+    jac = np.column_stack([np.ones_like(x), x])
+    sse, dof = float(np.sum(residuals**2)), len(x) - 2
+    cov, message = gauss_newton_covariance(jac, sse, dof, ["a", "b"])
+    s2, sxx = sse / dof, float(np.sum((x - x.mean()) ** 2))
+    assert message == ""
+    assert cov[1, 1] == pytest.approx(s2 / sxx)
+    assert cov[0, 0] == pytest.approx(s2 * (1 / len(x) + x.mean() ** 2 / sxx))
+    assert cov[0, 1] == pytest.approx(-s2 * x.mean() / sxx)
+
+
+def test_a_rank_deficient_jacobian_gives_nan_and_names_the_parameter() -> None:
+    x = np.array([0.0, 1.0, 2.0, 4.0, 7.0])
+    jac = np.column_stack([np.ones_like(x), x, np.zeros_like(x)])  # the third parameter changes nothing
+    cov, message = gauss_newton_covariance(jac, 1.0, 2, ["a", "b", "dead"])
+    assert "dead" in message and "a," not in message
+    assert np.isnan(cov[2, 2]) and np.isfinite(cov[:2, :2]).all()
+    assert cov[1, 1] == pytest.approx(0.5 / float(np.sum((x - x.mean()) ** 2)))  # the others as if it were fixed
+    twins = np.column_stack([np.ones_like(x), x, x])  # two parameters the data cannot tell apart
+    cov, message = gauss_newton_covariance(twins, 1.0, 2, ["a", "b", "c"])
+    assert "b, c" in message and np.isnan(cov[1, 1]) and np.isnan(cov[2, 2]) and np.isfinite(cov[0, 0])
+
+
+def test_a_fit_started_at_the_lower_bound_moves_and_has_a_finite_standard_error() -> None:
+    """The Jacobian's step is absolute in the scaled coordinates: at 0 it is still 3 % of the range (SciPy's
+    relative step was about 1e-12 there, a zero column: the parameter never moved and its standard error was 0)."""
+    with SerialExecutor() as executor:
+        fit = calibrate(
+            _small_history(100),
+            read_polls(POLLS),
+            (
+                Parameter("publics.korea.mean_opinion", 0.3, 0.7, start=0.3),
+                Parameter("observe.affinity_threshold", 0.3, 0.65, start=0.6),
+            ),
+            CalibrationSettings(replications=2, max_evaluations=24, citizens=None),
+            executor,
+        )
+    assert fit.values["publics.korea.mean_opinion"] > 0.3 + 0.03  # left the bound it started on
+    for path in ("publics.korea.mean_opinion", "observe.affinity_threshold"):
+        assert np.isfinite(fit.standard_errors[path]) and fit.standard_errors[path] > 0, path
+    assert fit.identification == ""
+
+
+def test_an_offset_fitted_until_2021_uses_only_2020_21_and_carries_the_parameters_uncertainty() -> None:
+    """Up to 2021 the mode segment has two training points (2020, 2021); its standard error comes from the full
+    Jacobian, so it is at least the sqrt(s^2 / m) of a plain mean of m residuals."""
+    with SerialExecutor() as executor:
+        fit = calibrate(
+            _small_history(100),
+            read_polls(POLLS),
+            (Parameter("observe.affinity_threshold", 0.3, 0.65, start=0.6),),
+            CalibrationSettings(replications=2, max_evaluations=12, citizens=None, train_until=2021),
+            executor,
+        )
+    entry = fit.mode_offsets["observe.mode_offset.jp_affinity_to_kr"]
+    assert entry["points"] == 2
+    rows = fit.fit[(fit.fit["series"] == "jp_affinity_to_kr") & (fit.fit["year"] >= 2020)]
+    train = rows[rows["split"] == "train"]
+    assert sorted(train["year"]) == [2020, 2021] and set(rows[rows["year"] > 2021]["split"]) == {"test"}
+    # The offset is the mean residual of those two points alone (the fitted column includes it).
+    assert np.mean(train["fitted"] - train["observed"]) == pytest.approx(0.0, abs=1e-9)
+    dof = int((fit.fit["split"] == "train").sum()) - 1 - 1
+    assert np.isfinite(entry["standard_error"])
+    assert entry["standard_error"] >= np.sqrt(fit.sse / dof / 2) - 1e-9
+
+
+def test_calibration_and_backtest_select_the_same_points_for_a_scenario_ending_mid_year() -> None:
+    """Ending in June 2018, the 2018 polls (fieldwork from May-July) are not covered: no NaN residual."""
+    scenario = _small_history(60)
+    short = scenario.model_copy(update={"meta": scenario.meta.model_copy(update={"months": 66})})
+    polls = read_polls(POLLS)
+    points = calibration_points(polls, short)
+    assert points and max(p.year for p in points) == 2017
+    with SerialExecutor() as executor:
+        fit = calibrate(
+            short,
+            polls,
+            (Parameter("observe.affinity_threshold", 0.3, 0.65, start=0.6),),
+            CalibrationSettings(replications=1, max_evaluations=6, citizens=None),
+            executor,
+        )
+    assert np.isfinite(fit.fit["fitted"]).all() and np.isfinite(fit.sse)
+
+
+def test_the_library_and_the_command_share_the_evaluation_budget(capsys: pytest.CaptureFixture[str]) -> None:
+    assert CalibrationSettings().max_evaluations == MAX_EVALUATIONS
+    with pytest.raises(SystemExit):
+        main(["calibrate", "--help"])
+    assert f"(default {MAX_EVALUATIONS})" in " ".join(capsys.readouterr().out.split())
+
+
+def test_param_specs_take_a_judgement_start() -> None:
+    scenario = _small_history()
+    [korea] = parse_parameters(["publics.korea.mean_opinion=0.3:0.7"], scenario)
+    assert korea.start == 0.47  # the judgement of DEFAULT_PARAMETERS, never the scenario's fitted value
+    [korea] = parse_parameters(["publics.korea.mean_opinion=0.3:0.7@0.41"], scenario)
+    assert korea.start == 0.41
+    [decay] = parse_parameters(["drivers.history.decay=0.01:0.2"], scenario)
+    assert decay.start is None
+    with pytest.raises(CalibrationError, match=r"start 0\.9 outside"):
+        parse_parameters(["publics.korea.mean_opinion=0.3:0.7@0.9"], scenario)
+    with pytest.raises(CalibrationError, match="with a number"):
+        parse_parameters(["publics.korea.mean_opinion=0.3:0.7@x"], scenario)
+    fitted = read_document(CALIBRATED_FILE)["parameters"]
+    unstarted = Parameter("publics.korea.mean_opinion", 0.3, 0.7)
+    assert unstarted_fitted([unstarted, decay], fitted) == ["publics.korea.mean_opinion"]
+    assert unstarted_fitted([korea], fitted) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "bad", "named"),
+    [
+        ("data", "a string", "data: expected a mapping"),
+        ("data", [1, 2], "data: expected a mapping"),
+        ("data", {"train_until": "2017"}, "data.train_until: expected a year"),
+        ("mode_offsets", ["x"], "mode_offsets: expected a mapping"),
+        ("parameters", {"publics.korea.mean_opinion": {"value": "high"}}, "value: expected a number"),
+        ("parameters", {"publics.korea.mean_opinion": 0.4}, "expected a mapping with a 'value'"),
+    ],
+)
+def test_a_malformed_params_file_is_a_usage_error_naming_file_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str, bad: object, named: str
+) -> None:
+    document = read_document(CALIBRATED_FILE) | {field: bad}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(document))
+    assert main(_backtest_args(tmp_path / "out", "--params", str(path), "--no-plots")) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and named in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
 # -- the shipped calibration --------------------------------------------------------------------------------------
 def test_shipped_scenarios_carry_the_calibrated_values() -> None:
     document = read_document(CALIBRATED_FILE)
@@ -261,6 +403,20 @@ def test_backtest_refuses_to_overwrite_and_bad_years(tmp_path: Path, capsys: pyt
     assert sorted(p.name for p in tmp_path.iterdir()) == ["backtest_historical_2013_2025"]
 
 
+def test_backtest_replaces_its_folder_past_leftovers_and_leaves_other_staging_alone(tmp_path: Path) -> None:
+    """A leftover '.old' of a killed process is no obstacle, and a batch's '.partial' beside it is not touched."""
+    name = "backtest_historical_2013_2025"
+    (tmp_path / f".{name}.old").mkdir()  # the name the earlier code left behind (renaming onto it failed)
+    (tmp_path / f".{name}.old" / "fit.csv").write_text("old")
+    (tmp_path / f".{name}.partial").mkdir()
+    (tmp_path / f".{name}.partial" / "keep").write_text("a run in progress")
+    assert main(_backtest_args(tmp_path, "--no-plots")) == 0
+    assert main(_backtest_args(tmp_path, "--no-plots", "--force")) == 0
+    assert (tmp_path / name / "fit.csv").is_file()
+    assert (tmp_path / f".{name}.partial" / "keep").read_text() == "a run in progress"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith((".tmp", f"{os.getpid()}.old"))]
+
+
 def test_calibrate_refuses_an_unknown_parameter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cal.yaml"
     code = main(["calibrate", "--polls", str(POLLS), "--param", "publics.korea.mood=0:1", "--out", str(out)])
@@ -336,7 +492,8 @@ def test_calibrate_writes_values_errors_and_provenance(tmp_path: Path, capsys: p
     assert "least_squares" in document["method"] and document["date"]
     assert document["objective"]["rmse_test_pp"] > 0  # the out-of-sample error is reported, not hidden
     for entry in document["parameters"].values():
-        assert entry["low"] <= entry["value"] <= entry["high"] and entry["standard_error"] >= 0
+        assert entry["low"] <= entry["value"] <= entry["high"]
+        assert np.isfinite(entry["standard_error"]) and entry["standard_error"] > 0
     assert document["mode_offsets"]["observe.mode_offset.jp_affinity_to_kr"]["points"] == 0
     assert main([*args, "--max-evaluations", "10", "--out", str(out)]) == 2  # exists: needs --force
     assert "pass --force" in capsys.readouterr().err

@@ -28,6 +28,7 @@ __all__ = [
     "MARKER",
     "AnalysisError",
     "events_of",
+    "finished_runs",
     "fresh_folder",
     "labels_for",
     "load_results",
@@ -88,7 +89,11 @@ def open_results(path: str | Path) -> Batch:
 
 def ok_runs(batch: Batch) -> pd.DataFrame:
     """The runs that finished (failed runs have no outcomes)."""
-    runs = batch.runs
+    return finished_runs(batch.runs)
+
+
+def finished_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a runs table that finished (``status`` ok, where there is a status), re-indexed from 0."""
     if "status" in runs.columns:
         runs = runs[runs["status"] == "ok"]
     return runs.reset_index(drop=True)
@@ -200,13 +205,18 @@ def check_fresh(out: Path, *, force: bool) -> None:
 
 
 @contextmanager
-def fresh_folder(out: Path, *, force: bool, about: dict[str, Any]) -> Iterator[Path]:
+def fresh_folder(out: Path, *, force: bool, about: dict[str, Any], checked: bool = False) -> Iterator[Path]:
     """Yield a temporary folder beside ``out``; on success it replaces ``out`` at once, on failure it vanishes.
 
     So an analysis never leaves half its files where results are expected. ``about`` is written into the
-    folder's :data:`MARKER` file (what was analysed, with which settings).
+    folder's :data:`MARKER` file (what was analysed, with which settings). ``checked``: the caller has already
+    decided that ``out`` may be replaced (a command whose folders carry their own marker, as the backtest's
+    ``manifest.json``), so :func:`check_fresh` is skipped. The temporary names carry the process id, so two
+    processes writing beside each other never remove each other's folders, and end in ``.tmp``/``.old``, never
+    in the ``.partial`` of a batch being run.
     """
-    check_fresh(out, force=force)
+    if not checked:
+        check_fresh(out, force=force)
     out.parent.mkdir(parents=True, exist_ok=True)
     # Named by process (not mkdtemp, whose private 0700 mode would stay on the finished folder).
     staging = out.parent / f".{out.name}.{os.getpid()}.tmp"
@@ -217,8 +227,8 @@ def fresh_folder(out: Path, *, force: bool, about: dict[str, Any]) -> Iterator[P
         yield staging
         (staging / MARKER).write_text(json.dumps(about, indent=2, default=str) + "\n")
         if out.exists():
-            old = out.parent / f".{out.name}.old"
-            shutil.rmtree(old, ignore_errors=True)
+            old = out.parent / f".{out.name}.{os.getpid()}.old"
+            shutil.rmtree(old, ignore_errors=True)  # left by a killed earlier process that had the same id
             out.rename(old)
             staging.rename(out)
             shutil.rmtree(old, ignore_errors=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.analysis.common import fresh_folder
 from sim.cli import UsageError, load_all, positive_int, seed_value
 from sim.executors import make_executor
 from sim.results import versions
@@ -29,17 +29,20 @@ from sim.validation.calibrate import (
     CALIBRATED_FILE,
     DEFAULT_PARAMETERS,
     FIT_CITIZENS,
+    MAX_EVALUATIONS,
     Calibration,
     CalibrationError,
     CalibrationSettings,
     Parameter,
     calibrate,
     check_train_until,
+    document_train_until,
     document_values,
     file_sha256,
     parse_parameters,
     read_document,
     to_document,
+    unstarted_fitted,
     write_document,
 )
 from sim.validation.observe import DEFAULT_POLLS, ObservationSettings, PollDataError, read_polls
@@ -60,8 +63,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         dest="params",
         action="append",
         default=[],
-        metavar="PATH=LOW:HIGH",
-        help="a parameter to fit and its range (repeatable; default: "
+        metavar="PATH=LOW:HIGH[@START]",
+        help="a parameter to fit, its range and optionally the value the fit starts from (repeatable; default: "
         + ", ".join(p.path for p in DEFAULT_PARAMETERS)
         + ")",
     )
@@ -134,8 +137,8 @@ def _fit_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
     parser.add_argument(
         f"--{prefix}max-evaluations",
         type=positive_int,
-        default=150,
-        help=f"budget of objective evaluations{what}, Jacobians included (default 150)",
+        default=MAX_EVALUATIONS,
+        help=f"budget of objective evaluations{what}, Jacobians included (default {MAX_EVALUATIONS})",
     )
 
 
@@ -161,11 +164,25 @@ def _print_calibration(cal: Calibration) -> None:
     for path, entry in cal.mode_offsets.items():
         value, se, n = entry["value"], entry["standard_error"], entry["points"]
         print(f"{path:40s} {'':8s} {value:8.2f} {se:8.2f}   pp, from {n} points")
+    if cal.identification:
+        print(f"WARNING: {cal.identification}")
     print()
     print(cal.metrics().to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(
         f"\nSSE {cal.sse:.1f} pp^2; {cal.evaluations} evaluations, {cal.simulations} runs, "
         f"{cal.wall_time_s:.1f} s; {cal.message}"
+    )
+
+
+def _settings(args: argparse.Namespace, prefix: str = "") -> CalibrationSettings:
+    """The fit's settings from the options ``_fit_options`` added (with ``prefix``, as the backtest's re-fit)."""
+    prefix = prefix.replace("-", "_")
+    return CalibrationSettings(
+        replications=getattr(args, f"{prefix}replications"),
+        root_seed=args.seed,
+        max_evaluations=getattr(args, f"{prefix}max_evaluations"),
+        train_until=args.train_until,
+        citizens=getattr(args, f"{prefix}citizens"),
     )
 
 
@@ -198,13 +215,20 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         parameters = parse_parameters(args.params, scenario) if args.params else DEFAULT_PARAMETERS
     except CalibrationError as exc:
         raise UsageError(f"{path}: {exc}") from None
-    settings = CalibrationSettings(
-        replications=args.replications,
-        root_seed=args.seed,
-        max_evaluations=args.max_evaluations,
-        train_until=args.train_until,
-        citizens=args.citizens,
-    )
+    if args.train_until is not None:
+        # Such a parameter would start from the scenario's value, which is the all-years fit: a fit on part of the
+        # years must not see the later years through its start.
+        try:
+            leaking = unstarted_fitted(parameters, read_document(CALIBRATED_FILE)["parameters"])
+        except CalibrationError as exc:
+            raise UsageError(str(exc)) from None
+        if leaking:
+            raise UsageError(
+                f"--train-until {args.train_until}: {', '.join(leaking)} would start from the scenario's value, "
+                f"which is fitted to all years ({CALIBRATED_FILE.name}); give a judgement start as "
+                "--param PATH=LOW:HIGH@START"
+            )
+    settings = _settings(args)
     workers = args.workers or default_workers()
     cal = _fit(scenario, polls, parameters, settings, workers, ObservationSettings())
     _print_calibration(cal)
@@ -235,10 +259,10 @@ def _backtest_values(
     params_path = args.params or CALIBRATED_FILE
     try:
         document = read_document(params_path)
-        values = document_values(document)
-    except (CalibrationError, KeyError, TypeError, ValueError) as exc:
-        raise UsageError(f"{params_path}: {exc}") from None
-    fitted_until = (document.get("data") or {}).get("train_until")
+    except CalibrationError as exc:
+        raise UsageError(str(exc)) from None
+    values = document_values(document)
+    fitted_until = document_train_until(document)
     if args.train_until is None or fitted_until == args.train_until:
         return values, document, params_path
     if args.params is not None:
@@ -249,18 +273,15 @@ def _backtest_values(
         )
     # The honest split: the same parameters and ranges, re-fitted on the training years only, from the values
     # the parameters had before any calibration (the all-years fit must not leak in through the start).
-    parameters = tuple(
-        Parameter(path, float(e["low"]), float(e["high"]), str(e.get("description", "")), float(e["start"]))
-        for path, e in document["parameters"].items()
-    )
+    try:
+        parameters = tuple(
+            Parameter(path, float(e["low"]), float(e["high"]), str(e.get("description", "")), float(e["start"]))
+            for path, e in document["parameters"].items()
+        )
+    except KeyError as exc:
+        raise UsageError(f"{params_path}: parameters: every entry needs {exc} to be re-fitted") from None
     start = {p.path: float(p.start or 0.0) for p in parameters}
-    settings = CalibrationSettings(
-        replications=args.fit_replications,
-        root_seed=args.seed,
-        max_evaluations=args.fit_max_evaluations,
-        train_until=args.train_until,
-        citizens=args.fit_citizens,
-    )
+    settings = _settings(args, prefix="fit-")
     print(f"re-fitting {', '.join(start)} on the polls up to {args.train_until}")
     cal = _fit(scenario, polls, parameters, settings, workers, ObservationSettings(), start=start)
     _print_calibration(cal)
@@ -273,7 +294,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     if args.params is not None and args.train_until is None:
         # A calibration fitted on part of the years keeps its split: its later years are out of sample.
         try:
-            args.train_until = (read_document(args.params).get("data") or {}).get("train_until")
+            args.train_until = document_train_until(read_document(args.params))
         except CalibrationError as exc:
             raise UsageError(str(exc)) from None
     name = f"backtest_{scenario.meta.name}" + (f"_train{args.train_until}" if args.train_until is not None else "")
@@ -341,12 +362,8 @@ def _write_backtest(
     """Write every file into a hidden staging folder, then swap it into place (nothing partial is left)."""
     import yaml
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.parent / f".{out_dir.name}.partial"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir()
-    try:
+    # _check_target has already refused a folder that is not a backtest (or one without --force).
+    with fresh_folder(out_dir, force=args.force, about={"command": "backtest"}, checked=True) as staging:
         result.fit.to_csv(staging / "fit.csv", index=False, float_format="%.3f")
         result.metrics.to_csv(staging / "metrics.csv", index=False, float_format="%.4f")
         result.runs.to_csv(staging / "runs.csv", index=False, float_format="%.3f")
@@ -354,15 +371,6 @@ def _write_backtest(
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n")
         if not args.no_plots:
             save_figures(result.fit, staging / "plots", events=key_events(scenario), train_until=args.train_until)
-        old = out_dir.parent / f".{out_dir.name}.old"
-        if out_dir.exists():
-            out_dir.rename(old)
-        staging.rename(out_dir)
-        if old.exists():
-            shutil.rmtree(old)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def _json_default(value: Any) -> Any:

@@ -27,8 +27,8 @@ from matplotlib.figure import Figure
 from sim.executors import Executor
 from sim.plots import OKABE_ITO, EventMarker, _draw_events
 from sim.scenario import EventKind, Scenario, add_months
-from sim.validation.observe import INSTRUMENTS, ObservationSettings, PollPoint, poll_points
-from sim.validation.simulate import run_polls
+from sim.validation.observe import INSTRUMENTS, ObservationSettings, PollPoint
+from sim.validation.simulate import covered_points, run_polls
 
 #: Injects marked on the backtest figures: the turning points of the record (the rest would crowd the labels).
 KEY_EVENT_KINDS = frozenset(
@@ -59,24 +59,6 @@ class Backtest:
     fit: pd.DataFrame
     metrics: pd.DataFrame
     runs: pd.DataFrame
-
-
-def scenario_years(scenario: Scenario) -> list[int]:
-    """Calendar years the scenario covers in full or in part."""
-    first = add_months(scenario.meta.start, 0).year
-    last = add_months(scenario.meta.start, scenario.meta.months - 1).year
-    return list(range(first, last + 1))
-
-
-def covered_points(polls: pd.DataFrame, scenario: Scenario) -> list[PollPoint]:
-    """Every instrument-year whose fieldwork lies inside the scenario's months."""
-    start = add_months(scenario.meta.start, 0)
-    end = add_months(scenario.meta.start, scenario.meta.months - 1)
-    return [
-        p
-        for p in poll_points(polls, scenario_years(scenario))
-        if (start.year, start.month) <= p.fieldwork[0] and p.fieldwork[-1] <= (end.year, end.month)
-    ]
 
 
 def split_of(year: int, observed: float | None, train_until: int | None) -> str:

@@ -7,14 +7,21 @@ so two parameter vectors are compared on the same draws and the objective is nea
 once (no weights: the three series are of similar precision and the Cabinet Office series is the longest).
 
 Method: ``scipy.optimize.least_squares`` (trust-region reflective) in coordinates scaled to [0, 1] on each
-parameter's bounds, with a forward-difference Jacobian of step ``diff_step`` (3 % of each range by default: larger
-than the Monte-Carlo roughness of the mean of ``R`` runs, smaller than the curvature). The Cabinet Office's
-post-2020 mode offset is profiled out in closed form at every evaluation (see ``sim.validation.observe``).
+parameter's bounds, with a finite-difference Jacobian of our own (:meth:`_Objective.jacobian`) whose step is
+``diff_step`` in those coordinates, i.e. an absolute 3 % of each range by default: larger than the Monte-Carlo
+roughness of the mean of ``R`` runs, smaller than the curvature. (SciPy's own ``diff_step`` is relative to
+``|x|``, so its steps shrink with the coordinate and vanish at the lower bound.) The step is forward, backward
+where a forward step would leave the upper bound. The Cabinet Office's post-2020 mode offset is profiled out in
+closed form at every evaluation (see ``sim.validation.observe``).
 
-Uncertainty: the Gauss-Newton asymptotic covariance at the optimum, ``s^2 (J'J)^-1`` with ``J`` the Jacobian of
-the residuals and ``s^2 = SSE / (n - p - q)`` (``q`` profiled offsets). It reflects how sharply the polls pin the
-parameters down given the model, not the model's structural error, and it leaves out the Monte-Carlo error of
-the objective itself; docs/validation.md says so beside the numbers.
+Uncertainty: the Gauss-Newton asymptotic covariance at the optimum, ``s^2 (J'J)^-1`` with ``s^2 = SSE / (n - p -
+q)`` and ``J`` the Jacobian of the residuals in all ``p + q`` parameters, the ``q`` mode offsets included as
+explicit columns (so an offset's standard error carries its dependence on the model parameters; one extra
+Jacobian pass at the optimum, on cached runs). A rank-deficient ``J'J`` is not inverted: the parameters it
+cannot identify get a standard error of NaN and the fit's ``identification`` message names them
+(:func:`gauss_newton_covariance`). It reflects how sharply the polls pin the parameters down given the model, not
+the model's structural error, and it leaves out the Monte-Carlo error of the objective itself; docs/validation.md
+says so beside the numbers.
 """
 
 from __future__ import annotations
@@ -44,18 +51,20 @@ from sim.validation.observe import (
     OBSERVATION_PARAMETERS,
     ObservationSettings,
     PollPoint,
-    poll_points,
 )
-from sim.validation.simulate import PollRun, run_polls
+from sim.validation.simulate import PollRun, covered_points, run_polls
 
 #: The calibration file shipped with the package; ``rapprochement calibrate --write`` replaces it.
 CALIBRATED_FILE = Path(__file__).with_name("calibrated.yaml")
 METHOD = (
-    "scipy.optimize.least_squares (trf, bounds scaled to [0, 1], forward-difference Jacobian) on the mean of "
-    "R replications with common random numbers; standard errors from s^2 (J'J)^-1 at the optimum"
+    "scipy.optimize.least_squares (trf, bounds scaled to [0, 1], finite-difference Jacobian with an absolute step "
+    "of diff_step in those coordinates) on the mean of R replications with common random numbers; standard errors "
+    "from s^2 (J'J)^-1 at the optimum, mode offsets included as columns of J"
 )
 #: Citizens per country during the fit (the backtest uses the scenario's own number).
 FIT_CITIZENS = 500
+#: Objective evaluations a fit may use, Jacobians included (the library's and the command line's default).
+MAX_EVALUATIONS = 150
 
 
 class CalibrationError(ValueError):
@@ -92,15 +101,26 @@ DEFAULT_PARAMETERS: tuple[Parameter, ...] = (
 
 
 def parse_parameters(specs: Sequence[str], scenario: Scenario) -> tuple[Parameter, ...]:
-    """Parameters from ``path=low:high`` specs, checked against the scenario's schema (or the operators).
+    """Parameters from ``path=low:high`` or ``path=low:high@start`` specs, checked against the scenario's schema
+    (or the operators).
 
-    Raises :class:`CalibrationError` naming the spec for an unknown path, a bad range or a duplicate.
+    ``@start`` is the value the fit starts from (a judgement, inside the range). Without it a parameter of
+    :data:`DEFAULT_PARAMETERS` starts from that judgement (clipped into the range by :func:`calibrate`), any other
+    from the scenario's value (``start`` None).
+    Raises :class:`CalibrationError` naming the spec for an unknown path, a bad range or start, or a duplicate.
     """
     found: dict[str, Parameter] = {}
+    starts: dict[str, float] = {}
     model_specs = []
     for spec in specs:
-        path, _, bounds = spec.partition("=")
+        body, at, start_text = spec.partition("@")
+        path, _, bounds = body.partition("=")
         path = path.strip()
+        if at:
+            try:
+                starts[path] = float(start_text)
+            except ValueError:
+                raise CalibrationError(f"--param {spec!r}: expected 'path=low:high@start' with a number") from None
         if path.startswith("observe."):
             low_text, colon, high_text = bounds.partition(":")
             try:
@@ -117,7 +137,7 @@ def parse_parameters(specs: Sequence[str], scenario: Scenario) -> tuple[Paramete
                 raise CalibrationError(f"--param {path}: expected {lo} <= low < high <= {hi}, got {bounds!r}")
             found[path] = Parameter(path, low, high)
         else:
-            model_specs.append(spec)
+            model_specs.append(body)
     if model_specs:
         try:
             factors = factors_of(scenario.model_copy(update={"uncertainties": {}}), model_specs)
@@ -129,7 +149,24 @@ def parse_parameters(specs: Sequence[str], scenario: Scenario) -> tuple[Paramete
             found[factor.path] = Parameter(factor.path, factor.low, factor.high)
     if not found:
         raise CalibrationError("--param: no parameter to fit")
+    judgements = {p.path: p for p in DEFAULT_PARAMETERS}
+    for path, parameter in found.items():
+        start = starts.get(path, judgements[path].start if path in judgements else None)
+        if path in starts and not parameter.low <= starts[path] <= parameter.high:
+            raise CalibrationError(
+                f"--param {path}: start {start} outside the range [{parameter.low}, {parameter.high}]"
+            )
+        description = judgements[path].description if path in judgements else ""
+        found[path] = Parameter(path, parameter.low, parameter.high, description, start)
     return tuple(found[path] for path in sorted(found))
+
+
+def unstarted_fitted(parameters: Sequence[Parameter], fitted: Mapping[str, Any]) -> list[str]:
+    """Model parameters without a judgement start whose scenario value is a fit (a path of ``fitted``).
+
+    A fit on part of the years must not start from such a value: the all-years fit would leak into it.
+    """
+    return [p.path for p in parameters if p.start is None and not p.is_observation and p.path in fitted]
 
 
 @dataclass(frozen=True)
@@ -138,7 +175,7 @@ class CalibrationSettings:
 
     replications: int = 10
     root_seed: int = 1
-    max_evaluations: int = 60
+    max_evaluations: int = MAX_EVALUATIONS
     train_until: int | None = None
     diff_step: float = 0.03
     citizens: int | None = FIT_CITIZENS
@@ -163,6 +200,7 @@ class Calibration:
     message: str
     settings: CalibrationSettings
     provenance: dict[str, Any] = field(default_factory=dict)
+    identification: str = ""  # names the parameters the data cannot identify (standard error NaN); "" if none
 
     def all_values(self) -> dict[str, float]:
         """Fitted parameters and mode offsets, by path: what a backtest applies."""
@@ -199,6 +237,44 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def gauss_newton_covariance(
+    jac: NDArray[np.float64], sse: float, dof: int, names: Sequence[str], *, tolerance: float = 1e-10
+) -> tuple[NDArray[np.float64], str]:
+    """Covariance ``s^2 (J'J)^-1`` of least-squares estimates, ``s^2 = sse / dof``, and what it cannot identify.
+
+    ``jac`` is the Jacobian of the residuals (points x parameters) at the optimum, ``names`` its columns. When
+    ``J'J`` is rank-deficient (an eigenvalue below ``tolerance`` times the largest, after scaling each column to
+    unit length), the parameters that carry the null space are not identified: their rows and columns are NaN,
+    the others' come from the inverse over the identified columns alone (the unidentified ones held fixed), and
+    the returned message names them ("" when every parameter is identified).
+    """
+    jac = np.asarray(jac, dtype=float)
+    p = jac.shape[1]
+    s2 = sse / dof
+    norms = np.linalg.norm(jac, axis=0)
+    identified = norms > 0
+    scaled = jac[:, identified] / norms[identified]
+    if scaled.shape[1]:
+        eigenvalues, eigenvectors = np.linalg.eigh(scaled.T @ scaled)
+        weak = eigenvalues <= tolerance * max(float(eigenvalues.max()), 1e-300)
+        if weak.any():
+            # a parameter with a visible share of a null direction is one the data cannot tell apart from others
+            carried = np.abs(eigenvectors[:, weak]).max(axis=1) > 0.1
+            identified[np.flatnonzero(identified)[carried]] = False
+    cov = np.full((p, p), np.nan)
+    kept = np.flatnonzero(identified)
+    if kept.size:
+        sub = jac[:, kept]
+        cov[np.ix_(kept, kept)] = s2 * np.linalg.inv(sub.T @ sub)
+    missing = [name for name, ok in zip(names, identified, strict=True) if not ok]
+    message = (
+        "not identified by the data (J'J is rank-deficient; standard error NaN): " + ", ".join(missing)
+        if missing
+        else ""
+    )
+    return cov, message
+
+
 class _Objective:
     """Residuals of a parameter vector, with simulations cached by the model part of the vector."""
 
@@ -218,6 +294,7 @@ class _Objective:
         self.cache: OrderedDict[tuple[float, ...], list[PollRun]] = OrderedDict()
         self.evaluations = 0
         self.simulations = 0
+        self._last: tuple[tuple[float, ...], NDArray[np.float64]] | None = None
 
     def values(self, u: NDArray[np.float64]) -> dict[str, float]:
         """Parameter values of scaled coordinates ``u`` in [0, 1]."""
@@ -235,47 +312,92 @@ class _Objective:
         runs = run_polls(scenario, self.points, self.settings.replications, self.settings.root_seed, self.executor)
         self.simulations += len(runs)
         self.cache[key] = runs
-        if len(self.cache) > 4:  # the Jacobian's steps in observation parameters reuse the latest runs
+        # A Jacobian needs the point and one step per model parameter; keep them all so that the next
+        # evaluation at the same point (least_squares asks for residuals, then the Jacobian) re-simulates nothing.
+        if len(self.cache) > len(self.parameters) + 2:
             self.cache.popitem(last=False)
         return runs
 
-    def simulate(self, values: Mapping[str, float]) -> tuple[NDArray[np.float64], dict[str, dict[str, float]]]:
-        """Mean simulated reading of every point (offsets included) and the profiled mode offsets."""
+    def segments(self) -> dict[str, NDArray[np.bool_]]:
+        """Each mode-break series' later segment, as a mask over the points."""
+        return {
+            MODE_OFFSET_PREFIX + series: np.array(
+                [p.series == series and p.year >= instrument.mode_break_year for p in self.points], dtype=bool
+            )
+            for series, instrument in INSTRUMENTS.items()
+            if instrument.mode_break_year is not None
+        }
+
+    def simulate(
+        self, values: Mapping[str, float], offsets: Mapping[str, float] | None = None
+    ) -> tuple[NDArray[np.float64], dict[str, dict[str, float]]]:
+        """Mean simulated reading of every point (offsets included) and the mode offsets.
+
+        The offsets are profiled (each the mean residual of its segment's training points) unless given.
+        """
         self.evaluations += 1
         model_values = {k: v for k, v in values.items() if not k.startswith("observe.")}
         observation = self.base.with_values(values)
         observation = ObservationSettings(
             observation.good_impression_threshold, observation.affinity_threshold, {}
-        )  # offsets are profiled below, from zero
+        )  # offsets are added below, from zero
         runs = self._runs(model_values)
         simulated = np.mean([run.measure(self.points, observation) for run in runs], axis=0)
-        offsets: dict[str, dict[str, float]] = {}
-        for series, instrument in INSTRUMENTS.items():
-            if instrument.mode_break_year is None:
-                continue
-            segment = np.array(
-                [p.series == series and p.year >= instrument.mode_break_year for p in self.points], dtype=bool
-            )
+        result: dict[str, dict[str, float]] = {}
+        for path, segment in self.segments().items():
             fitted_on = segment & self.train
-            value = float(np.mean(self.observed[fitted_on] - simulated[fitted_on])) if fitted_on.any() else 0.0
+            if offsets is not None:
+                value = float(offsets[path])
+            elif fitted_on.any():
+                value = float(np.mean(self.observed[fitted_on] - simulated[fitted_on]))
+            else:
+                value = 0.0
             simulated = simulated + value * segment
-            offsets[MODE_OFFSET_PREFIX + series] = {"value": value, "points": int(fitted_on.sum())}
-        return simulated, offsets
+            result[path] = {"value": value, "points": int(fitted_on.sum())}
+        return simulated, result
 
     def residuals(self, u: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Simulated minus observed, in percentage points, at the training points."""
+        """Simulated minus observed, in percentage points, at the training points (offsets profiled)."""
+        key = tuple(float(x) for x in u)
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
         simulated, _ = self.simulate(self.values(u))
-        return (simulated - self.observed)[self.train]
+        residuals = (simulated - self.observed)[self.train]
+        self._last = (key, residuals)
+        return residuals
+
+    def jacobian(self, u: NDArray[np.float64], offsets: Mapping[str, float] | None = None) -> NDArray[np.float64]:
+        """Finite-difference Jacobian of the training residuals in the scaled coordinates.
+
+        The step is ``diff_step`` in [0, 1] coordinates (an absolute share of each range, whatever ``u``): forward,
+        or backward where the forward step would leave the upper bound. With ``offsets`` the mode offsets are held
+        at those values (the columns of the parameters at fixed offsets); without, they are profiled.
+        """
+        step = self.settings.diff_step
+
+        def at(v: NDArray[np.float64]) -> NDArray[np.float64]:
+            if offsets is None:
+                return self.residuals(v)
+            simulated, _ = self.simulate(self.values(v), offsets)
+            return (simulated - self.observed)[self.train]
+
+        centre = at(u)
+        columns = []
+        for i in range(len(u)):
+            h = step if u[i] + step <= 1.0 else -step
+            moved = np.array(u, dtype=float)
+            moved[i] += h
+            columns.append((at(moved) - centre) / h)
+        return np.column_stack(columns)
 
 
-def calibration_points(polls: pd.DataFrame, scenario: Scenario, train_until: int | None) -> list[PollPoint]:
-    """The observed points that fall inside the scenario's horizon (all years; the split is applied later)."""
-    first = int(scenario.meta.start[:4])
-    last = first + (int(scenario.meta.start[5:7]) - 1 + scenario.meta.months - 1) // 12
-    years = sorted({int(y) for y in polls["year"] if first <= int(y) <= last})
-    points = [p for p in poll_points(polls, years) if p.observed is not None]
-    start = (first, int(scenario.meta.start[5:7]))
-    return [p for p in points if p.fieldwork[0] >= start and p.fieldwork[-1][0] <= last]
+def calibration_points(polls: pd.DataFrame, scenario: Scenario) -> list[PollPoint]:
+    """The observed points whose fieldwork lies inside the scenario's months (all years; the split comes later).
+
+    The same selection as the backtest's (:func:`sim.validation.simulate.covered_points`), so a fit never asks
+    for a month the runs do not reach.
+    """
+    return [p for p in covered_points(polls, scenario) if p.observed is not None]
 
 
 def check_train_until(polls: pd.DataFrame, train_until: int | None, option: str = "--train-until") -> None:
@@ -309,7 +431,9 @@ def calibrate(
     """
     base = base or ObservationSettings()
     check_train_until(polls, settings.train_until)
-    points = calibration_points(polls, scenario, settings.train_until)
+    points = calibration_points(polls, scenario)
+    if not points:
+        raise CalibrationError(f"{scenario.meta.name}: no observed poll value falls inside the scenario's months")
     limit = settings.train_until
     train = np.array([limit is None or p.year <= limit for p in points], dtype=bool)
     if train.sum() <= len(parameters) + 1:
@@ -333,30 +457,39 @@ def calibrate(
     result = least_squares(
         objective.residuals,
         u0,
+        jac=lambda u: objective.jacobian(u),
         bounds=(0.0, 1.0),
         method="trf",
-        diff_step=settings.diff_step,
         max_nfev=max(2, settings.max_evaluations // (len(parameters) + 1)),
         x_scale=1.0,
     )
     values = objective.values(result.x)
     fitted, offsets = objective.simulate(values)
-    wall = time.perf_counter() - started
-
     residuals = (fitted - objective.observed)[train]
     sse = float(np.sum(residuals**2))
-    q = sum(1 for entry in offsets.values() if entry["points"])
-    dof = max(1, int(train.sum()) - len(parameters) - q)
-    s2 = sse / dof
-    jac = np.asarray(result.jac, dtype=float)
-    cov_u = s2 * np.linalg.pinv(jac.T @ jac)
-    scale = np.array([p.high - p.low for p in parameters])
-    cov = cov_u * np.outer(scale, scale)
-    se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+
+    # The covariance of all p + q parameters: the model parameters' columns at fixed offsets, then one column per
+    # fitted offset (d residual / d offset = 1 on its segment's training points).
+    fitted_offsets = {path: entry for path, entry in offsets.items() if entry["points"]}
+    jac = objective.jacobian(result.x, {path: entry["value"] for path, entry in offsets.items()})
+    segments = objective.segments()
+    offset_columns = [segments[path][train].astype(float) for path in fitted_offsets]
+    full = np.column_stack([jac, *offset_columns]) if offset_columns else jac
+    names = [p.path for p in parameters] + list(fitted_offsets)
+    dof = max(1, int(train.sum()) - len(names))
+    cov_scaled, identification = gauss_newton_covariance(full, sse, dof, names)
+    scale = np.array([p.high - p.low for p in parameters] + [1.0] * len(fitted_offsets))
+    cov_all = cov_scaled * np.outer(scale, scale)
+    se_all = np.sqrt(np.diag(cov_all))  # NaN where not identified (never negative: an inverse of J'J)
+    wall = time.perf_counter() - started
+    p_count = len(parameters)
+    se = se_all[:p_count]
     with np.errstate(invalid="ignore", divide="ignore"):
-        correlation = cov / np.outer(se, se)
-    for entry in offsets.values():  # the offset is a mean of its segment's residuals
-        entry["standard_error"] = float(np.sqrt(s2 / entry["points"])) if entry["points"] else float("nan")
+        correlation = cov_all[:p_count, :p_count] / np.outer(se, se)
+    for path, entry in offsets.items():
+        entry["standard_error"] = (
+            float(se_all[p_count + list(fitted_offsets).index(path)]) if path in fitted_offsets else float("nan")
+        )
 
     fit = pd.DataFrame(
         {
@@ -383,6 +516,7 @@ def calibrate(
         success=bool(result.success),
         message=str(result.message),
         settings=settings,
+        identification=identification,
     )
 
 
@@ -426,11 +560,12 @@ def to_document(cal: Calibration, *, polls_path: Path, scenario: Scenario, worke
             "wall_time_s": round(cal.wall_time_s, 1),
             "converged": cal.success,
             "message": cal.message,
+            "identification": cal.identification or "all parameters identified",
         },
         "parameters": {
             p.path: {
                 "value": round(cal.values[p.path], 5),
-                "standard_error": round(cal.standard_errors[p.path], 5),
+                "standard_error": _rounded(cal.standard_errors[p.path], 5),
                 "start": round(cal.start[p.path], 5),
                 "low": p.low,
                 "high": p.high,
@@ -441,12 +576,17 @@ def to_document(cal: Calibration, *, polls_path: Path, scenario: Scenario, worke
         "mode_offsets": {
             path: {
                 "value": round(entry["value"], 3),
-                "standard_error": None if np.isnan(entry["standard_error"]) else round(entry["standard_error"], 3),
+                "standard_error": _rounded(entry["standard_error"], 3),
                 "points": entry["points"],
             }
             for path, entry in cal.mode_offsets.items()
         },
     }
+
+
+def _rounded(value: float, digits: int) -> float | None:
+    """A value for the YAML document: rounded, or None (null) where it is NaN."""
+    return None if np.isnan(value) else round(float(value), digits)
 
 
 def _metric(metrics: pd.DataFrame, series: str, split: str, column: str) -> float | None:
@@ -465,7 +605,12 @@ def write_document(path: Path, document: Mapping[str, Any]) -> None:
 
 
 def read_document(path: Path) -> dict[str, Any]:
-    """A calibration document; raises CalibrationError naming the file if it is not one."""
+    """A calibration document; raises CalibrationError naming the file and the field if it is not one.
+
+    Checked: ``parameters`` maps paths to entries with a numeric ``value`` (and numeric ``low``, ``high``,
+    ``start`` where present), ``mode_offsets`` (if any) maps paths to entries with a numeric ``value``, and
+    ``data`` (if any) is a mapping whose ``train_until`` is a year or null.
+    """
     try:
         document = yaml.safe_load(path.read_text())
     except FileNotFoundError:
@@ -474,11 +619,37 @@ def read_document(path: Path) -> dict[str, Any]:
         raise CalibrationError(f"{path}: not a readable calibration file ({exc})") from None
     if not isinstance(document, dict) or not isinstance(document.get("parameters"), dict):
         raise CalibrationError(f"{path}: parameters: expected a mapping of fitted parameters")
+    data = document.get("data")
+    if data is not None and not isinstance(data, dict):
+        raise CalibrationError(f"{path}: data: expected a mapping (file, sha256, train_until, ...)")
+    train_until = (data or {}).get("train_until")
+    if train_until is not None and (isinstance(train_until, bool) or not isinstance(train_until, int)):
+        raise CalibrationError(f"{path}: data.train_until: expected a year or null, got {train_until!r}")
+    offsets = document.get("mode_offsets")
+    if offsets is not None and not isinstance(offsets, dict):
+        raise CalibrationError(f"{path}: mode_offsets: expected a mapping of offsets")
+    for section, entries, fields in (
+        ("parameters", document["parameters"], ("value", "low", "high", "start")),
+        ("mode_offsets", offsets or {}, ("value",)),
+    ):
+        for name, entry in entries.items():
+            if not isinstance(entry, dict) or "value" not in entry:
+                raise CalibrationError(f"{path}: {section}.{name}: expected a mapping with a 'value'")
+            for key in fields:
+                number = entry.get(key)
+                if key in entry and (isinstance(number, bool) or not isinstance(number, int | float)):
+                    raise CalibrationError(f"{path}: {section}.{name}.{key}: expected a number, got {number!r}")
     return document
 
 
 def document_values(document: Mapping[str, Any]) -> dict[str, float]:
-    """Fitted values and mode offsets of a calibration document, by path."""
+    """Fitted values and mode offsets of a calibration document (checked by :func:`read_document`), by path."""
     values = {path: float(entry["value"]) for path, entry in document["parameters"].items()}
     values |= {path: float(entry["value"]) for path, entry in (document.get("mode_offsets") or {}).items()}
     return values
+
+
+def document_train_until(document: Mapping[str, Any]) -> int | None:
+    """The last year a calibration document was fitted on (None: all years)."""
+    train_until = (document.get("data") or {}).get("train_until")
+    return None if train_until is None else int(train_until)

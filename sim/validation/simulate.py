@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from sim.executors import Executor
 from sim.model import RapprochementModel
 from sim.runner import run_seeds, sample_uncertainties
 from sim.scenario import Scenario, add_months
-from sim.validation.observe import ObservationSettings, PollPoint, measure_point
+from sim.validation.observe import ObservationSettings, PollPoint, measure_point, poll_points
 
 Month = tuple[int, int]
 
@@ -91,3 +92,25 @@ def run_polls(
     tasks = [PollTask(scenario, r, root_seed, tuple(points), settings) for r in range(replications)]
     runs = sorted(executor.imap_unordered(simulate_polls, tasks), key=lambda run: run.replication)
     return runs
+
+
+def scenario_years(scenario: Scenario) -> list[int]:
+    """Calendar years the scenario covers in full or in part."""
+    first = add_months(scenario.meta.start, 0).year
+    last = add_months(scenario.meta.start, scenario.meta.months - 1).year
+    return list(range(first, last + 1))
+
+
+def covered_points(polls: pd.DataFrame, scenario: Scenario) -> list[PollPoint]:
+    """Every instrument-year whose fieldwork months all lie inside the scenario's months.
+
+    The one selection the calibration and the backtest share: a point whose fieldwork runs past the scenario's
+    last month (a scenario ending mid-year) would have no simulated reading.
+    """
+    start = add_months(scenario.meta.start, 0)
+    end = add_months(scenario.meta.start, scenario.meta.months - 1)
+    return [
+        p
+        for p in poll_points(polls, scenario_years(scenario))
+        if (start.year, start.month) <= p.fieldwork[0] and p.fieldwork[-1] <= (end.year, end.month)
+    ]
