@@ -51,7 +51,9 @@ __all__ = [
     "DesignKind",
     "Factor",
     "analyze",
+    "check_analysable",
     "factors_of",
+    "is_whole_number",
     "make_design",
 ]
 
@@ -191,6 +193,15 @@ def _checked_factor(scenario: Scenario, path: str, low: float, high: float) -> F
                 f"({allowed}): {reason}"
             ) from None
     return Factor(path, low, high, integer)
+
+
+def is_whole_number(scenario: Scenario, path: str) -> bool:
+    """Whether ``path`` names a whole-number field of ``scenario`` (False for an unknown path or a null)."""
+    try:
+        current = _resolve(scenario, path)[2]
+    except DesignError:
+        return False
+    return isinstance(current, int) and not isinstance(current, bool)
 
 
 def _resolve(scenario: Scenario, path: str) -> tuple[pydantic.BaseModel | dict[str, Any], str, Any]:
@@ -381,7 +392,8 @@ def analyze(design: Design, outputs: np.ndarray) -> pd.DataFrame:
     * sobol: ``S1`` (first-order, main-effect index: the share of output variance explained by the factor
       alone) and ``ST`` (total index: its share including all interactions), with bootstrap half-widths
       ``S1_conf`` and ``ST_conf`` - SALib's estimators after Saltelli et al. 2010 (S1) and Jansen 1999 (ST).
-      Rows sorted by ``S1`` descending. Constant outputs are refused: the indices are shares of a variance.
+      Rows sorted by ``ST`` descending (then ``S1``). Constant outputs are refused: the indices are shares of a
+      variance.
     * morris: ``mu`` (mean elementary effect, signed), ``mu_star`` (mean absolute effect, Campolongo et al.
       2007: the screening measure of importance), ``mu_star_conf`` and ``sigma`` (spread of the effects:
       non-linearity or interactions, Morris 1991). Effects are output changes per whole range of the factor.
@@ -391,11 +403,7 @@ def analyze(design: Design, outputs: np.ndarray) -> pd.DataFrame:
     table is deterministic. Raises :class:`DesignError` for factorial and lhs designs (only sobol and morris
     support it), for outputs of the wrong length or with missing (non-finite) values, or too few samples.
     """
-    if design.kind not in (DesignKind.SOBOL, DesignKind.MORRIS):
-        raise DesignError(
-            f"analyze: a {design.kind.value} design has no sensitivity indices; only sobol (variance-based S1/ST) "
-            "and morris (elementary effects) designs support analysis"
-        )
+    check_analysable(design)
     y = np.asarray(outputs, dtype=np.float64)
     n_points = len(design.points)
     if y.shape != (n_points,):
@@ -406,11 +414,8 @@ def analyze(design: Design, outputs: np.ndarray) -> pd.DataFrame:
         raise DesignError(f"outputs: expected finite values, got {bad.size} missing at design points {shown}")
     bootstrap_seed = _bootstrap_seed(design.seed)
     names = [factor.path for factor in design.factors]
-    k = len(names)
 
     if design.kind is DesignKind.SOBOL:
-        if n_points // (k + 2) < 2:
-            raise DesignError("samples: sobol indices need a design of at least 2 base samples")
         if np.ptp(y) == 0.0:
             raise DesignError("outputs: constant over the design, so no factor explains any variance")
         si = sobol_analyze.analyze(
@@ -421,10 +426,10 @@ def analyze(design: Design, outputs: np.ndarray) -> pd.DataFrame:
             conf_level=CONFIDENCE_LEVEL,
             seed=bootstrap_seed,
         )
-        keys, main = ["S1", "S1_conf", "ST", "ST_conf"], ["S1", "ST"]
+        # ranked by ST, as the bar chart and the command's summary rank: a factor that matters only through
+        # interactions (S1 near 0, ST large) must not sink to the bottom of indices.csv
+        keys, main = ["S1", "S1_conf", "ST", "ST_conf"], ["ST", "S1"]
     else:
-        if n_points // (k + 1) < 2:
-            raise DesignError("samples: morris statistics need a design of at least 2 trajectories")
         si = morris_analyze.analyze(
             _problem(design.factors),
             np.array(design.points),  # SALib wants a plain float array
@@ -441,6 +446,36 @@ def analyze(design: Design, outputs: np.ndarray) -> pd.DataFrame:
         table[key] = np.asarray(np.ma.filled(np.ma.asarray(si[key], dtype=np.float64), np.nan), dtype=np.float64)
     table = table.sort_values([*main, "factor"], ascending=[False, False, True], kind="stable")
     return table.reset_index(drop=True)
+
+
+def check_analysable(design: Design) -> None:
+    """Refuse a design :func:`analyze` cannot give indices for, before anything is run on it.
+
+    Only sobol and morris designs have indices; sobol needs at least 2 base samples and morris at least 2
+    trajectories (``samples >= 2``: one would not give a bootstrap or a spread); and morris takes no whole-number
+    factor, because :func:`make_design` rounds those while SALib divides each output change by the fixed grid
+    step, so the elementary effects would be wrong. Raises :class:`DesignError` saying which.
+    """
+    if design.kind not in (DesignKind.SOBOL, DesignKind.MORRIS):
+        raise DesignError(
+            f"analyze: a {design.kind.value} design has no sensitivity indices; only sobol (variance-based S1/ST) "
+            "and morris (elementary effects) designs support analysis"
+        )
+    k, n_points = len(design.factors), len(design.points)
+    if design.kind is DesignKind.SOBOL and n_points // (k + 2) < 2:
+        raise DesignError("samples: sobol indices need a design of at least 2 base samples (--samples 2 or more)")
+    if design.kind is DesignKind.MORRIS:
+        if n_points // (k + 1) < 2:
+            raise DesignError(
+                "samples: morris statistics need a design of at least 2 trajectories (--samples 2 or more)"
+            )
+        whole = [factor.path for factor in design.factors if factor.integer]
+        if whole:
+            raise DesignError(
+                f"factors: morris elementary effects need continuous factors, but {', '.join(whole)} "
+                "is a whole number (its sampled values are rounded while the effects are divided by the "
+                "unrounded step); use a sobol design, or leave it out"
+            )
 
 
 def _bootstrap_seed(seed: int) -> int:

@@ -18,6 +18,7 @@ from sim.designs import (
     DesignKind,
     Factor,
     analyze,
+    check_analysable,
     factors_of,
     make_design,
 )
@@ -358,7 +359,23 @@ def test_sobol_indices_of_ishigami_match_the_analytic_values() -> None:
         assert abs(float(row["S1"]) - s1[name]) < tolerance, name
         assert abs(float(row["ST"]) - st_[name]) < tolerance, name
         assert 0 < float(row["S1_conf"]) < tolerance
-    assert list(table.index) == ["x2", "x1", "x3"]  # sorted by S1, descending
+    assert list(table.index) == ["x1", "x2", "x3"]  # sorted by ST (as the bar chart and the command rank)
+
+
+def test_morris_refuses_whole_number_factors_and_one_trajectory() -> None:
+    """Rounded whole-number values divided by SALib's fixed step would give wrong elementary effects."""
+    factors = [Factor("a", 0.0, 1.0), Factor("n", 1.0, 5.0, integer=True)]
+    design = make_design(DesignKind.MORRIS, factors, samples=4, seed=0)
+    with pytest.raises(DesignError, match="n is a whole number"):
+        check_analysable(design)
+    with pytest.raises(DesignError, match="whole number"):
+        analyze(design, np.arange(len(design.points), dtype=float))
+    check_analysable(make_design(DesignKind.SOBOL, factors, samples=4, seed=0))  # sobol takes them
+    one = make_design(DesignKind.MORRIS, factors[:1], samples=1, seed=0)
+    with pytest.raises(DesignError, match="at least 2 trajectories"):
+        check_analysable(one)
+    with pytest.raises(DesignError, match="at least 2 base samples"):
+        check_analysable(make_design(DesignKind.SOBOL, factors[:1], samples=1, seed=0))
 
 
 def test_sobol_analysis_is_deterministic() -> None:

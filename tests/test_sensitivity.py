@@ -16,9 +16,16 @@ import pandas as pd
 import pytest
 
 from sim.analysis.common import AnalysisError, open_results
-from sim.analysis.sensitivity import design_of, point_means, sensitivity_indices
+from sim.analysis.sensitivity import ConstantOutput, design_of, point_means, sensitivity_indices
 from sim.designs import Design, Factor, make_design
+from tests.conftest import shipped
 from tests.test_compare import cli, small_scenario
+
+
+def shipped_uncertainties() -> list[str]:
+    """The uncertain parameters of the shipped baseline (the tiny scenario's factors)."""
+    return list(shipped("baseline").uncertainties)
+
 
 # Analytic indices of Ishigami with a = 7, b = 0.1 (Saltelli et al. 2008, Global Sensitivity Analysis, p. 179).
 ISHIGAMI_S1 = {"x1": 0.3139, "x2": 0.4424, "x3": 0.0}
@@ -60,7 +67,7 @@ def test_sobol_indices_of_ishigami_through_the_averaging_path() -> None:
         assert table.loc[name, "S1"] == pytest.approx(ISHIGAMI_S1[name], abs=0.04), name
         assert table.loc[name, "ST"] == pytest.approx(ISHIGAMI_ST[name], abs=0.04), name
         assert table.loc[name, "S1_conf"] < 0.1 and table.loc[name, "ST_conf"] < 0.1
-    assert list(table.index[:2]) == ["x2", "x1"]  # ranked by first-order index
+    assert list(table.index) == ["x1", "x2", "x3"]  # ranked by total index (ST 0.56, 0.44, 0.24)
     assert (table["output"] == "window_relations_index").all()
     assert (table["replications"] == 4).all()
 
@@ -101,6 +108,15 @@ def test_a_point_without_finished_runs_is_named() -> None:
         point_means(design, runs, "window_relations_index")
 
 
+@pytest.mark.parametrize("method", ["sobol", "morris"])
+def test_a_constant_output_is_a_constant_output_for_either_method(method: str) -> None:
+    """Morris used to compute all-zero effects of a constant output instead of skipping it as Sobol did."""
+    design = make_design(method, [Factor("a", 0.0, 1.0), Factor("b", 0.0, 1.0)], samples=4, seed=0)
+    runs = synthetic_runs(design, np.full(len(design.points), 3.0), 2, 0.5)
+    with pytest.raises(ConstantOutput, match="same at every design point"):
+        sensitivity_indices(design, runs, "window_relations_index")
+
+
 # --------------------------------------------------------------------------- the command
 
 
@@ -122,7 +138,7 @@ def test_sensitivity_command_runs_the_sweep_and_ranks_factors(
     table = pd.read_csv(out / "indices.csv")
     # six uncertainties in the baseline, each ranked for the default output
     part = table[table["output"] == "window_relations_index"]
-    assert len(part) == 6 and part["mu_star"].is_monotonic_decreasing
+    assert len(part) == 6 and set(part["factor"]) == set(shipped_uncertainties())
     assert (part["replications"] == 2).all()
     assert (out / "sensitivity_window_relations_index.png").exists()
     assert (out / "sensitivity_window_relations_index.svg").exists()
@@ -146,6 +162,38 @@ def test_sensitivity_command_runs_the_sweep_and_ranks_factors(
     assert code == 0, stderr
     assert set(pd.read_csv(out / "indices.csv")["output"]) == {"final_kr_favorability"}
 
+    # options that shape a sweep are refused for a sweep folder rather than ignored
+    for option in (
+        ("--samples", "4"),
+        ("--runs", "3"),
+        ("--seed", "2"),
+        ("--set", "meta.months=5"),
+        ("--resume",),
+    ):
+        code, _, stderr = cli(capsys, "sensitivity", sweep, "--force", *option)
+        assert code == 2 and option[0] in stderr and "sweep folder" in stderr, option
+    # --out is the folder the analysis goes into, as for a scenario
+    elsewhere = tmp_path / "elsewhere"
+    code, _, stderr = cli(capsys, "sensitivity", sweep, "--out", elsewhere, "--no-plots")
+    assert code == 0, stderr
+    assert (elsewhere / "tiny_sensitivity_morris" / "indices.csv").is_file()
+
+
+def test_force_replaces_the_analysis_but_never_discards_an_interrupted_sweep(
+    scenario: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = (
+        *("sensitivity", scenario, "--method", "morris", "--samples", "2", "--runs", "1"),
+        *("--workers", "1", "--quiet", "--out", tmp_path, "--set", "meta.months=6", "--no-plots"),
+    )
+    staging = tmp_path / ".tiny_sweep_morris.partial"
+    staging.mkdir()
+    (staging / "started.json").write_text("{}")  # an interrupted sweep's staging, as far as --force can tell
+    code, _, stderr = cli(capsys, *args, "--force")
+    assert code == 2 and "--resume" in stderr
+    assert (staging / "started.json").read_text() == "{}"  # not discarded
+    assert not (tmp_path / "tiny_sensitivity_morris").exists()
+
 
 def test_sensitivity_refusals(scenario: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, stderr = cli(capsys, "sensitivity", scenario, "--out", tmp_path)
@@ -154,6 +202,15 @@ def test_sensitivity_refusals(scenario: Path, tmp_path: Path, capsys: pytest.Cap
         capsys, "sensitivity", scenario, "--method", "sobol", "--samples", "3", "--out", tmp_path
     )
     assert code == 2 and "power of two" in stderr
+    # one sample is a power of two, but too few for indices: refused before any run
+    code, _, stderr = cli(
+        capsys, "sensitivity", scenario, "--method", "sobol", "--samples", "1", "--out", tmp_path
+    )
+    assert code == 2 and "at least 2 base samples" in stderr
+    code, _, stderr = cli(
+        capsys, "sensitivity", scenario, "--method", "morris", "--samples", "1", "--out", tmp_path
+    )
+    assert code == 2 and "at least 2 trajectories" in stderr
     code, _, stderr = cli(
         capsys, "sensitivity", scenario, "--method", "morris", "--output", "bliss", "--out", tmp_path
     )

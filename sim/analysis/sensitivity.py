@@ -23,13 +23,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis.common import AnalysisError, fresh_folder, metric_values, ok_runs, resolve_metric
-from sim.designs import Design, DesignError, DesignKind, Factor, analyze
+from sim.analysis.common import (
+    AnalysisError,
+    finished_runs,
+    fresh_folder,
+    metric_values,
+    ok_runs,
+    resolve_metric,
+    scenario_of,
+)
+from sim.designs import Design, DesignError, DesignKind, Factor, analyze, is_whole_number
 from sim.plots import save_figure, sensitivity_bars
 from sim.results import Batch
 
 __all__ = [
     "DEFAULT_OUTPUTS",
+    "ConstantOutput",
     "design_of",
     "noise_share",
     "point_means",
@@ -40,6 +49,10 @@ __all__ = [
 
 #: What a sensitivity analysis explains unless told otherwise: the last-year relations index and relapse.
 DEFAULT_OUTPUTS: tuple[str, ...] = ("window_relations_index", "share_relapse")
+
+
+class ConstantOutput(AnalysisError):
+    """An output with the same mean at every design point: no variance or effect to apportion."""
 
 
 def design_of(batch: Batch) -> Design:
@@ -60,7 +73,13 @@ def design_of(batch: Batch) -> Design:
         raise AnalysisError(
             f"{batch.path}: a {kind.value} sweep has no sensitivity indices; expected a sobol or morris design"
         )
-    factors = tuple(Factor(path, float(low), float(high)) for path, low, high in design["factors"])
+    # Whole-numberness is not in the manifest; the scenario saved with the results says it (morris refuses such
+    # factors, see sim.designs.check_analysable).
+    scenario = scenario_of(batch)
+    factors = tuple(
+        Factor(path, float(low), float(high), scenario is not None and is_whole_number(scenario, path))
+        for path, low, high in design["factors"]
+    )
     columns = [f"param:{factor.path}" for factor in factors]
     missing = [c for c in ["design_point", *columns] if c not in batch.runs.columns]
     if missing:
@@ -81,8 +100,7 @@ def point_means(design: Design, runs: pd.DataFrame, metric: str) -> tuple[np.nda
     ``runs`` needs ``design_point`` and the metric's column; failed runs (``status`` not ``ok``) are left out.
     A point without any finished replication cannot be averaged, and is refused by name.
     """
-    if "status" in runs.columns:
-        runs = runs[runs["status"] == "ok"]
+    runs = finished_runs(runs)
     values = metric_values(runs, metric)
     grouped = values.groupby(runs["design_point"].to_numpy()).agg(["mean", "count"])
     grouped = grouped.reindex(np.arange(len(design.points)))
@@ -105,6 +123,8 @@ def sensitivity_indices(design: Design, runs: pd.DataFrame, metric: str) -> pd.D
     mostly noise and more runs are needed.
     """
     means, counts = point_means(design, runs, metric)
+    if np.ptp(means) == 0.0:  # for either method: no variance to apportion, every effect is zero
+        raise ConstantOutput(f"{metric}: the same at every design point, so no factor explains any of it")
     try:
         table = analyze(design, means)
     except DesignError as exc:
@@ -125,8 +145,7 @@ def noise_share(runs: pd.DataFrame, metric: str, means: np.ndarray) -> float:
     missing (failed runs) the within-point variance is used instead, which is larger: a conservative figure.
     NaN with a single replication or constant means.
     """
-    if "status" in runs.columns:
-        runs = runs[runs["status"] == "ok"]
+    runs = finished_runs(runs)
     values = pd.DataFrame(
         {"point": runs["design_point"].to_numpy(), "rep": runs["replication"].to_numpy()}
         | {"y": metric_values(runs, metric).to_numpy()}
@@ -148,8 +167,9 @@ def noise_share(runs: pd.DataFrame, metric: str, means: np.ndarray) -> float:
 def sensitivity_table(batch: Batch, outputs: Sequence[str] = DEFAULT_OUTPUTS) -> tuple[pd.DataFrame, list[str]]:
     """Indices of every output of a sweep's results, stacked; and a note per output that has none.
 
-    An output that is constant over the design (say, no run ever relapses) has no variance to apportion; it is
-    skipped with a note rather than failing the others. Unknown output names raise :class:`AnalysisError`.
+    An output that is constant over the design (say, no run ever relapses) has no variance to apportion
+    (:class:`ConstantOutput`, for Sobol and Morris alike); it is skipped with a note rather than failing the
+    others. Unknown output names raise :class:`AnalysisError`.
     """
     metrics = [resolve_metric(name) for name in outputs]
     design = design_of(batch)
@@ -158,9 +178,7 @@ def sensitivity_table(batch: Batch, outputs: Sequence[str] = DEFAULT_OUTPUTS) ->
     for metric in dict.fromkeys(metrics):
         try:
             tables.append(sensitivity_indices(design, runs, metric))
-        except AnalysisError as exc:
-            if "constant" not in str(exc):
-                raise
+        except ConstantOutput:
             notes.append(f"{metric} is the same at every design point, so no factor explains any of it")
     if not tables:
         raise AnalysisError(f"{batch.path}: no output varies over the design ({'; '.join(notes)})")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sim.analysis.common import AnalysisError, check_fresh, open_results, resolve_metric
 from sim.cli import EXIT_FAILED_RUNS, UsageError, batch_options, load_all, positive_int, run_plans
-from sim.designs import DesignError, DesignKind, factors_of, make_design
+from sim.designs import DesignError, DesignKind, check_analysable, factors_of, make_design
 from sim.results import BatchStore
 from sim.runner import BatchPlan
 
@@ -78,13 +78,34 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Options that only matter when the sensitivity command runs a sweep (their argparse defaults are None, so that a
+#: re-analysis of a sweep folder can tell they were given); the values used when none is given.
+SWEEP_ONLY = {"samples": 16, "runs": 10, "seed": 1, "factors": [], "overrides": [], "resume": False}
+SWEEP_FLAGS = {
+    "samples": "--samples",
+    "runs": "--runs",
+    "seed": "--seed",
+    "factors": "--factor",
+    "overrides": "--set",
+    "resume": "--resume",
+    "force_sweep": "--force-sweep",
+}
+
+
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
     from sim.analysis.sensitivity import DEFAULT_OUTPUTS, write_sensitivity
 
     outputs = [resolve_metric(name) for name in args.outputs] or list(DEFAULT_OUTPUTS)
     target: Path = args.target
     if target.is_dir():
-        # An existing sweep: analyse it again (different outputs, say) without running anything.
+        # An existing sweep: analyse it again (different outputs, say) without running anything. Options that
+        # would shape a sweep are refused rather than silently ignored.
+        given = [flag for dest, flag in SWEEP_FLAGS.items() if getattr(args, dest) not in (None, False, [])]
+        if given:
+            raise UsageError(
+                f"{target}: {', '.join(given)} only apply when running a sweep from a scenario file; a sweep "
+                "folder is re-analysed as it was run"
+            )
         sweep_dir = target
         sweep = open_results(target)
         kind = ((sweep.manifest.get("identity") or {}).get("design") or {}).get("kind")
@@ -95,15 +116,21 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
             if "_sweep_" in target.name
             else f"{target.name}_sensitivity"
         )
-        out = target.parent / name
+        # --out is the folder the analysis goes into, as for a scenario; by default beside the sweep.
+        out = (args.out if args.out is not None else target.parent) / name
         check_fresh(out, force=args.force)
     else:
+        for dest, default in SWEEP_ONLY.items():
+            if getattr(args, dest) is None:
+                setattr(args, dest, default)
+        args.out = args.out if args.out is not None else Path("results")
         if args.method is None:
             raise UsageError(f"{target}: --method sobol or --method morris is needed to run a sensitivity sweep")
         [(path, scenario)] = load_all([target], args.overrides)
         try:
             factors = factors_of(scenario, args.factors)
             design = make_design(args.method, factors, samples=args.samples, seed=args.seed)
+            check_analysable(design)  # refused before any run, not after the sweep
         except DesignError as exc:
             raise UsageError(f"{path}: {exc}") from None
         sweep_dir = args.out / f"{scenario.meta.name}_sweep_{design.kind}"
@@ -114,7 +141,11 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
             # The same design, seed and scenario: the runs would be identical, so they are reused.
             print(f"{scenario.meta.name}: reusing the complete sweep in {sweep_dir}/")
         else:
-            code = run_plans([(path, plan, sweep_dir)], args)
+            # --force replaces the analysis; only --force-sweep may start a sweep over (an interrupted one is
+            # finished with --resume), so an analysis option never discards runs.
+            code = run_plans(
+                [(path, plan, sweep_dir)], argparse.Namespace(**(vars(args) | {"force": args.force_sweep}))
+            )
             if code == EXIT_FAILED_RUNS:  # finished with failed runs: the analysis needs every point
                 print(f"to analyse what finished: rapprochement sensitivity {sweep_dir}", file=sys.stderr)
             if code != 0:
@@ -203,14 +234,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sensitivity.add_argument("target", type=Path, help="scenario YAML file, or the results folder of a sweep")
     sensitivity.add_argument("--method", choices=[DesignKind.SOBOL.value, DesignKind.MORRIS.value], default=None)
     sensitivity.add_argument(
-        "--samples", type=positive_int, default=16, help="base samples (sobol: a power of two) or trajectories"
+        "--samples",
+        type=positive_int,
+        default=None,
+        help="base samples (sobol: a power of two) or trajectories, at least 2 (default 16)",
     )
-    sensitivity.add_argument("--runs", type=positive_int, default=10, help="replications per point (default 10)")
+    sensitivity.add_argument("--runs", type=positive_int, default=None, help="replications per point (default 10)")
     sensitivity.add_argument(
         "--factor",
         dest="factors",
         action="append",
-        default=[],
+        default=None,
         metavar="PATH=LOW:HIGH",
         help="add or re-range a factor, e.g. levers.seoul.cooperation_priority=-0.5:0.5 (repeatable)",
     )
@@ -224,7 +258,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "window_relations_index (repeatable; default: window_relations_index and relapse)",
     )
     batch_options(sensitivity)
-    sensitivity.set_defaults(handler=_usage_errors(_cmd_sensitivity))
+    sensitivity.add_argument(
+        "--force-sweep",
+        action="store_true",
+        help="start the sweep over: replace another batch's results in its folder, or discard an interrupted "
+        "one (--force replaces only the analysis)",
+    )
+    # None marks "not given": a sweep folder refuses these, a scenario gets SWEEP_ONLY's values.
+    sensitivity.set_defaults(
+        handler=_usage_errors(_cmd_sensitivity), seed=None, overrides=None, resume=None, out=None
+    )
 
     discover = sub.add_parser(
         "discover",
