@@ -17,6 +17,7 @@ All randomness comes from the model's generator, seeded by one integer.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import mesa
@@ -329,3 +330,13 @@ def classify(relations_window_mean: float, final_institutionalization: float, sc
     ):
         return OutcomeClass.DURABLE_RAPPROCHEMENT
     return OutcomeClass.FRAGILE_THAW
+
+
+def classify_run(columns: Mapping[str, Any] | Any, scenario: Scenario) -> tuple[OutcomeClass, float]:
+    """Outcome class of a run from its monthly ``relations_index`` and ``institutionalization`` (``columns``: a
+    mapping of arrays or a DataFrame), with the mean relations index over the last ``outcomes.window_months``
+    it was classified on."""
+    window = scenario.outcomes.window_months
+    window_mean = float(np.asarray(columns["relations_index"], dtype=np.float64)[-window:].mean())
+    final = float(np.asarray(columns["institutionalization"], dtype=np.float64)[-1])
+    return classify(window_mean, final, scenario), window_mean

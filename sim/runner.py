@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.executors import make_executor
-from sim.model import RapprochementModel, classify
+from sim.model import RapprochementModel, classify_run
 from sim.outcomes import EVENT_COUNTS, OUTCOMES
 from sim.scenario import Scenario, add_months
 
@@ -137,9 +137,7 @@ def simulate_run(
     columns |= {name: np.asarray(collected[name], dtype=np.float64) for name in OUTCOMES}
     columns |= {name: np.asarray(collected[name], dtype=np.int64) for name in EVENT_COUNTS}
 
-    window = scenario.outcomes.window_months
-    window_index = float(columns["relations_index"][-window:].mean())
-    outcome = classify(window_index, float(columns["institutionalization"][-1]), scenario)
+    outcome, window_index = classify_run(columns, scenario)
     summary: dict[str, Any] = {"scenario": scenario.meta.name, "run": run_id, "replication": replication}
     if design_point is not None:
         summary["design_point"] = design_point

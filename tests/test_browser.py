@@ -284,10 +284,10 @@ def test_three_teams_and_a_facilitator_play_two_turns(browser: Any, exercise: Ex
 
 def test_a_team_token_cannot_act_for_another_team_or_the_facilitator(browser: Any, exercise: Exercise) -> None:
     base, seoul = exercise.server.base, exercise.token("seoul")
-    status, _ = post(f"{base}/team/tokyo/move", {"token": seoul, "move": "summit"})
+    status, _ = post(f"{base}/team/tokyo/move", {"token": seoul, "turn": "1", "move": "summit"})
     assert status == 403
     assert post(f"{base}/facilitator/advance", {"token": seoul, "turn": "1"})[0] == 403
-    assert post(f"{base}/facilitator/inject", {"token": seoul, "kind": "nuclear_test"})[0] == 403
+    assert post(f"{base}/facilitator/inject", {"token": seoul, "turn": "1", "kind": "nuclear_test"})[0] == 403
     assert post(f"{base}/facilitator/advance", {"token": "guessed", "turn": "1"})[0] == 403
     assert get(f"{base}/facilitator?token={seoul}")[0] == 403
     assert get(f"{base}/api/state?token=nothing")[0] == 403
@@ -296,7 +296,7 @@ def test_a_team_token_cannot_act_for_another_team_or_the_facilitator(browser: An
     assert state["turn"] == 1 and state["status"]["tokyo"] == "waiting"
     assert json.loads(exercise.state.read_text())["pending"] == {"moves": {}, "injects": []}
     # A team's own token works for its own team (the control for the refusals above).
-    assert post(f"{base}/team/seoul/move", {"token": seoul, "move": "summit"})[0] == 303
+    assert post(f"{base}/team/seoul/move", {"token": seoul, "turn": "1", "move": "summit"})[0] == 303
 
     page = browser.new_page()
     page.goto(f"{base}/team/tokyo?token={seoul}")
@@ -310,9 +310,15 @@ def test_a_restarted_server_resumes_the_same_game(browser: Any, tmp_path: Path) 
     running = start_exercise(tmp_path)
     try:
         base, boss = running.server.base, running.token("facilitator")
-        assert post(f"{base}/team/seoul/move", {"token": running.token("seoul"), "move": "summit"})[0] == 303
+        assert (
+            post(f"{base}/team/seoul/move", {"token": running.token("seoul"), "turn": "1", "move": "summit"})[0]
+            == 303
+        )
         assert post(f"{base}/facilitator/advance", {"token": boss, "turn": "1"})[0] == 303
-        assert post(f"{base}/team/tokyo/move", {"token": running.token("tokyo"), "move": "summit"})[0] == 303
+        assert (
+            post(f"{base}/team/tokyo/move", {"token": running.token("tokyo"), "turn": "2", "move": "summit"})[0]
+            == 303
+        )
         page = browser.new_page()
         page.goto(running.links["facilitator"])
         before = page.locator("#indicators").inner_text()
@@ -343,7 +349,12 @@ def test_a_restarted_server_resumes_the_same_game(browser: Any, tmp_path: Path) 
 def test_the_debrief_shows_the_band_and_the_played_path(browser: Any, exercise: Exercise) -> None:
     base, boss = exercise.server.base, exercise.token("facilitator")
     for turn in range(1, 5):
-        assert post(f"{base}/team/seoul/move", {"token": exercise.token("seoul"), "move": "hold"})[0] == 303
+        assert (
+            post(f"{base}/team/seoul/move", {"token": exercise.token("seoul"), "turn": str(turn), "move": "hold"})[
+                0
+            ]
+            == 303
+        )
         assert post(f"{base}/facilitator/advance", {"token": boss, "turn": str(turn)})[0] == 303
     page = browser.new_page()
     page.goto(exercise.links["seoul"])

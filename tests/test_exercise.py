@@ -583,7 +583,12 @@ def test_a_saved_game_with_broken_tokens_is_a_usage_error(
 @dataclass
 class Reply:
     status: int
-    text: str
+    body: bytes
+    headers: dict[str, str]
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
 
 
 def call(app: Any, method: str, path: str, query: str = "", form: dict[str, str] | None = None) -> Reply:
@@ -620,7 +625,8 @@ def call(app: Any, method: str, path: str, query: str = "", form: dict[str, str]
         return sent
 
     sent = asyncio.run(run())
-    return Reply(sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:]).decode())
+    headers = {k.decode().lower(): v.decode() for k, v in sent[0].get("headers", [])}
+    return Reply(sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:]), headers)
 
 
 @pytest.fixture
@@ -793,3 +799,27 @@ def test_the_server_computes_futures_once_for_each_list_of_injects(served: Exerc
     served.game.advance()
     after = served.futures()
     assert after is not before and len(after.injects) == 1 and served.futures() is after
+
+
+def test_a_saved_token_must_look_like_a_secret(small: Scenario, tmp_path: Path) -> None:
+    tokens = new_tokens(tuple(ALL_TEAMS)) | {"tokyo": "short"}
+    with pytest.raises(ExerciseError, match="the token of tokyo is not a secret of at least 20"):
+        ExerciseServer(new_game(small), tmp_path / "g.json", tokens)
+
+
+def test_a_form_too_large_is_ignored_before_it_is_read(served: ExerciseServer) -> None:
+    padded = {"token": served.tokens["seoul"], "turn": "1", "move": "summit", "pad": "x" * 20_000}
+    assert call(served.app(), "POST", "/team/seoul/move", form=padded).status == 403  # no token read: denied
+    assert served.game.pending == {}
+
+
+def test_the_debrief_files_need_a_token(served: ExerciseServer) -> None:
+    served.debrief_runs = 2
+    app, token = served.app(), served.tokens["tokyo"]
+    assert call(app, "GET", "/debrief.html").status == 403
+    page = call(app, "GET", "/debrief.html", f"token={token}")
+    assert page.status == 200 and 'src="data:image/png;base64,' in page.text
+    assert page.headers["content-disposition"] == 'attachment; filename="debrief.html"'
+    figure = call(app, "GET", "/debrief.png", f"token={token}")
+    assert figure.status == 200 and figure.body[:8] == b"\x89PNG\r\n\x1a\n"
+    assert figure.headers["content-type"] == "image/png"

@@ -20,14 +20,12 @@ from typing import IO, TYPE_CHECKING
 from sim.cli import UsageError, load_all, positive_int, seed_value
 from sim.executors import START_METHOD_ENV
 from sim.scenario import Team
+from sim.ui import DASHBOARD_SCENARIO_ENV, DEFAULT_DASHBOARD_SCENARIO
 
 if TYPE_CHECKING:
     from sim.ui.game import Game
 
-#: Where the dashboard's scenario file is passed to the Solara app (it runs in its own process).
-DASHBOARD_SCENARIO_ENV = "RAPPROCHEMENT_DASHBOARD_SCENARIO"
 DEFAULT_DASHBOARD_PORT = 8765
-DEFAULT_DASHBOARD_SCENARIO = Path("scenarios/baseline.yaml")
 DEFAULT_EXERCISE_PORT = 8000
 DEFAULT_DEBRIEF_RUNS = 200
 

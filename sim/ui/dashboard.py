@@ -35,9 +35,10 @@ from sim.model import RapprochementModel
 from sim.moves import Side
 from sim.outcomes import OUTCOMES
 from sim.scenario import Scenario, add_months, load_scenario
+from sim.ui import DASHBOARD_SCENARIO_ENV, DEFAULT_DASHBOARD_SCENARIO
 
-SCENARIO_ENV = "RAPPROCHEMENT_DASHBOARD_SCENARIO"
-DEFAULT_SCENARIO = Path("scenarios/baseline.yaml")
+SCENARIO_ENV = DASHBOARD_SCENARIO_ENV
+DEFAULT_SCENARIO = DEFAULT_DASHBOARD_SCENARIO
 #: Lines of the event log shown (the latest first).
 LOG_LINES = 40
 #: Pause between months while playing (seconds).

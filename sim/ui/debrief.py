@@ -26,7 +26,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.executors import make_executor
-from sim.model import RapprochementModel, classify
+from sim.model import RapprochementModel, classify_run
 from sim.outcomes import KEY_OUTCOMES, OUTCOMES, OutcomeClass
 from sim.plots import EventMarker, fan_chart, outcome_class_shares, wilson_interval
 from sim.scenario import Event, Scenario, Team
@@ -93,12 +93,7 @@ def simulate_future(task: FutureTask) -> tuple[int, dict[str, np.ndarray], str]:
     model.run()
     collected = model.datacollector.model_vars
     columns = {name: np.asarray(collected[name], dtype=np.float64) for name in OUTCOMES}
-    window = task.scenario.outcomes.window_months
-    outcome = classify(
-        float(columns["relations_index"][-window:].mean()),
-        float(columns["institutionalization"][-1]),
-        task.scenario,
-    )
+    outcome, _ = classify_run(columns, task.scenario)
     return task.run, columns, outcome.value
 
 
@@ -274,7 +269,8 @@ def figure_png(debrief: Debrief) -> bytes:
     return buffer.getvalue()
 
 
-_ENV = jinja2.Environment(
+#: The pages' templates (``sim/ui/templates``), for the debrief here and the exercise server's pages.
+TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("sim.ui", "templates"),
     autoescape=jinja2.select_autoescape(["html"]),
     undefined=jinja2.StrictUndefined,
@@ -284,7 +280,7 @@ _ENV = jinja2.Environment(
 def render_html(debrief: Debrief, png: bytes | None = None, *, links: dict[str, str] | None = None) -> str:
     """The self-contained debrief page (the figure embedded as base64 PNG); ``links`` adds export links."""
     png = figure_png(debrief) if png is None else png
-    return _ENV.get_template("debrief.html").render(
+    return TEMPLATES.get_template("debrief.html").render(
         d=debrief,
         image=base64.b64encode(png).decode("ascii"),
         classes=debrief.classes(),

@@ -30,7 +30,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from sim.agents.washington import BROKERING_FACTORS, ENGAGEMENT_STEP, WashingtonAction
-from sim.model import RapprochementModel, classify
+from sim.model import RapprochementModel, classify_run
 from sim.moves import MOVES, Move, Side
 from sim.outcomes import OUTCOMES, OutcomeClass
 from sim.runner import run_seeds, sample_uncertainties
@@ -231,10 +231,7 @@ class Game:
         """The outcome class the played path reached (None until the game is over)."""
         if not self.finished:
             return None
-        frame = self.played()
-        window = self.scenario.outcomes.window_months
-        mean = float(frame["relations_index"].iloc[-window:].mean())
-        return classify(mean, float(frame["institutionalization"].iloc[-1]), self.scenario)
+        return classify_run(self.played(), self.scenario)[0]
 
     def injects_played(self) -> tuple[Event, ...]:
         """The facilitator's injects of the turns played so far, in the order they happened."""

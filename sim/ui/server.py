@@ -22,6 +22,7 @@ once, outside it.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import threading
 from collections.abc import Callable
@@ -30,7 +31,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, quote
 
-import jinja2
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -39,7 +39,7 @@ from starlette.routing import Route
 
 from sim.outcomes import KEY_OUTCOMES, OUTCOMES
 from sim.scenario import EventActor, Team
-from sim.ui.debrief import Debrief, Futures, figure_png, render_html, simulate_futures
+from sim.ui.debrief import TEMPLATES, Debrief, Futures, figure_png, render_html, simulate_futures
 from sim.ui.game import DEFAULT_CHOICE, INJECT_KINDS, ExerciseError, Game, inject_label, label, save_state
 
 T = TypeVar("T")
@@ -47,6 +47,8 @@ T = TypeVar("T")
 FACILITATOR = "facilitator"
 #: Indicators shown to everyone: the key outcomes and both governments' approval.
 SHOWN = (*KEY_OUTCOMES, "us_engagement", "institutionalization", "seoul_approval", "tokyo_approval", "nk_threat")
+#: What a token looks like (``secrets.token_urlsafe(24)`` gives 32 such characters); a saved one must match.
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{20,}")
 #: Largest form body accepted (the forms are a few short fields).
 MAX_FORM_BYTES = 10_000
 
@@ -83,6 +85,12 @@ class ExerciseServer:
         missing = [name for name in names if not isinstance(tokens.get(name), str) or not tokens[name]]
         if missing:
             raise ExerciseError(f"server.tokens: no token for {', '.join(missing)}")
+        weak = [name for name in names if not TOKEN_PATTERN.fullmatch(tokens[name])]
+        if weak:
+            raise ExerciseError(
+                f"server.tokens: the token of {', '.join(weak)} is not a secret of at least 20 letters, digits, "
+                "'-' or '_' (delete the server block to get new links)"
+            )
         self.game = game
         self.state_path = state_path
         self.tokens = dict(tokens)
@@ -273,7 +281,7 @@ class ExerciseServer:
     # ----------------------------------------------------------------------------------------------
     # Handlers
     def _page(self, template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-        page = _ENV.get_template(template).render(**({"notice": None, "error": None} | context))
+        page = TEMPLATES.get_template(template).render(**({"notice": None, "error": None} | context))
         # Pages hold tokens in their links and forms: keep them out of caches.
         return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
 
@@ -461,23 +469,18 @@ class ExerciseServer:
         html = await run_in_threadpool(render_html, debrief, None, links=links)
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
-    async def debrief_html(self, request: Request) -> Response:
-        """The debrief as a self-contained HTML file to keep."""
+    async def debrief_file(self, request: Request) -> Response:
+        """The debrief as a file to keep: ``/debrief.html`` (self-contained page) or ``/debrief.png`` (figure)."""
         debrief = await self._debrief(request)
         if debrief is None:
             return self._denied()
-        html = await run_in_threadpool(render_html, debrief)
-        return HTMLResponse(html, headers={"Content-Disposition": 'attachment; filename="debrief.html"'})
-
-    async def debrief_png(self, request: Request) -> Response:
-        """The debrief figure as a PNG file."""
-        debrief = await self._debrief(request)
-        if debrief is None:
-            return self._denied()
-        png = await run_in_threadpool(figure_png, debrief)
-        return Response(
-            png, media_type="image/png", headers={"Content-Disposition": 'attachment; filename="debrief.png"'}
-        )
+        if request.url.path.endswith(".png"):
+            body: str | bytes = await run_in_threadpool(figure_png, debrief)
+            media_type, name = "image/png", "debrief.png"
+        else:
+            body, media_type, name = await run_in_threadpool(render_html, debrief), "text/html", "debrief.html"
+        disposition = f'attachment; filename="{name}"'
+        return Response(body, media_type=media_type, headers={"Content-Disposition": disposition})
 
     def app(self) -> Starlette:
         """The Starlette application."""
@@ -493,17 +496,10 @@ class ExerciseServer:
                 Route("/board", self.board_page),
                 Route("/api/board", self.api_board),
                 Route("/debrief", self.debrief_page),
-                Route("/debrief.html", self.debrief_html),
-                Route("/debrief.png", self.debrief_png),
+                Route("/debrief.html", self.debrief_file),
+                Route("/debrief.png", self.debrief_file),
             ]
         )
-
-
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("sim.ui", "templates"),
-    autoescape=jinja2.select_autoescape(["html"]),
-    undefined=jinja2.StrictUndefined,
-)
 
 
 def paragraphs(text: str) -> list[str]:
@@ -522,9 +518,19 @@ async def _form(request: Request) -> dict[str, str]:
     """An url-encoded form's fields (first value of each); a body too large or not url-encoded is empty.
 
     Parsed by hand: Starlette's own form parser needs python-multipart, which the forms here do not."""
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
+    # Refuse a large body by its declared length before reading it; count what arrives as well, since the
+    # header may be missing (chunked) or wrong.
+    try:
+        declared = int(request.headers.get("content-length", "0"))
+    except ValueError:
         return {}
+    if declared > MAX_FORM_BYTES:
+        return {}
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return {}
     try:
         fields = parse_qs(body.decode("utf-8"), keep_blank_values=True)
     except UnicodeDecodeError:
