@@ -323,31 +323,28 @@ class ExerciseServer:
             return stale, 409, ""
         game = self.game
         pending, injects, month = dict(game.pending), list(game.pending_injects), game.model.month
+
+        def failed(problem: str) -> tuple[str, int, str]:
+            if game.model.month == month:  # a move or an inject: undo it
+                game.pending, game.pending_injects = pending, injects
+                return f"{problem}; nothing was changed: try again", 500, ""
+            # A turn cannot be unplayed: stop, so nothing is added to a game the file does not hold.
+            self.broken = (
+                f"{problem} while the turn was played, so the game is stopped: restart the server with "
+                f"--resume {self.state_path} (it continues from the last turn saved, with the moves saved for it)"
+            )
+            return self.broken, 500, ""
+
         try:
             notice = change()
         except ExerciseError as exc:
             return str(exc), refused, ""
         except Exception as exc:
-            if game.model.month == month:
-                game.pending, game.pending_injects = pending, injects
-                return f"the server failed ({type(exc).__name__}: {exc}); nothing was changed", 500, ""
-            self.broken = (
-                f"the turn failed halfway ({type(exc).__name__}: {exc}), so the game is stopped: restart the "
-                f"server with --resume {self.state_path} to continue from the last turn saved"
-            )
-            return self.broken, 500, ""
+            return failed(f"the server failed ({type(exc).__name__}: {exc})")
         try:
             self.save()
         except OSError as exc:
-            problem = f"the game could not be saved to {self.state_path} ({exc.strerror or exc})"
-            if game.model.month == month:
-                game.pending, game.pending_injects = pending, injects
-                return f"{problem}; nothing was changed: try again", 500, ""
-            self.broken = (
-                f"{problem} after the turn was played, so the game is stopped: free the disk, then restart the "
-                f"server with --resume {self.state_path} (the turn is replayed from the moves saved before it)"
-            )
-            return self.broken, 500, ""
+            return failed(f"the game could not be saved to {self.state_path} ({exc.strerror or exc})")
         return None, 303, notice
 
     async def submit_move(self, request: Request) -> Response:
