@@ -45,6 +45,7 @@ __all__ = [
     "EventMarker",
     "difference_plot",
     "discovery_plot",
+    "draw_events",
     "fan_chart",
     "horizon_distribution",
     "metric_text",
@@ -187,7 +188,7 @@ def _outcome_text(outcome: str) -> tuple[str, str, tuple[float, float] | None]:
     return outcome, "", None
 
 
-def _draw_events(ax: Axes, events: Sequence[EventMarker], start: pd.Timestamp, end: pd.Timestamp) -> None:
+def draw_events(ax: Axes, events: Sequence[EventMarker], start: pd.Timestamp, end: pd.Timestamp) -> None:
     """Dotted vertical lines with small rotated labels at event dates within [start, end].
 
     Labels of events closer than ~4 % of the date range to an earlier labelled one move down to
@@ -374,7 +375,7 @@ def fan_chart(
     ax.set_axisbelow(True)
 
     if start is not None and end is not None:
-        _draw_events(ax, events, start, end)
+        draw_events(ax, events, start, end)
     _refresh_fan_legend(ax)
     return ax
 
@@ -715,7 +716,8 @@ def discovery_plot(
     their parameters (replications of a sweep's design point) are drawn as one marker per point, coloured by the
     share of its runs that ended in ``target`` (cividis, with a colour bar). ``box`` maps
     parameter paths to the rule's (low, high) limits (infinite where the rule sets no limit); its projection on
-    ``x`` and ``y`` is drawn as a dashed rectangle. Axes are in the parameters' own (scenario-file) units.
+    ``x`` and ``y`` is drawn as a dashed rectangle. An empty ``box`` (no rule found) draws no rectangle and says so
+    in the title. Axes are in the parameters' own (scenario-file) units.
     """
     if x not in params.columns or y not in params.columns:
         raise KeyError(f"params lack column {x!r} or {y!r}")
@@ -750,25 +752,29 @@ def discovery_plot(
         ax.scatter(
             xs[hits], ys[hits], s=14, color=OKABE_ITO[3], alpha=0.8, marker="^", label=f"{name} ({hits.sum()})"
         )
-    x_low, x_high = box.get(x, (-np.inf, np.inf))
-    y_low, y_high = box.get(y, (-np.inf, np.inf))
-    left, right = max(x_low, np.nanmin(xs)), min(x_high, np.nanmax(xs))
-    bottom, top = max(y_low, np.nanmin(ys)), min(y_high, np.nanmax(ys))
-    ax.add_patch(
-        Rectangle(
-            (left, bottom),
-            right - left,
-            top - bottom,
-            fill=False,
-            edgecolor="0.1",
-            linestyle="--",
-            linewidth=1.8,
-            label="rule's box",
-            gid="discovery-box",
-        )
-    )
     others = sorted(set(box) - {x, y})
-    ax.set_title(f"Where runs end in {name}" + (f" (box also limits {', '.join(others)})" if others else ""))
+    if box:
+        x_low, x_high = box.get(x, (-np.inf, np.inf))
+        y_low, y_high = box.get(y, (-np.inf, np.inf))
+        left, right = max(x_low, np.nanmin(xs)), min(x_high, np.nanmax(xs))
+        bottom, top = max(y_low, np.nanmin(ys)), min(y_high, np.nanmax(ys))
+        ax.add_patch(
+            Rectangle(
+                (left, bottom),
+                right - left,
+                top - bottom,
+                fill=False,
+                edgecolor="0.1",
+                linestyle="--",
+                linewidth=1.8,
+                label="rule's box",
+                gid="discovery-box",
+            )
+        )
+        ax.set_title(f"Where runs end in {name}" + (f" (box also limits {', '.join(others)})" if others else ""))
+    else:
+        # An empty box would be drawn around all the data, as if the whole space were a rule.
+        ax.set_title(f"Where runs end in {name}: no rule found")
     ax.set_xlabel(f"{x} (scenario units)")
     ax.set_ylabel(f"{y} (scenario units)")
     # Below the plot: the colour bar (for sweeps) takes the right-hand side.

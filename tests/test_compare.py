@@ -198,6 +198,29 @@ def test_newcombe_paired_interval_covers_a_known_difference() -> None:
     assert 0.90 <= covered / trials <= 1.0
 
 
+def test_newcombe_unpaired_interval_is_the_published_worked_example() -> None:
+    """Newcombe (1998a), Statistics in Medicine 17, 873-890, Table II, example (a): 56/70 - 48/80 = 0.2000,
+    method 10 (score interval) 0.0524 to 0.3339."""
+    other = pd.Series(np.r_[np.ones(56), np.zeros(14)])
+    reference = pd.Series(np.r_[np.ones(48), np.zeros(32)])
+    r = newcombe_difference(reference, other, paired=False)
+    assert r["difference"] == pytest.approx(0.2)
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx((0.0524, 0.3339), abs=5e-5)
+
+
+def test_newcombe_paired_interval_is_narrower_than_unpaired_on_correlated_pairs() -> None:
+    """The correlation correction must do something: with positively associated pairs the paired interval is
+    narrower than the independent one on the same data (with phi = 0 they would be equal)."""
+    u = np.random.default_rng(5).uniform(size=200)
+    reference = pd.Series((u < 0.3) * 1.0)
+    other = pd.Series((u < 0.4) * 1.0)  # the same draws: every reference success is also one here
+    paired = newcombe_difference(reference, other, paired=True)
+    unpaired = newcombe_difference(reference, other, paired=False)
+    assert paired["difference"] == pytest.approx(unpaired["difference"])
+    assert paired["ci_low"] <= paired["difference"] <= paired["ci_high"]
+    assert (paired["ci_high"] - paired["ci_low"]) < 0.8 * (unpaired["ci_high"] - unpaired["ci_low"])
+
+
 # --------------------------------------------------------------------------- pairing
 
 
@@ -213,27 +236,54 @@ def test_different_root_seeds_are_compared_unpaired(tmp_path: Path) -> None:
     assert row(result.differences, "share_relapse")["method"] == "Newcombe"
 
 
-def test_different_replication_counts_or_designs_are_not_paired(tmp_path: Path) -> None:
+def test_different_replication_counts_pair_on_the_common_replications(tmp_path: Path) -> None:
+    """Replication r has the same seeds in a batch of 10 and one of 20 runs: the first 10 pair."""
+    base = np.linspace(40.0, 70.0, 20)
+    a = write_results(tmp_path / "a", {"relations_index": base[:10]})
+    b = write_results(tmp_path / "b", {"relations_index": base + np.r_[np.linspace(1.0, 3.0, 10), np.zeros(10)]})
+    result = compare([open_results(a), open_results(b)], ["a", "b"])
+    assert result.unpaired == {}
+    r = row(result.differences, "final_relations_index")
+    assert r["paired"] and r["n"] == 10 and r["difference"] == pytest.approx(2.0)
+
+
+def test_pairing_is_refused_when_a_common_key_was_run_on_other_seeds(tmp_path: Path) -> None:
     a = write_results(tmp_path / "a", {"relations_index": np.full(10, 60.0)})
-    b = write_results(tmp_path / "b", {"relations_index": np.full(20, 60.0)})
+    b = write_results(tmp_path / "b", {"relations_index": np.full(10, 60.0)})
+    runs = pd.read_parquet(b / "runs.parquet")
+    runs.loc[runs["replication"] == 3, "seed"] = 9999
+    runs.to_parquet(b / "runs.parquet", index=False)
+    result = compare([open_results(a), open_results(b)], ["a", "b"])
+    assert "replication 3" in result.unpaired["b"] and "different seeds" in result.unpaired["b"]
+    assert row(result.differences, "final_relations_index")["method"] == "Welch t"
+
+
+def test_different_designs_are_not_paired(tmp_path: Path) -> None:
+    a = write_results(tmp_path / "a", {"relations_index": np.full(10, 60.0)})
     design = {"kind": "lhs", "seed": 1, "factors": [["x", 0, 1]], "points_sha256": "abc"}
     c = write_results(tmp_path / "c", {"relations_index": np.full(10, 60.0)}, replications=5, design=design)
-    result = compare([open_results(a), open_results(b), open_results(c)], ["a", "b", "c"])
-    assert "replication counts differ (10 and 20)" in result.unpaired["b"]
+    result = compare([open_results(a), open_results(c)], ["a", "c"])
     assert "design" in result.unpaired["c"]
 
 
 def test_sweeps_pair_on_design_point_and_replication(tmp_path: Path) -> None:
     design = {"kind": "lhs", "seed": 1, "factors": [["x", 0, 1]], "points_sha256": "abc"}
     base = np.arange(12, dtype=float)  # 4 points x 3 replications
+    shift = np.array([1.0, 3.0, 2.0, 0.5, 2.5, 1.5, 4.0, 0.0, 2.0, 3.5, 1.0, 2.0])  # a varying difference
     a = write_results(tmp_path / "a", {"relations_index": base}, replications=3, design=design)
     b = write_results(
-        tmp_path / "b", {"relations_index": base + 2.0}, replications=3, design=design, order=np.arange(12)[::-1]
+        tmp_path / "b",
+        {"relations_index": base + shift},
+        replications=3,
+        design=design,
+        order=np.arange(12)[::-1],  # written in another order: the keys, not the rows, must pair
     )
     r = row(compare([open_results(a), open_results(b)], ["a", "b"]).differences, "final_relations_index")
     assert r["paired"]
     assert r["n"] == 12
-    assert (r["difference"], r["ci_low"], r["ci_high"]) == pytest.approx((2.0, 2.0, 2.0))
+    half = stats.t.ppf(0.975, 11) * shift.std(ddof=1) / np.sqrt(12)
+    expected = (shift.mean(), shift.mean() - half, shift.mean() + half)
+    assert (r["difference"], r["ci_low"], r["ci_high"]) == pytest.approx(expected)
 
 
 # --------------------------------------------------------------------------- the command

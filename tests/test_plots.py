@@ -525,6 +525,16 @@ def test_discovery_plot_draws_the_box_and_both_groups() -> None:
     ax.get_figure(root=True).clear()
 
 
+def test_discovery_plot_without_a_rule_draws_no_box() -> None:
+    """An empty box used to be drawn around all the data, as if the whole space were a rule."""
+    params = pd.DataFrame({"x": np.linspace(0, 1, 11), "y": np.linspace(0, 1, 11)[::-1]})
+    ax = sim.plots.discovery_plot(params, params["x"] < 0.35, {}, "x", "y")
+    assert [p for p in ax.patches if p.get_gid() == "discovery-box"] == []
+    title, _, legend = labelled(ax)
+    assert title.endswith("no rule found") and "rule's box" not in legend
+    ax.get_figure(root=True).clear()
+
+
 def test_save_figure_is_reproducible(tmp_path: Path) -> None:
     first = sim.plots.save_figure(fan_chart(make_timeseries(5, 4), "nk_threat"), tmp_path / "a")
     second = sim.plots.save_figure(fan_chart(make_timeseries(5, 4), "nk_threat"), tmp_path / "b")

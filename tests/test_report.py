@@ -106,6 +106,32 @@ def test_comparison_report_explains_unpaired_results(results: Path, tmp_path: Pa
     assert comparison.unpaired == {"other": "their root seeds differ (1 and 5)"}
 
 
+def _captions(html: str) -> dict[str, str]:
+    """Each figure's caption by the PNG file it names."""
+    found = re.findall(r"<figcaption><strong>.*?</strong>(.*?)<span class=\"files\">Files: ([^,<]+)", html, re.S)
+    return {files.strip(): " ".join(text.split()) for text, files in found}
+
+
+@pytest.mark.parametrize("paired", [True, False])
+def test_difference_captions_name_the_method_each_metric_used(results: Path, tmp_path: Path, paired: bool) -> None:
+    """Class probabilities use Newcombe's interval, means the t intervals: one caption for all was wrong."""
+    other = with_scenario(
+        write_results(tmp_path / "other", {"relations_index": np.full(12, 50.0)}, root_seed=1 if paired else 5)
+    )
+    _, folder = write_comparison([results, other], outcomes=["relations_index"])
+    captions = _captions((folder / "report.html").read_text(encoding="utf-8"))
+    mean, share = (
+        captions["plots/difference_final_relations_index.png"],
+        captions["plots/difference_share_relapse.png"],
+    )
+    if paired:
+        assert mean.startswith("Paired t:") and "Newcombe" not in mean and "Welch" not in mean
+        assert share.startswith("Paired Newcombe:") and "t interval" not in share and "Welch" not in share
+    else:
+        assert mean.startswith("Welch t:") and "Newcombe" not in mean and "paired" not in mean.lower()
+        assert share.startswith("Newcombe:") and "Welch" not in share and "paired" not in share.lower()
+
+
 def test_report_command_and_its_refusals(
     results: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

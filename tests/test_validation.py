@@ -14,7 +14,7 @@ import yaml
 from sim.cli import main
 from sim.executors import ProcessExecutor, SerialExecutor
 from sim.scenario import Scenario
-from sim.validation.backtest import run_backtest
+from sim.validation.backtest import _directions, fit_metrics, run_backtest
 from sim.validation.calibrate import (
     CALIBRATED_FILE,
     MAX_EVALUATIONS,
@@ -361,6 +361,28 @@ def _backtest_args(out: Path, *extra: str) -> list[str]:
         str(out),
         *extra,
     ]
+
+
+def test_directions_count_signs_within_a_segment_only() -> None:
+    """2019: both fall (right); 2020: across the mode break (not scored); 2021: observed up, simulated down
+    (wrong); 2022: observed unchanged (not scored); 2023 against 2022 in the same segment: both up (right)."""
+    fit = pd.DataFrame(
+        {
+            "series": "jp_affinity_to_kr",
+            "year": [2018, 2019, 2020, 2021, 2022, 2023],
+            "segment": ["face", "face", "mail", "mail", "mail", "mail"],
+            "observed": [39.4, 26.7, 34.9, 37.0, 37.0, 52.8],
+            "median": [42.0, 28.0, 40.0, 39.0, 43.0, 51.0],
+            "split": "in_sample",
+            "in_band": pd.array([True] * 6, dtype="boolean"),
+        }
+    )
+    assert _directions(fit, fit) == (2, 3)
+    assert _directions(fit, fit[fit["year"] == 2021]) == (0, 1)  # against 2020, which lies in the group's past
+    metrics = fit_metrics(fit).set_index("series")
+    assert metrics.loc["all", "direction_pairs"] == 3 and metrics.loc["all", "direction_share"] == pytest.approx(
+        2 / 3
+    )
 
 
 def test_backtest_writes_the_fit_table_metrics_and_a_figure_per_series(tmp_path: Path) -> None:

@@ -52,9 +52,11 @@ def pair_keys(runs: pd.DataFrame) -> list[str]:
 def pairing_problem(reference: Batch, other: Batch) -> str | None:
     """Why two batches cannot be paired on common random numbers, or None if they can.
 
-    They pair when they share the root seed, the number of replications and the design (for sweeps: kind,
-    seed, factors and points), so that the same keys mean the same random draws. Runs that failed in either
-    batch simply drop out of the pairs.
+    Replication ``r`` is seeded from the root seed and ``r`` alone (``sim.runner.run_seeds``), so batches with
+    the same root seed and design (for sweeps: kind, seed, factors and points) pair on the keys they have in
+    common, whatever their number of runs: 50 runs pair with the first 50 of 200. The ``seed`` each run recorded
+    must then agree on every common key; if it does not, the same key does not mean the same draws and pairing
+    is refused with the first key that differs. Runs that failed in either batch simply drop out of the pairs.
     """
     a, b = reference.manifest, other.manifest
     if a.get("root_seed") != b.get("root_seed"):
@@ -63,13 +65,22 @@ def pairing_problem(reference: Batch, other: Batch) -> str | None:
     design_b = (b.get("identity") or {}).get("design")
     if design_a != design_b:
         return "they are not runs of the same design (one is a sweep, or the sweeps differ)"
-    if a.get("replications", a.get("runs")) != b.get("replications", b.get("runs")):
-        return (
-            f"their replication counts differ ({a.get('replications', a.get('runs'))} and "
-            f"{b.get('replications', b.get('runs'))})"
-        )
-    if pair_keys(reference.runs) != pair_keys(other.runs):
+    keys = pair_keys(reference.runs)
+    if not keys or keys != pair_keys(other.runs):
         return "their runs are not keyed the same way (replication and design point)"
+    columns = [*keys, "seed"] if {"seed"} <= set(reference.runs.columns) & set(other.runs.columns) else keys
+    common = reference.runs[columns].merge(other.runs[columns], on=keys, suffixes=("_a", "_b"))
+    if common.empty:
+        return "they have no replication in common"
+    if "seed" in columns:
+        differ = common[common["seed_a"] != common["seed_b"]]
+        if len(differ):
+            first = differ.sort_values(keys).iloc[0]
+            where = ", ".join(f"{key} {int(first[key])}" for key in keys)
+            return (
+                f"the same key was run on different seeds ({where}: {first['seed_a']} and {first['seed_b']}), "
+                "so its runs do not share their random draws"
+            )
     return None
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn.tree import DecisionTreeClassifier
 
-from sim.analysis.common import AnalysisError, fresh_folder, ok_runs
+from sim.analysis.common import AnalysisError, finished_runs, fresh_folder, ok_runs
 from sim.outcomes import OutcomeClass
 from sim.plots import discovery_plot, save_figure
 from sim.results import Batch
@@ -176,8 +176,7 @@ def discover(
         )
     if not 0.0 < min_leaf < 0.5:
         raise AnalysisError(f"--min-leaf: expected a share of runs between 0 and 0.5, got {min_leaf}")
-    if "status" in runs.columns:
-        runs = runs[runs["status"] == "ok"]
+    runs = finished_runs(runs)
     columns = [c for c in runs.columns if c.startswith(PARAM_PREFIX) and runs[c].nunique(dropna=True) > 1]
     if not columns:
         raise AnalysisError(

@@ -41,7 +41,21 @@ from sim.plots import (
 )
 from sim.results import Batch
 
-__all__ = ["REPORT", "render", "write_comparison", "write_report"]
+__all__ = ["REPORT", "build_comparison", "build_report", "render", "write_comparison", "write_report"]
+
+#: What each method of ``differences.csv`` means, for the caption of a difference plot.
+_METHOD_TEXT = {
+    "paired t": "Paired t: mean of the per-replication differences on the same seeds, with a paired t interval.",
+    "Welch t": "Welch t: difference of the means of independent batches, with Welch's interval.",
+    "paired Newcombe": (
+        "Paired Newcombe: difference of the class probabilities on the same seeds, with Newcombe's score "
+        "interval corrected for the correlation of the pairs (1998b)."
+    ),
+    "Newcombe": (
+        "Newcombe: difference of the class probabilities of independent batches, with Newcombe's score "
+        "interval (1998a)."
+    ),
+}
 
 REPORT = "report.html"
 PLOTS = "plots"
@@ -170,6 +184,13 @@ def _outcomes(names: Sequence[str] | None) -> list[str]:
         if name not in chosen:
             chosen.append(name)
     return chosen
+
+
+def _difference_caption(comparison: Comparison, metric: str) -> str:
+    """The caption of one metric's difference plot: the methods its rows were actually computed with."""
+    rows = comparison.differences[comparison.differences["metric"] == metric]
+    methods = list(dict.fromkeys(rows["method"]))
+    return " ".join(_METHOD_TEXT.get(method, f"{method}.") for method in methods)
 
 
 def _unique_events(groups: Sequence[Sequence[EventMarker]], labels: Sequence[str]) -> list[EventMarker]:
@@ -310,13 +331,12 @@ def build_comparison(
         # Fragile thaw is what the other two classes leave over; its difference adds little to a report.
         *(f"share_{c.value}" for c in OutcomeClass if c is not OutcomeClass.FRAGILE_THAW),
     ]
-    paired_note = "Paired: mean of per-replication differences on the same seeds, paired t interval."
     differences = [
         _figure(
             difference_plot(comparison.differences, m),
             plots,
             f"difference_{m}",
-            f"{paired_note} Unpaired: difference of means with Welch's interval.",
+            _difference_caption(comparison, m),
         )
         for m in difference_metrics
     ]

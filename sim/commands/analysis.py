@@ -53,7 +53,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     for label, reason in comparison.unpaired.items():
         print(
             f"warning: {label} cannot be paired with {comparison.labels[0]}: {reason}; it was not run with "
-            "common random numbers (same --seed and --runs), so it is compared unpaired "
+            "common random numbers (same --seed and design), so it is compared unpaired "
             "(Welch and Newcombe intervals)",
             file=sys.stderr,
         )
@@ -201,7 +201,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "compare",
         help="compare results folders: overlaid fans, paired differences with intervals, report.html",
         description=(
-            "Compare scenarios against the first one given. Results run with the same --seed and --runs share "
+            "Compare scenarios against the first one given. Results run with the same --seed (and design) share "
             "common random numbers and are compared pairwise, replication by replication; others unpaired."
         ),
     )

@@ -25,7 +25,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.executors import Executor
-from sim.plots import OKABE_ITO, EventMarker, _draw_events
+from sim.plots import OKABE_ITO, EventMarker, draw_events
 from sim.scenario import EventKind, Scenario, add_months
 from sim.validation.observe import INSTRUMENTS, ObservationSettings, PollPoint
 from sim.validation.simulate import covered_points, run_polls
@@ -231,7 +231,7 @@ def series_figure(
             label=f"fit up to {train_until}",
         )
     start, end = pd.Timestamp(x.min()) - pd.Timedelta(days=200), pd.Timestamp(x.max()) + pd.Timedelta(days=60)
-    _draw_events(ax, events, start, end)
+    draw_events(ax, events, start, end)
     ax.set_xlim(_num(start), _num(end))
     ax.set_ylim(0, max(70.0, float(np.nanmax(rows[["p95", "observed"]].to_numpy())) + 5))
     ax.set_title(SERIES_TITLES.get(series, series), fontsize=10)
