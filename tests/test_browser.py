@@ -282,6 +282,31 @@ def test_three_teams_and_a_facilitator_play_two_turns(browser: Any, exercise: Ex
     context.close()
 
 
+def test_the_board_follows_the_game_and_shows_no_secret(browser: Any, exercise: Exercise) -> None:
+    context = browser.new_context()
+    board = context.new_page()
+    board.goto(f"{exercise.server.base}/board")
+    playwright_sync.expect(board.locator("#status-seoul")).to_have_text("waiting", timeout=WAIT_MS)
+    seoul = context.new_page()
+    seoul.goto(exercise.links["seoul"])
+    seoul.locator("#move-summit").check()
+    seoul.locator("#submit-move").click()
+    playwright_sync.expect(seoul.locator("#notice")).to_contain_text("Move submitted", timeout=WAIT_MS)
+    # The board notices the submission by itself, and says whether, not what.
+    playwright_sync.expect(board.locator("#status-seoul")).to_have_text("submitted", timeout=WAIT_MS)
+    facilitator = context.new_page()
+    facilitator.goto(exercise.links["facilitator"])
+    playwright_sync.expect(facilitator.locator("#join-links")).not_to_have_attribute("open", "")
+    playwright_sync.expect(facilitator.locator("#join-links .link").first).to_be_hidden()
+    facilitator.locator("#advance").click()
+    playwright_sync.expect(board.locator("#turn")).to_have_text("turn 2 of 4", timeout=WAIT_MS)
+    playwright_sync.expect(board.locator("#history")).to_contain_text("seoul: summit")
+    html = board.content()
+    assert not any(exercise.token(role) in html for role in ("facilitator", "seoul", "tokyo", "washington"))
+    assert board.locator("form").count() == 0
+    context.close()
+
+
 def test_a_team_token_cannot_act_for_another_team_or_the_facilitator(browser: Any, exercise: Exercise) -> None:
     base, seoul = exercise.server.base, exercise.token("seoul")
     status, _ = post(f"{base}/team/tokyo/move", {"token": seoul, "turn": "1", "move": "summit"})

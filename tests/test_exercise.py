@@ -117,6 +117,18 @@ def test_a_trilateral_summit_needs_the_climate(small: Scenario) -> None:
     assert model.washington.unavailable(WashingtonAction.BROKER) is None
 
 
+def test_a_team_summit_the_climate_no_longer_allows_is_dropped_and_said_so(small: Scenario) -> None:
+    cold = small.with_values({"drivers.institutions.climate": 0.2})
+    summit, steady = RapprochementModel(cold, rng=1), RapprochementModel(cold, rng=1)
+    for model, action in ((summit, WashingtonAction.TRILATERAL_SUMMIT), (steady, WashingtonAction.STEADY)):
+        model.washington.team_controlled = True
+        model.washington.impose(action)
+        model.step()
+    assert (summit.washington.team_outcome or "").startswith("dropped: the Seoul-Tokyo climate")
+    assert steady.washington.team_outcome == "made"
+    assert summit.institutions.stock == steady.institutions.stock  # no summit was held
+
+
 # --------------------------------------------------------------------------------------------------
 # The game
 def test_choices_show_acceptance_and_the_win_set(small: Scenario) -> None:
