@@ -5,12 +5,17 @@ move for its capital (Seoul and Tokyo: a ``Move`` inside their domestic win-set;
 ``WashingtonAction``) and the facilitator may add injects. ``advance`` then plays the turn: the injects happen in
 the turn's first month, each team's move is made in that month in place of the government's own choice (the
 government makes no other move in the turn), and the actors no team plays follow the model's own rules. A team
-that has not chosen holds (Washington: ``steady``).
+that has not chosen holds (Washington: ``steady``). Each move is checked again when it is made, after the month's
+injects and events (an inject may have made it already, or moved it out of the win-set): a blocked move is not
+made, and the turn's record says what became of every team move (``TurnRecord.outcomes``). Washington's team
+reaches a team-played capital through its win-set (``sim.agents.government.US_PRESSURE_SHARE``); the capitals'
+choices are weighed under Washington's choice so far (``Game.us_factor``).
 
 The game is replication 0 of a batch with the game's seed as root seed (``sim.runner.run_seeds``: its sampled
 parameters and model seed); the debrief's simulated futures start from exactly the same state and parameters
-(``sim.ui.debrief.simulate_futures``). Its saved state is the scenario, the seed and the list of turns played
-(moves and injects): replaying them reproduces the game bit for bit, which is how ``--resume`` continues a game.
+(``sim.ui.debrief.simulate_futures``), with the facilitator's injects played so far. Its saved state is the
+scenario, the seed and the list of turns played (moves and injects): replaying them reproduces the game bit for
+bit, which is how ``--resume`` continues a game; this turn's choices so far are checked again as they are read.
 """
 
 from __future__ import annotations
