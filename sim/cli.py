@@ -295,3 +295,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def set_option(parser: argparse.ArgumentParser) -> None:
+    """The repeatable ``--set PATH=VALUE`` scenario override (into ``overrides``), for the command families."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a scenario parameter, e.g. drivers.security.nk_provocation_rate=3 (repeatable)",
+    )
+
+
+def factor_option(parser: argparse.ArgumentParser, default: list[str] | None = None) -> None:
+    """The repeatable ``--factor PATH=LOW:HIGH`` (into ``factors``); ``default`` None marks it as not given."""
+    parser.add_argument(
+        "--factor",
+        dest="factors",
+        action="append",
+        default=default,
+        metavar="PATH=LOW:HIGH",
+        help="add or re-range a factor, e.g. levers.seoul.cooperation_priority=-0.5:0.5 (repeatable)",
+    )

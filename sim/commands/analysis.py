@@ -16,7 +16,7 @@ from functools import wraps
 from pathlib import Path
 
 from sim.analysis.common import AnalysisError, check_fresh, open_results, resolve_metric
-from sim.cli import EXIT_FAILED_RUNS, UsageError, batch_options, load_all, positive_int, run_plans
+from sim.cli import EXIT_FAILED_RUNS, UsageError, batch_options, factor_option, load_all, positive_int, run_plans
 from sim.designs import DesignError, DesignKind, check_analysable, factors_of, make_design
 from sim.results import BatchStore
 from sim.runner import BatchPlan
@@ -240,14 +240,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="base samples (sobol: a power of two) or trajectories, at least 2 (default 16)",
     )
     sensitivity.add_argument("--runs", type=positive_int, default=None, help="replications per point (default 10)")
-    sensitivity.add_argument(
-        "--factor",
-        dest="factors",
-        action="append",
-        default=None,
-        metavar="PATH=LOW:HIGH",
-        help="add or re-range a factor, e.g. levers.seoul.cooperation_priority=-0.5:0.5 (repeatable)",
-    )
+    factor_option(sensitivity, default=None)  # None: not given (a sweep folder refuses it)
     sensitivity.add_argument(
         "--output",
         dest="outputs",

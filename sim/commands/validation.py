@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.common import fresh_folder
-from sim.cli import UsageError, load_all, positive_int, seed_value
+from sim.cli import UsageError, load_all, positive_int, seed_value, set_option
 from sim.executors import make_executor
 from sim.results import versions
 from sim.runner import default_workers
@@ -113,14 +113,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
         metavar="YEAR",
         help="fit only on poll years up to YEAR; later years are reported as the out-of-sample test",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="PATH=VALUE",
-        help="override a scenario field",
-    )
+    set_option(parser)
 
 
 def _fit_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
