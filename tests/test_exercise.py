@@ -800,7 +800,7 @@ def test_the_futures_face_the_injects_played(small: Scenario) -> None:
     first = with_inject.timeseries[with_inject.timeseries["month"] == 0]["nk_threat"]
     assert (first.to_numpy() > without.timeseries[without.timeseries["month"] == 0]["nk_threat"].to_numpy()).all()
     debrief = Debrief.of(game, with_inject)
-    assert [m.label for m in debrief.inject_markers()] == ["inject: nuclear test (pyongyang, 3)"]
+    assert [m.label.split("\n")[1] for m in debrief.turn_markers()] == ["inject: nuclear test (pyongyang, 3)"]
     html = render_html(debrief)
     assert re.search(r"the same\s+1 facilitator's inject on the same\s+dates", html)
     assert "at most once a turn" in html

@@ -191,23 +191,17 @@ class Debrief:
         return rows
 
     def turn_markers(self) -> list[EventMarker]:
-        """A marker at the start of each played turn, labelled with the teams' moves."""
+        """A marker at the start of each played turn, labelled with the teams' moves and, on a second line, the
+        facilitator's injects (they happen in the same month: one marker keeps the labels apart)."""
         markers = []
         for record in self.records:
-            moves = " ".join(f"{TEAM_CODES[t]}:{label(m)}" for t, m in record.moves.items())
-            when = self.played["date"].iloc[record.month] if record.month < len(self.played) else None
-            if when is not None:
-                markers.append(EventMarker(pd.Timestamp(when), f"T{record.turn} {moves}", "turn"))
+            if record.month >= len(self.played):
+                continue
+            text = f"T{record.turn} " + " ".join(f"{TEAM_CODES[t]}:{label(m)}" for t, m in record.moves.items())
+            if record.injects:
+                text += "\ninject: " + "; ".join(inject_label(e) for e in record.injects)
+            markers.append(EventMarker(pd.Timestamp(self.played["date"].iloc[record.month]), text, "turn"))
         return markers
-
-    def inject_markers(self) -> list[EventMarker]:
-        """A marker for each facilitator's inject played, at its month (the turn's first)."""
-        return [
-            EventMarker(pd.Timestamp(self.played["date"].iloc[r.month]), f"inject: {inject_label(e)}", "inject")
-            for r in self.records
-            if r.month < len(self.played)
-            for e in r.injects
-        ]
 
 
 def debrief_figure(debrief: Debrief) -> Figure:
@@ -217,7 +211,7 @@ def debrief_figure(debrief: Debrief) -> Figure:
     ncols = 3
     nrows = -(-len(KEY_OUTCOMES) // ncols) + 1
     grid = fig.add_gridspec(nrows, ncols)
-    markers = [*debrief.turn_markers(), *debrief.inject_markers()]
+    markers = debrief.turn_markers()
     key: tuple[list[Any], list[str]] = ([], [])
     for i, outcome in enumerate(KEY_OUTCOMES):
         ax = fig.add_subplot(grid[i // ncols, i % ncols])
