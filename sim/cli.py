@@ -293,10 +293,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def set_option(parser: argparse.ArgumentParser) -> None:
     """The repeatable ``--set PATH=VALUE`` scenario override (into ``overrides``), for the command families."""
     parser.add_argument(
@@ -319,3 +315,7 @@ def factor_option(parser: argparse.ArgumentParser, default: list[str] | None = N
         metavar="PATH=LOW:HIGH",
         help="add or re-range a factor, e.g. levers.seoul.cooperation_priority=-0.5:0.5 (repeatable)",
     )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
