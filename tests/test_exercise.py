@@ -163,27 +163,34 @@ def test_a_turn_plays_the_teams_moves_and_the_injects(small: Scenario) -> None:
     assert game.played()["month"].tolist() == list(range(6))
 
 
-def test_us_brokering_widens_a_team_capitals_win_set(small: Scenario) -> None:
-    """In a three-team game, Washington's broker is what lets Tokyo's team make a remorse statement."""
-    # Tokyo's public is set just short of accepting a remorse statement: outside by about 2 points.
+def tight_tokyo(small: Scenario) -> tuple[Scenario, float]:
+    """The scenario with Tokyo's win-set set 2 points short of a remorse statement's acceptance, and that
+    acceptance."""
     probe = new_game(small)
     remorse = next(c for c in probe.choices(Team.TOKYO) if c.name == "remorse_statement")
     needed = probe.required_share(Team.TOKYO)
     assert needed is not None and remorse.acceptance is not None
     shift = remorse.acceptance + 0.02 - needed
-    tight = small.with_values({"actors.tokyo.win_set_share": small.actors.tokyo.win_set_share + shift})
+    return small.with_values({"actors.tokyo.win_set_share": small.actors.tokyo.win_set_share + shift}), (
+        remorse.acceptance
+    )
+
+
+def test_us_brokering_widens_a_team_capitals_win_set(small: Scenario) -> None:
+    """In a three-team game, Washington's broker is what lets Tokyo's team make a remorse statement."""
+    tight, acceptance = tight_tokyo(small)
     game = new_game(tight)
-    assert game.required_share(Team.TOKYO) == pytest.approx(remorse.acceptance + 0.02)
+    assert game.required_share(Team.TOKYO) == pytest.approx(acceptance + 0.02)
     with pytest.raises(ExerciseError, match="outside the domestic win-set"):
         game.submit(Team.TOKYO, "remorse_statement")
     game.submit(Team.WASHINGTON, "broker")
     assert game.us_factor() == 2.0
-    assert game.required_share(Team.TOKYO, cooperative=True) == pytest.approx(remorse.acceptance - 0.03)
+    assert game.required_share(Team.TOKYO, cooperative=True) == pytest.approx(acceptance - 0.03)
     game.submit(Team.TOKYO, "remorse_statement")  # now inside
     # Washington changes its mind after Tokyo chose: standing back narrows the win-set again, so the move,
     # checked again when it is made, is blocked and Tokyo holds.
     game.submit(Team.WASHINGTON, "stand_back")
-    assert game.required_share(Team.TOKYO, cooperative=True) == pytest.approx(remorse.acceptance + 0.07)
+    assert game.required_share(Team.TOKYO, cooperative=True) == pytest.approx(acceptance + 0.07)
     record = game.advance()
     assert record.outcomes[Team.TOKYO].startswith("blocked: outside the domestic win-set")
     assert not [m for m in game.moves_made(record) if m[1] == "tokyo"]
@@ -418,7 +425,7 @@ def test_a_debrief_out_naming_a_file_is_a_usage_error(
         ([], "pending: expected"),
         ({"moves": [], "injects": []}, "pending: expected moves"),
         ({"moves": {"seoul": "invade"}}, "pending.moves.seoul: 'invade' is not a move seoul can make"),
-        ({"moves": {"seoul": "impose_export_controls"}}, "pending.moves.seoul: impose export controls is unavail"),
+        ({"moves": {"seoul": "lift_export_controls"}}, "pending.moves.seoul: lift export controls is unavailable"),
         ({"moves": {"mars": "hold"}}, "pending.moves: 'mars' is not a team"),
         ({"injects": [{"date": "2030-01", "kind": "boycott"}]}, "pending.injects: an inject dated 2030-01"),
         ({"injects": [{"kind": "alien_invasion"}]}, "pending.injects: not a valid inject"),
@@ -443,6 +450,19 @@ def test_a_valid_pending_block_is_restored(small: Scenario, tmp_path: Path) -> N
     save_state(tmp_path / "g.json", game)
     resumed, _ = load_state(tmp_path / "g.json")
     assert resumed.pending == {Team.SEOUL: "summit"} and resumed.pending_injects == game.pending_injects
+
+
+def test_a_choice_washington_narrowed_after_it_was_made_survives_a_restart(
+    small: Scenario, tmp_path: Path
+) -> None:
+    game = new_game(tight_tokyo(small)[0])
+    game.submit(Team.WASHINGTON, "broker")
+    game.submit(Team.TOKYO, "remorse_statement")  # inside only while Washington brokers
+    game.submit(Team.WASHINGTON, "stand_back")
+    assert not next(c for c in game.choices(Team.TOKYO) if c.name == "remorse_statement").available
+    save_state(tmp_path / "g.json", game)
+    resumed, _ = load_state(tmp_path / "g.json")
+    assert resumed.pending == game.pending == {Team.WASHINGTON: "stand_back", Team.TOKYO: "remorse_statement"}
 
 
 def test_resume_refuses_overrides_and_an_existing_save_file(

@@ -419,15 +419,26 @@ class Game:
         moves, injects = pending.get("moves", {}), pending.get("injects", [])
         if not isinstance(moves, Mapping) or not isinstance(injects, list):
             raise ExerciseError("pending: expected moves (an object) and injects (a list)")
+        teams = {}
         for name, move in moves.items():
             try:
-                team = Team(name)
+                teams[Team(name)] = str(move)
             except ValueError:
                 raise ExerciseError(f"pending.moves: {name!r} is not a team") from None
+        # Washington first: the capitals' win-sets are weighed under its choice, as they were when submitted.
+        for team in sorted(teams, key=lambda t: t is not Team.WASHINGTON):
             try:
-                self.submit(team, str(move))
+                self.submit(team, teams[team])
             except ExerciseError as exc:
-                raise ExerciseError(f"pending.moves.{name}: {exc}") from None
+                # Washington may have changed its choice after a capital submitted and so narrowed its win-set:
+                # that move stays chosen (the live game kept it too) and is checked again when it is made.
+                narrowed = any(
+                    c.name == teams[team] and (c.reason or "").startswith("outside the domestic win-set")
+                    for c in self.choices(team)
+                )
+                if not narrowed or self.finished:
+                    raise ExerciseError(f"pending.moves.{team.value}: {exc}") from None
+                self.pending[team] = teams[team]
         for data in injects:
             try:
                 event = Event.model_validate(data)
