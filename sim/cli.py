@@ -60,6 +60,30 @@ def seed_value(text: str) -> int:
     return value
 
 
+def set_option(parser: argparse.ArgumentParser) -> None:
+    """The repeatable ``--set PATH=VALUE`` scenario override (into ``overrides``), for the command families."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a scenario parameter, e.g. drivers.security.nk_provocation_rate=3 (repeatable)",
+    )
+
+
+def factor_option(parser: argparse.ArgumentParser, default: list[str] | None = None) -> None:
+    """The repeatable ``--factor PATH=LOW:HIGH`` (into ``factors``); ``default`` None marks it as not given."""
+    parser.add_argument(
+        "--factor",
+        dest="factors",
+        action="append",
+        default=default,
+        metavar="PATH=LOW:HIGH",
+        help="add or re-range a factor, e.g. levers.seoul.cooperation_priority=-0.5:0.5 (repeatable)",
+    )
+
+
 def batch_options(parser: argparse.ArgumentParser) -> None:
     """The options every batch-running command shares (seed, workers, Dask, output, overrides, resume)."""
     parser.add_argument("--seed", type=seed_value, default=1, help="root seed of the batch (default 1)")
@@ -71,14 +95,7 @@ def batch_options(parser: argparse.ArgumentParser) -> None:
         help="run on Dask: 'local' starts a LocalCluster on 127.0.0.1, or tcp://HOST:8786 (needs .[dask])",
     )
     parser.add_argument("--out", type=Path, default=Path("results"), help="results folder (default results/)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="PATH=VALUE",
-        help="override a scenario parameter, e.g. drivers.security.nk_provocation_rate=3 (repeatable)",
-    )
+    set_option(parser)
     parser.add_argument("--resume", action="store_true", help="finish an interrupted batch")
     parser.add_argument("--force", action="store_true", help="replace results of another batch, or start over")
     parser.add_argument("--no-plots", action="store_true", help="skip the plots")
@@ -109,19 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--runs", type=positive_int, default=10, help="replications per design point (default 10)")
     sweep.add_argument("--levels", type=positive_int, default=3, help="levels per factor (factorial; default 3)")
-    sweep.add_argument(
-        "--factor",
-        dest="factors",
-        action="append",
-        default=[],
-        metavar="PATH=LOW:HIGH",
-        help="add or re-range a factor, e.g. levers.seoul.cooperation_priority=-0.5:0.5 (repeatable)",
-    )
+    factor_option(sweep, default=[])
     batch_options(sweep)
 
     validate = sub.add_parser("validate", help="check scenario files and report every problem")
     validate.add_argument("scenarios", nargs="+", type=Path)
-    validate.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+    set_option(validate)
 
     schema = sub.add_parser("schema", help="print the scenario JSON Schema (or its Markdown reference)")
     schema.add_argument("--format", choices=("json", "markdown"), default="json")
@@ -291,30 +301,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: finished runs are kept; run the same command with --resume", file=sys.stderr)
         return EXIT_INTERRUPTED
-
-
-def set_option(parser: argparse.ArgumentParser) -> None:
-    """The repeatable ``--set PATH=VALUE`` scenario override (into ``overrides``), for the command families."""
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="PATH=VALUE",
-        help="override a scenario parameter, e.g. drivers.security.nk_provocation_rate=3 (repeatable)",
-    )
-
-
-def factor_option(parser: argparse.ArgumentParser, default: list[str] | None = None) -> None:
-    """The repeatable ``--factor PATH=LOW:HIGH`` (into ``factors``); ``default`` None marks it as not given."""
-    parser.add_argument(
-        "--factor",
-        dest="factors",
-        action="append",
-        default=default,
-        metavar="PATH=LOW:HIGH",
-        help="add or re-range a factor, e.g. levers.seoul.cooperation_priority=-0.5:0.5 (repeatable)",
-    )
 
 
 if __name__ == "__main__":
