@@ -18,10 +18,12 @@ All randomness comes from the model's generator, seeded by one integer.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from operator import attrgetter
 from typing import Any
 
 import mesa
 import numpy as np
+import pandas as pd
 
 from sim.agents.government import GovernmentAgent
 from sim.agents.public import PublicOpinion
@@ -76,6 +78,11 @@ HARDLINE_SHOCKS: dict[Side, HistoryImpact] = {
     Side.SEOUL: HistoryImpact(0.0, korea=0.2, japan=0.8),
 }
 
+#: The columns recorded every month: the outcome contract, then the event counts.
+MONTHLY_COLUMNS: tuple[str, ...] = (*OUTCOMES, *EVENT_COUNTS)
+#: Reads one month's row off the model in one call (``MONTHLY_COLUMNS`` order).
+_read_month = attrgetter(*MONTHLY_COLUMNS)
+
 #: Approval lost per unit magnitude of a domestic political crisis.
 CRISIS_APPROVAL_LOSS = 0.2
 #: Boycott intensity set by a boycott inject of unit magnitude.
@@ -117,9 +124,9 @@ class RapprochementModel(mesa.Model):
 
         self._measure()  # the starting state, so every outcome attribute exists and month 0 can read them
         self._reset_counts()
-        self.datacollector = mesa.DataCollector(
-            model_reporters={name: name for name in (*OUTCOMES, *EVENT_COUNTS)}
-        )
+        # One tuple per month, read off the model's attributes. Mesa's DataCollector does the same job with a
+        # deepcopy of every reporter every month, which was a tenth of a month's time at the default population.
+        self._months: list[tuple[float, ...]] = []
 
     # ----------------------------------------------------------------------------------------------
     # The month
@@ -148,7 +155,7 @@ class RapprochementModel(mesa.Model):
         self.agents_by_type[PublicOpinion].do("interact")
         self.agents_by_type[GovernmentAgent].do("end_month")
         self._measure()
-        self.datacollector.collect(self)
+        self._months.append(_read_month(self))
         self.month += 1
 
     def run(self) -> None:
@@ -314,9 +321,20 @@ class RapprochementModel(mesa.Model):
         }
         self.relations_index = 100.0 * sum(RELATIONS_WEIGHTS[k] * v for k, v in parts.items())
 
-    def outcomes_frame(self) -> Any:
-        """The collected monthly outcomes and event counts (a pandas DataFrame, one row per month)."""
-        return self.datacollector.get_model_vars_dataframe()
+    def monthly(self) -> dict[str, np.ndarray]:
+        """The months recorded so far: one array per outcome (float64) and per event count (int64).
+
+        Row ``m`` is the state at the end of month ``m``; the arrays are fresh copies the caller may keep.
+        """
+        table = np.array(self._months, dtype=np.float64).reshape(len(self._months), len(MONTHLY_COLUMNS))
+        columns = {name: table[:, i].copy() for i, name in enumerate(OUTCOMES)}
+        offset = len(OUTCOMES)
+        columns |= {name: table[:, offset + i].astype(np.int64) for i, name in enumerate(EVENT_COUNTS)}
+        return columns
+
+    def outcomes_frame(self) -> pd.DataFrame:
+        """The recorded monthly outcomes and event counts (one row per month, ``MONTHLY_COLUMNS`` order)."""
+        return pd.DataFrame(self.monthly())
 
 
 def classify(relations_window_mean: float, final_institutionalization: float, scenario: Scenario) -> OutcomeClass:

@@ -1,6 +1,6 @@
 """The outcome contract: monthly column names, their labels and units, and the per-run outcome classes.
 
-These names are shared by the model (DataCollector reporters), the results files, the plots and the docs;
+These names are shared by the model (its monthly record), the results files, the plots and the docs;
 changing one is a breaking change for every stored result.
 """
 

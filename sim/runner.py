@@ -126,7 +126,7 @@ def simulate_run(
     params = sample_uncertainties(scenario, seeds.params) if values is None else dict(values)
     model = RapprochementModel(scenario.with_values(params), rng=seeds.model)
     model.run()
-    collected = model.datacollector.model_vars
+    collected = model.monthly()
     months = len(collected["relations_index"])
     columns: dict[str, Any] = {
         "scenario": np.full(months, scenario.meta.name, dtype=object),
@@ -134,8 +134,7 @@ def simulate_run(
         "month": np.arange(months, dtype=np.int64),
         "date": pd.date_range(add_months(scenario.meta.start, 0), periods=months, freq="MS").to_numpy(),
     }
-    columns |= {name: np.asarray(collected[name], dtype=np.float64) for name in OUTCOMES}
-    columns |= {name: np.asarray(collected[name], dtype=np.int64) for name in EVENT_COUNTS}
+    columns |= collected
 
     outcome, window_index = classify_run(columns, scenario)
     summary: dict[str, Any] = {"scenario": scenario.meta.name, "run": run_id, "replication": replication}

@@ -66,6 +66,14 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         self.imposed: Move | None = None
         #: What became of the last imposed move: ``made``, ``held``, ``blocked: why`` or ``rebuffed: why``.
         self.team_outcome: str | None = None
+        # Reasons that never change in a run (who may make a move, what the levers forbid), worked out once:
+        # the options are weighed most months, and these checks came first for every move.
+        self._fixed_blocks: dict[Move, str] = {}
+        for move, move_spec in MOVES.items():
+            if side not in move_spec.actors:
+                self._fixed_blocks[move] = f"only {' or '.join(sorted(move_spec.actors))} can make this move"
+            elif move in levers.forbidden_moves:
+                self._fixed_blocks[move] = "ruled out by this government's levers"
         start = model.spec.meta.start
         self.next_change: int | None = (
             months_between(start, spec.next_leadership_change) if spec.next_leadership_change is not None else None
@@ -107,11 +115,10 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
 
     def _ruled_out(self, move: Move) -> str | None:
         """Why a move is not open for reasons other than the win-set (actor, levers, state, cooldown)."""
+        reason = self._fixed_blocks.get(move)
+        if reason is not None:
+            return reason
         spec = MOVES[move]
-        if self.side not in spec.actors:
-            return f"only {' or '.join(sorted(spec.actors))} can make this move"
-        if move in self.levers.forbidden_moves:
-            return "ruled out by this government's levers"
         reason = self.model.state_blocks(self.side, move)
         if reason is not None:
             return reason
@@ -122,25 +129,48 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
 
     def utility(self, move: Move, acceptance: float) -> float:
         """Expected utility of a move relative to holding (see the module docstring)."""
+        return self._utility(move, acceptance, self._stakes())
+
+    def _stakes(self) -> tuple[float, float, float, float, float, float, float]:
+        """The move-independent factors of ``utility`` this month, computed once for all the moves weighed.
+
+        Each is the product ``utility`` would form first (``a * b * x`` is ``(a * b) * x``), so a utility built
+        from them is bit for bit the one computed term by term.
+        """
+        m = self.model
+        s = self.spec
+        trade = m.spec.drivers.trade
+        salience = m.history.salience
+        return (
+            m.spec.drivers.security.security_value * m.security.threat,
+            trade.economic_value * trade.interdependence,
+            m.washington.pressure(m.institutions.climate),
+            s.orientation_weight * (2.0 * self.orientation - 1.0),
+            s.nationalist_weight * self.public.nationalist_pressure(salience),
+            s.grievance_weight * salience * (1.0 + m.history.dispute_open),
+            s.reciprocity * self.partner_memory,
+        )
+
+    def _utility(
+        self, move: Move, acceptance: float, stakes: tuple[float, float, float, float, float, float, float]
+    ) -> float:
         if move is Move.HOLD:
             return 0.0
-        m = self.model
+        security, economic, us_pressure, orientation, nationalism, grievance, reciprocity = stakes
         s = self.spec
         spec = MOVES[move]
         c = spec.conciliation
-        trade = m.spec.drivers.trade
-        pressure = self.public.nationalist_pressure(m.history.salience)
         return (
-            m.spec.drivers.security.security_value * m.security.threat * spec.security
-            + trade.economic_value * trade.interdependence * spec.trade
-            + m.washington.pressure(m.institutions.climate) * (c + 2.0 * spec.security)
-            + s.orientation_weight * (2.0 * self.orientation - 1.0) * c
-            - s.nationalist_weight * pressure * c
-            - s.grievance_weight * m.history.salience * (1.0 + m.history.dispute_open) * c
-            + s.reciprocity * self.partner_memory * c
+            security * spec.security
+            + economic * spec.trade
+            + us_pressure * (c + 2.0 * spec.security)
+            + orientation * c
+            - nationalism * c
+            - grievance * c
+            + reciprocity * c
             + self.levers.cooperation_priority * c
             - s.domestic_weight * (1.0 - acceptance)
-            - 2.0 * m.institutions.restraint * max(0.0, -c)
+            - 2.0 * self.model.institutions.restraint * max(0.0, -c)
             - s.action_cost
         )
 
@@ -156,6 +186,7 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
             {MOVES[move].conciliation for move, reason in ruled_out.items() if reason is None},
             self.model.history.salience,
         )
+        stakes = self._stakes()
         result = []
         for move, blocked in ruled_out.items():
             if blocked is not None:
@@ -163,7 +194,7 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
                 continue
             acceptance = acceptance_by_c[MOVES[move].conciliation]
             blocked = None if move is Move.HOLD else self._outside_win_set(acceptance, move, us_factor)
-            utility = self.utility(move, acceptance) if blocked is None else float("nan")
+            utility = self._utility(move, acceptance, stakes) if blocked is None else float("nan")
             result.append(MoveOption(move, acceptance, blocked, utility))
         return result
 

@@ -45,11 +45,17 @@ class HistoryDisputes:
         self.spec = spec
         self.salience = spec.salience
         self.dispute_open = spec.dispute_open
+        # The rates take two values in a run (dispute open or settled): kept as arrays for the monthly draw.
+        self._kinds = tuple(self.rates())
+        self._rate_arrays = {
+            is_open: np.array(list(self.rates(dispute_open=is_open).values())) for is_open in (False, True)
+        }
 
-    def rates(self) -> dict[EventKind, float]:
-        """Monthly Poisson rates of the random incidents in the current state."""
+    def rates(self, *, dispute_open: bool | None = None) -> dict[EventKind, float]:
+        """Monthly Poisson rates of the random incidents in the current state (or with ``dispute_open``)."""
         s = self.spec
-        ruling = s.court_ruling_rate * (s.open_dispute_multiplier if self.dispute_open else 1.0)
+        is_open = self.dispute_open if dispute_open is None else dispute_open
+        ruling = s.court_ruling_rate * (s.open_dispute_multiplier if is_open else 1.0)
         return {
             EventKind.COURT_RULING: ruling,
             EventKind.SHRINE_VISIT: s.shrine_visit_rate,
@@ -59,9 +65,10 @@ class HistoryDisputes:
 
     def draw_incidents(self, rng: np.random.Generator) -> list[EventKind]:
         """This month's random incidents, in a fixed kind order (one Poisson draw for all kinds)."""
-        rates = self.rates()
-        counts = rng.poisson(list(rates.values()))
-        return [kind for kind, n in zip(rates, counts, strict=True) for _ in range(int(n))]
+        counts = rng.poisson(self._rate_arrays[bool(self.dispute_open)])
+        if not counts.any():
+            return []
+        return [kind for kind, n in zip(self._kinds, counts.tolist(), strict=True) for _ in range(n)]
 
     def shift(self, delta: float) -> None:
         """Raise or lower salience, kept within 0-1."""

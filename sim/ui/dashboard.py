@@ -132,8 +132,8 @@ def event_log(model: RapprochementModel) -> list[str]:
             lines.setdefault(month, []).append(f"inject: {text} ({event.actor.value})")
     for month, side, move in model.moves_log:
         lines.setdefault(month, []).append(f"{side.value}: {move.value.replace('_', ' ')}")
-    collected = model.datacollector.model_vars
-    counts = zip(collected.get("history_events", []), collected.get("nk_provocations", []), strict=True)
+    collected = model.monthly()
+    counts = zip(collected["history_events"], collected["nk_provocations"], strict=True)
     for month, (history, provocations) in enumerate(counts):
         if history:
             lines.setdefault(month, []).append(f"{history} history or territorial incident(s)")
@@ -170,11 +170,11 @@ def outcome_figure(
     """A small dated line plot of some outcomes of the run so far."""
     fig = Figure(figsize=(5.6, 3.0), dpi=90, layout="constrained")
     ax = fig.add_subplot()
-    collected = model.datacollector.model_vars
-    months = len(collected.get("relations_index", []))
+    collected = model.monthly()
+    months = len(collected["relations_index"])
     dates = pd.date_range(add_months(model.spec.meta.start, 0), periods=months, freq="MS")
     for name, color in measures.items():
-        ax.plot(dates, collected.get(name, []), color=color, label=OUTCOMES[name].label, linewidth=1.8)
+        ax.plot(dates, collected[name], color=color, label=OUTCOMES[name].label, linewidth=1.8)
     ax.set_title(title, fontsize=10)
     ax.set_ylim(*ylim)
     end = add_months(model.spec.meta.start, model.spec.meta.months - 1)

@@ -91,8 +91,8 @@ def simulate_future(task: FutureTask) -> tuple[int, dict[str, np.ndarray], str]:
     """Run one future: the run id, its monthly outcomes and its outcome class."""
     model = future_model(task)
     model.run()
-    collected = model.datacollector.model_vars
-    columns = {name: np.asarray(collected[name], dtype=np.float64) for name in OUTCOMES}
+    collected = model.monthly()
+    columns = {name: collected[name] for name in OUTCOMES}
     outcome, _ = classify_run(columns, task.scenario)
     return task.run, columns, outcome.value
 

@@ -226,8 +226,7 @@ class Game:
 
     def played(self) -> pd.DataFrame:
         """The months played so far: ``month``, ``date`` and one column per outcome."""
-        frame = pd.DataFrame(self.model.datacollector.model_vars)
-        frame = frame[[*OUTCOMES]].astype(float)
+        frame = self.model.outcomes_frame()[[*OUTCOMES]]
         frame.insert(0, "month", range(len(frame)))
         frame.insert(1, "date", pd.date_range(self.date(0), periods=len(frame), freq="MS"))
         return frame

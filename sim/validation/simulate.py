@@ -69,7 +69,7 @@ def simulate_polls(task: PollTask) -> PollRun:
     snapshots: dict[str, dict[Month, NDArray[np.float64]]] = {country: {} for country in wanted}
     while model.month < scenario.meta.months:
         date = add_months(scenario.meta.start, model.month)
-        model.step()  # the snapshot is the public at the end of the month, as the DataCollector records it
+        model.step()  # the snapshot is the public at the end of the month, as the model records it
         for country, months in wanted.items():
             if (date.year, date.month) in months:
                 snapshots[country][(date.year, date.month)] = model.publics[country].opinions.copy()
