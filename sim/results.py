@@ -23,13 +23,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
 from sim.executors import Executor, make_executor
 from sim.outcomes import KEY_OUTCOMES, OUTCOMES, OutcomeClass
 from sim.plots import EventMarker, save_batch_plots
-from sim.runner import BatchPlan, RunFailure, RunRecord, RunResult, execute, to_record
+from sim.runner import BatchPlan, RunFailure, RunRecord, RunResult, execute, read_record, to_record
 from sim.scenario import Scenario, parse_date
 
 MANIFEST = "manifest.json"
@@ -40,6 +41,11 @@ SCENARIO = "scenario.yaml"
 FORMAT_VERSION = 1
 #: The staging manifest is rewritten at most this often while a batch runs.
 PROGRESS_INTERVAL_S = 1.0
+#: Runs are gathered into row groups of at least this many rows of ``timeseries.parquet`` (plus one run): few
+#: enough row groups for fast writing and reading, while assembling a batch holds only one group in memory.
+ROW_GROUP_ROWS = 32_768
+#: Suffix of a finished run's part in the staging folder (its months and summary, see ``RunRecord``).
+DONE_PART = "arrow"
 
 
 class ResultsConflict(Exception):
@@ -140,12 +146,13 @@ class _Progress:
 class BatchStore:
     """A batch on its way to ``results/<name>/``: part files in a hidden staging folder, assembled at the end.
 
-    Every finished run is written at once as its own part (a Parquet file of its months and a JSON file of its
-    summary, each moved into place atomically), so a killed batch loses at most the runs in flight and
-    ``--resume`` computes only the runs whose parts are missing or failed. The staging folder's manifest says
-    which batch it holds (scenario hash, seed, runs, design) and how far it got; it is rewritten atomically.
-    ``finalize`` assembles the parts in run order - so the files are the same however the batch was split
-    into sessions, executors or workers - writes the summary and plots, and swaps the folder into place.
+    Every finished run is written at once as its own part (one Arrow IPC file of its months and summary,
+    moved into place atomically; a run that raised leaves a JSON file of its error instead), so a killed batch
+    loses at most the runs in flight and ``--resume`` computes only the runs whose parts are missing or failed.
+    The staging folder's manifest says which batch it holds (scenario hash, seed, runs, design) and how far it
+    got; it is rewritten atomically. ``finalize`` assembles the parts in run order - so the files are the same
+    however the batch was split into sessions, executors or workers - writes the summary and plots, and swaps
+    the folder into place.
     """
 
     def __init__(self, out_dir: Path, plan: BatchPlan, *, source: str = "", overrides: tuple[str, ...] = ()):
@@ -185,13 +192,13 @@ class BatchStore:
             else:
                 raise ResultsConflict(
                     f"an interrupted batch of {scenario.meta.name} is in {self.staging} "
-                    f"({self._count('ok')} of {started.get('total', '?')} runs done): pass --resume to finish "
+                    f"({len(self._done())} of {started.get('total', '?')} runs done): pass --resume to finish "
                     "it, or --force to start over"
                 )
         elif resume and self.is_complete():
             return  # a batch of several scenarios resumed after this one had finished
         self.parts.mkdir(parents=True, exist_ok=True)
-        self.progress = _Progress(done=self._count("ok"), failed=0)
+        self.progress = _Progress(done=len(self._done()), failed=0)
         self._write_progress(force=True)
 
     def is_complete(self) -> bool:
@@ -208,12 +215,15 @@ class BatchStore:
         except (OSError, json.JSONDecodeError):
             return {}
 
-    def _count(self, prefix: str) -> int:
-        return sum(1 for _ in self.parts.glob(f"{prefix}-*.json")) if self.parts.exists() else 0
+    def _done(self) -> set[int]:
+        """Run ids with a finished part."""
+        if not self.parts.exists():
+            return set()
+        return {int(p.name.split("-")[1].split(".")[0]) for p in self.parts.glob(f"ok-*.{DONE_PART}")}
 
     def pending(self) -> list[int]:
         """Run ids still to compute: those without a finished part (failed runs are tried again)."""
-        done = {int(p.stem.split("-")[1]) for p in self.parts.glob("ok-*.json")}
+        done = self._done()
         return [run for run in range(self.plan.total) if run not in done]
 
     # -- recording --------------------------------------------------------------------------------------
@@ -225,12 +235,11 @@ class BatchStore:
         else:
             if isinstance(outcome, RunResult):
                 outcome = to_record(outcome)
-            temporary = self._part(outcome.run, "ts", "parquet.tmp")
-            temporary.write_bytes(outcome.parquet)
-            os.replace(temporary, self._part(outcome.run, "ts", "parquet"))
+            # One file per finished run: its presence is what marks the run as done.
+            temporary = self._part(outcome.run, "ok", f"{DONE_PART}.tmp")
+            temporary.write_bytes(outcome.data)
+            os.replace(temporary, self._part(outcome.run, "ok", DONE_PART))
             self._part(outcome.run, "fail", "json").unlink(missing_ok=True)
-            # The summary is written last: its presence is what marks the run as done.
-            _atomic_write_text(self._part(outcome.run, "ok", "json"), json.dumps(outcome.summary))
             self.progress.done += 1
         self._write_progress()
 
@@ -271,16 +280,14 @@ class BatchStore:
         plan, scenario = self.plan, self.plan.scenario
         summaries: list[dict[str, Any]] = []
         failed: list[dict[str, Any]] = []
-        writer: pq.ParquetWriter | None = None
+        writer = _RowGroupWriter(self.staging / TIMESERIES)
         try:
             for run in range(plan.total):
-                ok = self._part(run, "ok", "json")
+                ok = self._part(run, "ok", DONE_PART)
                 if ok.exists():
-                    table = pq.read_table(self._part(run, "ts", "parquet"))
-                    if writer is None:
-                        writer = pq.ParquetWriter(self.staging / TIMESERIES, table.schema)
-                    writer.write_table(table)
-                    summaries.append(json.loads(ok.read_text()))
+                    months, summary = read_record(ok.read_bytes())
+                    writer.add(months)
+                    summaries.append(summary)
                     continue
                 fail = self._part(run, "fail", "json")
                 if not fail.exists():
@@ -298,9 +305,9 @@ class BatchStore:
                     }
                     | {f"param:{k}": v for k, v in record["values"].items()}
                 )
+            writer.flush()
         finally:
-            if writer is not None:
-                writer.close()
+            writer.close()
         runs_frame = pd.DataFrame(summaries)
         runs_frame.to_parquet(self.staging / RUNS, index=False)
         finished = runs_frame[runs_frame["status"] == "ok"]
@@ -331,7 +338,7 @@ class BatchStore:
         }
         if plan.design is not None:
             manifest["design"] = plan.identity()["design"] | {"points": len(plan.design.points)}
-        if plots and writer is not None:
+        if plots and writer.rows:
             columns = ["scenario", "run", "month", "date", *KEY_OUTCOMES]
             timeseries = pd.read_parquet(self.staging / TIMESERIES, columns=columns)
             save_batch_plots(timeseries, finished, self.staging / "plots", event_markers(scenario))
@@ -339,6 +346,43 @@ class BatchStore:
         (self.staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         _replace(self.staging, self.out_dir)
         return manifest
+
+
+class _RowGroupWriter:
+    """Appends runs' months to one Parquet file, gathered into row groups of at least ``ROW_GROUP_ROWS`` rows.
+
+    The file is created with the first group, so a batch without a finished run writes no time series.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows = 0  # rows written so far
+        self._writer: pq.ParquetWriter | None = None
+        self._group: list[pa.Table] = []
+        self._group_rows = 0
+
+    def add(self, table: pa.Table) -> None:
+        """Queue one run's months; write the group once it is large enough."""
+        self._group.append(table)
+        self._group_rows += table.num_rows
+        if self._group_rows >= ROW_GROUP_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the queued runs as one row group."""
+        if not self._group:
+            return
+        table = pa.concat_tables(self._group)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, table.schema)
+        self._writer.write_table(table, row_group_size=table.num_rows)
+        self.rows += table.num_rows
+        self._group, self._group_rows = [], 0
+
+    def close(self) -> None:
+        """Close the file (runs still queued are dropped: ``flush`` first to keep them)."""
+        if self._writer is not None:
+            self._writer.close()
 
 
 def drive(

@@ -61,13 +61,31 @@ def test_serial_process_pool_and_dask_write_identical_files(small_baseline: Scen
         assert digest(tmp_path / "serial" / name) == digest(tmp_path / "dask" / name), name
 
 
+def test_a_run_whose_part_is_lost_is_computed_again(small_baseline: Scenario, tmp_path: Path) -> None:
+    # A part file is the whole record of a finished run: without it (lost, or half-written as .tmp) the run
+    # is pending again, and computing it again gives the same files.
+    whole = tmp_path / "whole"
+    run_store(small_baseline, whole, SerialExecutor(), runs=4)
+    store = BatchStore(tmp_path / "out", BatchPlan(small_baseline, 4, 3))
+    store.open()
+    drive(store, SerialExecutor())
+    parts = sorted(store.parts.glob("ok-*"))
+    assert [p.suffix for p in parts] == [".arrow"] * 4
+    parts[2].rename(parts[2].with_suffix(".arrow.tmp"))
+    assert store.pending() == [2]
+    drive(store, SerialExecutor())
+    store.finalize(plots=False)
+    for name in FILES:
+        assert digest(tmp_path / "out" / name) == digest(whole / name), name
+
+
 def test_dask_tasks_are_not_merged_when_arguments_repeat(small_baseline: Scenario) -> None:
     # Two equal tasks must both run (pure=False); their results are equal because their seeds are.
     task = RunTask(small_baseline, 0, 0, 5)
     with DaskExecutor("local", 1) as dask:
         results = list(dask.imap_unordered(execute, [task, task]))
     assert len(results) == 2
-    assert results[0].parquet == results[1].parquet
+    assert results[0].data == results[1].data
 
 
 def test_a_failing_run_is_recorded_and_the_batch_goes_on(small_baseline: Scenario, tmp_path: Path) -> None:
@@ -159,7 +177,7 @@ def _default_sigint() -> None:
 def _wait_for_parts(staging: Path, at_least: int, process: subprocess.Popen[bytes]) -> int:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        done = len(list((staging / "parts").glob("ok-*.json"))) if (staging / "parts").exists() else 0
+        done = len(list((staging / "parts").glob("ok-*.arrow"))) if (staging / "parts").exists() else 0
         if done >= at_least:
             return done
         assert process.poll() is None, process.communicate()
@@ -195,7 +213,7 @@ def test_an_interrupted_batch_resumes_to_identical_results(
         assert process.returncode == 130, err
         assert b"--resume" in err
     assert not (out / "small").exists()  # nothing half-written where results are expected
-    done_before = len(list((staging / "parts").glob("ok-*.json")))
+    done_before = len(list((staging / "parts").glob("ok-*.arrow")))
     assert 0 < done_before < INTERRUPTED_RUNS
 
     refused = _command([*args, "--out", str(out)], tmp_path)

@@ -71,9 +71,15 @@ def test_same_seed_gives_byte_identical_parquet_and_another_seed_differs(
     assert digest(tmp_path / "a" / "timeseries.parquet") != digest(tmp_path / "c" / "timeseries.parquet")
 
 
-def test_timeseries_is_streamed_one_row_group_per_run(small_baseline: Scenario, tmp_path: Path) -> None:
+def test_timeseries_is_streamed_in_row_groups_of_bounded_size(
+    small_baseline: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import pyarrow.parquet as pq
 
+    import sim.results
+
+    # Groups close once they reach two runs' rows, so four runs are written as two groups, in run order.
+    monkeypatch.setattr(sim.results, "ROW_GROUP_ROWS", 2 * small_baseline.meta.months)
     write_batch(
         run_batch(small_baseline, 4, 1),
         small_baseline,
@@ -83,7 +89,8 @@ def test_timeseries_is_streamed_one_row_group_per_run(small_baseline: Scenario, 
         plots=False,
     )
     meta = pq.ParquetFile(tmp_path / "out" / "timeseries.parquet").metadata
-    assert meta.num_row_groups == 4
+    assert meta.num_row_groups == 2
+    assert [meta.row_group(i).num_rows for i in range(2)] == [2 * small_baseline.meta.months] * 2
     assert meta.num_rows == 4 * small_baseline.meta.months
     batch = load_batch(tmp_path / "out")
     assert list(batch.runs["run"]) == [0, 1, 2, 3]
