@@ -33,8 +33,10 @@ class Executor(Protocol):
 
     workers: int
 
-    def imap_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
-        """Yield ``fn(task)`` for every task, in completion order."""
+    def imap_unordered(
+        self, fn: Callable[[Any], Any], tasks: Iterable[Any], *, total: int | None = None
+    ) -> Iterator[Any]:
+        """Yield ``fn(task)`` for every task, in completion order (``total``: how many tasks, if known)."""
         ...
 
     def close(self) -> None:
@@ -60,7 +62,9 @@ class SerialExecutor(_Closing):
 
     workers = 1
 
-    def imap_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+    def imap_unordered(
+        self, fn: Callable[[Any], Any], tasks: Iterable[Any], *, total: int | None = None
+    ) -> Iterator[Any]:
         """Yield ``fn(task)`` in task order."""
         for task in tasks:
             yield fn(task)
@@ -69,6 +73,23 @@ class SerialExecutor(_Closing):
 def _ignore_sigint() -> None:
     # Ctrl-C is the parent's to handle: it stops submitting and keeps what is done for --resume.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+#: Most tasks sent to a process worker in one message (see ``ProcessExecutor.imap_unordered``).
+MAX_CHUNK = 4
+
+
+def chunk_size(total: int | None, workers: int) -> int:
+    """Tasks per message to a process pool: up to ``MAX_CHUNK`` when there are many tasks (at least eight
+    messages per worker), one when there are few or their number is unknown, so no worker is left idle while
+    another finishes a long last chunk."""
+    if total is None:
+        return 1
+    return max(1, min(MAX_CHUNK, total // (8 * workers)))
+
+
+def _apply(fn: Callable[[Any], Any], chunk: tuple[Any, ...]) -> list[Any]:
+    return [fn(task) for task in chunk]
 
 
 def _bounded(submit: Callable[[Any], Future[Any]], tasks: Iterable[Any], in_flight: int) -> Iterator[Any]:
@@ -113,9 +134,19 @@ class ProcessExecutor(_Closing):
             initializer=_ignore_sigint,
         )
 
-    def imap_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
-        """Yield results as workers finish them, with a few tasks queued per worker."""
-        return _bounded(lambda task: self._pool.submit(fn, task), tasks, 4 * self.workers)
+    def imap_unordered(
+        self, fn: Callable[[Any], Any], tasks: Iterable[Any], *, total: int | None = None
+    ) -> Iterator[Any]:
+        """Yield results as workers finish them, with a few tasks queued per worker.
+
+        Tasks travel in chunks (``chunk_size``): one message and one future per chunk, and what the tasks share
+        (the scenario) pickled once per chunk. Per task, that bookkeeping in this process competed with the
+        workers for the cores."""
+        size = chunk_size(total, self.workers)
+        chunks = itertools.batched(tasks, size)
+        in_flight = max(2, 4 // size) * self.workers
+        for results in _bounded(lambda chunk: self._pool.submit(_apply, fn, chunk), chunks, in_flight):
+            yield from results
 
     def close(self) -> None:
         """Stop the workers, dropping tasks that have not started."""
@@ -146,7 +177,9 @@ class DaskExecutor(_Closing):
             self._client = Client(address, timeout="20s")
         self.workers = max(1, len(self._client.scheduler_info().get("workers", {})) or workers)
 
-    def imap_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+    def imap_unordered(
+        self, fn: Callable[[Any], Any], tasks: Iterable[Any], *, total: int | None = None
+    ) -> Iterator[Any]:
         """Submit tasks with ``pure=False`` (each carries its own seed) and yield results as they complete."""
         from dask.distributed import as_completed
 

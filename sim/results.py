@@ -389,7 +389,8 @@ def drive(
     store: BatchStore, executor: Executor, on_result: Callable[[RunRecord | RunFailure], None] | None = None
 ) -> None:
     """Compute every pending run of an open store on ``executor``, recording each as it completes."""
-    for outcome in executor.imap_unordered(execute, map(store.plan.task, store.pending())):
+    pending = store.pending()
+    for outcome in executor.imap_unordered(execute, map(store.plan.task, pending), total=len(pending)):
         store.record(outcome)
         if on_result is not None:
             on_result(outcome)

@@ -281,7 +281,7 @@ def run_batch(scenario: Scenario, runs: int, root_seed: int, *, workers: int = 1
     following = 0
     with make_executor(workers) as executor:
         compute = functools.partial(execute, as_record=False)
-        for outcome in executor.imap_unordered(compute, map(plan.task, range(plan.total))):
+        for outcome in executor.imap_unordered(compute, map(plan.task, range(plan.total)), total=plan.total):
             if isinstance(outcome, RunFailure):
                 raise RuntimeError(f"run {outcome.run} (seed {outcome.seed}) failed: {outcome.error}")
             assert isinstance(outcome, RunResult)

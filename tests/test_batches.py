@@ -18,7 +18,7 @@ import pytest
 
 from sim.cli import main
 from sim.designs import Design, DesignKind, Factor
-from sim.executors import DaskExecutor, ProcessExecutor, SerialExecutor
+from sim.executors import MAX_CHUNK, DaskExecutor, ProcessExecutor, SerialExecutor, chunk_size
 from sim.results import BatchStore, drive, load_batch
 from sim.runner import BatchPlan, RunTask, execute, run_seeds
 from sim.scenario import Scenario, load_scenario
@@ -59,6 +59,24 @@ def test_serial_process_pool_and_dask_write_identical_files(small_baseline: Scen
     for name in FILES:
         assert digest(tmp_path / "serial" / name) == digest(tmp_path / "pool" / name), name
         assert digest(tmp_path / "serial" / name) == digest(tmp_path / "dask" / name), name
+
+
+def test_chunk_sizes_keep_every_worker_busy_to_the_end() -> None:
+    assert chunk_size(None, 2) == 1  # unknown length: one task a message
+    assert chunk_size(6, 2) == 1  # a few tasks: one each, so no worker waits on a long last chunk
+    assert chunk_size(40, 2) == 2
+    assert chunk_size(200, 2) == MAX_CHUNK
+    assert chunk_size(10**6, 64) == MAX_CHUNK
+
+
+def test_chunked_tasks_give_the_files_of_a_serial_batch(small_baseline: Scenario, tmp_path: Path) -> None:
+    # 40 runs on 2 workers travel in chunks of 2 (the identity test above is small enough for chunks of 1).
+    assert chunk_size(40, 2) > 1
+    run_store(small_baseline, tmp_path / "serial", SerialExecutor(), runs=40)
+    with ProcessExecutor(2) as pool:
+        run_store(small_baseline, tmp_path / "pool", pool, runs=40)
+    for name in FILES:
+        assert digest(tmp_path / "serial" / name) == digest(tmp_path / "pool" / name), name
 
 
 def test_a_run_whose_part_is_lost_is_computed_again(small_baseline: Scenario, tmp_path: Path) -> None:
