@@ -150,10 +150,14 @@ class RapprochementModel(mesa.Model):
             made = bool(self.moves_log) and self.moves_log[-1][:2] == (self.month, Side.SEOUL)
             tokyo.team_outcome = "made (proposed by both)" if made else "rebuffed (proposed by both)"
         self._update_stocks()
-        for public in self.agents_by_type[PublicOpinion]:
+        # Korea then Japan, Seoul then Tokyo: the order the agents were created in, written out.
+        publics = self.publics.values()
+        for public in publics:
             public.absorb(self.history.salience, self.security.threat, self.exchange.ratio)
-        self.agents_by_type[PublicOpinion].do("interact")
-        self.agents_by_type[GovernmentAgent].do("end_month")
+        for public in publics:
+            public.interact()
+        for government in self.governments.values():
+            government.end_month()
         self._measure()
         self._months.append(_read_month(self))
         self.month += 1

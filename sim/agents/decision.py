@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -17,9 +17,8 @@ from sim.moves import Move
 from sim.scenario import DecisionRuleName, Government
 
 
-@dataclass(frozen=True)
-class MoveOption:
-    """One move as the government sees it this month.
+class MoveOption(NamedTuple):
+    """One move as the government sees it this month (a named tuple: built for every move most months).
 
     Attributes:
         move: the move.

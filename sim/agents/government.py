@@ -218,10 +218,10 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
             self.team_outcome = "made"
             return move
         every = self.levers.summit_every_months
-        if every is not None:
-            last = self.last_used.get(Move.SUMMIT, -every)
+        if every is not None and self.model.month - self.last_used.get(Move.SUMMIT, -every) >= every:
+            # Acceptance reads every citizen: measured only in the months a regular summit is due.
             acceptance = self.public.acceptance(MOVES[Move.SUMMIT].conciliation, self.model.history.salience)
-            if self.model.month - last >= every and self._blocked(Move.SUMMIT, acceptance) is None:
+            if self._blocked(Move.SUMMIT, acceptance) is None:
                 return Move.SUMMIT
         if not self.rule.autonomous or self.model.rng.random() >= self.spec.initiative:
             return Move.HOLD
