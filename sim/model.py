@@ -330,7 +330,8 @@ class RapprochementModel(mesa.Model):
 
         Row ``m`` is the state at the end of month ``m``; the arrays are fresh copies the caller may keep.
         """
-        table = np.array(self._months, dtype=np.float64).reshape(len(self._months), len(MONTHLY_COLUMNS))
+        rows = list(self._months)  # one snapshot: the dashboard may read while its play thread steps
+        table = np.array(rows, dtype=np.float64).reshape(len(rows), len(MONTHLY_COLUMNS))
         columns = {name: table[:, i].copy() for i, name in enumerate(OUTCOMES)}
         offset = len(OUTCOMES)
         columns |= {name: table[:, offset + i].astype(np.int64) for i, name in enumerate(EVENT_COUNTS)}

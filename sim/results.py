@@ -181,6 +181,11 @@ class BatchStore:
         if self.staging.exists():
             started = self._staged_manifest()
             if resume:
+                if self.parts.exists() and any(self.parts.glob("ok-*.json")):
+                    raise ResultsConflict(
+                        f"the interrupted batch in {self.staging} was written by an earlier version of "
+                        "rapprochement, whose finished runs this version cannot read; use --force to start over"
+                    )
                 if started.get("identity") != self.plan.identity():
                     raise ResultsConflict(
                         f"the interrupted batch in {self.staging} is a different batch (scenario, seed, runs or "

@@ -268,6 +268,21 @@ def test_resume_refuses_a_different_batch(tmp_path: Path, capsys: pytest.Capture
     assert "different batch" in capsys.readouterr().err
 
 
+def test_resume_refuses_parts_of_an_earlier_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Earlier versions staged a finished run as ok-<run>.json beside its months; this one cannot read them, and
+    # says so rather than quietly computing every run again.
+    scenario = small_file(tmp_path)
+    store = BatchStore(tmp_path / "out" / "small", BatchPlan(load_scenario(scenario), 4, 1))
+    store.open()
+    (store.parts / "ok-00000000.json").write_text("{}")
+    args = ["run", str(scenario), "--runs", "4", "--seed", "1", *SERIAL_QUIET, "--out", str(tmp_path / "out")]
+    assert main([*args, "--resume"]) == 2
+    assert "earlier version" in capsys.readouterr().err
+    assert (store.parts / "ok-00000000.json").exists()  # nothing lost
+    assert main([*args, "--force"]) == 0
+    assert load_batch(tmp_path / "out" / "small").runs["status"].eq("ok").sum() == 4
+
+
 def test_resume_skips_finished_scenarios_and_starts_the_others(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
