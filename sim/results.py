@@ -224,7 +224,7 @@ class BatchStore:
         """Run ids with a finished part."""
         if not self.parts.exists():
             return set()
-        return {int(p.name.split("-")[1].split(".")[0]) for p in self.parts.glob(f"ok-*.{DONE_PART}")}
+        return {int(p.stem.split("-")[1]) for p in self.parts.glob(f"ok-*.{DONE_PART}")}
 
     def pending(self) -> list[int]:
         """Run ids still to compute: those without a finished part (failed runs are tried again)."""
