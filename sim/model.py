@@ -29,23 +29,13 @@ from sim.agents.government import GovernmentAgent
 from sim.agents.public import PublicOpinion
 from sim.agents.washington import WashingtonAgent
 from sim.drivers.exchange import ExchangeFlow
-from sim.drivers.history import HISTORY_IMPACTS, HistoryDisputes, HistoryImpact
+from sim.drivers.history import HISTORY_KINDS, HistoryDisputes
 from sim.drivers.institutions import Institutions
 from sim.drivers.security import SecurityEnvironment
 from sim.drivers.trade import TradeRegime
-from sim.moves import MOVES, Move, Side
+from sim.moves import Move, MoveSpec, Side, move_table
 from sim.outcomes import EVENT_COUNTS, OUTCOMES, OutcomeClass
-from sim.scenario import Event, EventActor, EventKind, Scenario, months_between
-
-#: Weights of the relations index (sum to 1); see docs/ODD.md.
-RELATIONS_WEIGHTS = {
-    "climate": 0.25,
-    "security_cooperation": 0.15,
-    "trade_normalization": 0.15,
-    "institutionalization": 0.15,
-    "calm_history": 0.15,
-    "public_opinion": 0.15,
-}
+from sim.scenario import Event, EventActor, EventKind, PublicShock, Scenario, months_between
 
 #: Injects that are a government's move, made by the event's actor.
 EVENT_MOVES: dict[EventKind, Move] = {
@@ -64,29 +54,13 @@ EVENT_MOVES: dict[EventKind, Move] = {
     EventKind.SUMMIT: Move.SUMMIT,
 }
 
-#: Threat-stock weight of North Korean events counted in provocations.
-PROVOCATION_WEIGHTS = {
-    EventKind.MISSILE_LAUNCH: 1.0,
-    EventKind.MISSILE_OVERFLIGHT: 3.0,
-    EventKind.NUCLEAR_TEST: 5.0,
-}
-
-#: What a hard-line gesture does to the publics: a prime minister's shrine visit offends Koreans; a
-#: president's landing on Dokdo/Takeshima (Lee Myung-bak, August 2012) offends the Japanese.
-HARDLINE_SHOCKS: dict[Side, HistoryImpact] = {
-    Side.TOKYO: HISTORY_IMPACTS[EventKind.SHRINE_VISIT],
-    Side.SEOUL: HistoryImpact(0.0, korea=0.2, japan=0.8),
-}
+#: North Korean events counted as provocations; their threat weights are ``drivers.security.provocation_weights``.
+PROVOCATION_KINDS = frozenset({EventKind.MISSILE_LAUNCH, EventKind.MISSILE_OVERFLIGHT, EventKind.NUCLEAR_TEST})
 
 #: The columns recorded every month: the outcome contract, then the event counts.
 MONTHLY_COLUMNS: tuple[str, ...] = (*OUTCOMES, *EVENT_COUNTS)
 #: Reads one month's row off the model in one call (``MONTHLY_COLUMNS`` order).
 _read_month = attrgetter(*MONTHLY_COLUMNS)
-
-#: Approval lost per unit magnitude of a domestic political crisis.
-CRISIS_APPROVAL_LOSS = 0.2
-#: Boycott intensity set by a boycott inject of unit magnitude.
-BOYCOTT_INJECT = 0.8
 
 
 class RapprochementModel(mesa.Model):
@@ -99,6 +73,10 @@ class RapprochementModel(mesa.Model):
         super().__init__(rng=int(rng))
         self.spec = scenario
         self.month = 0
+        self.moves: dict[Move, MoveSpec] = move_table({move: scenario.moves.row(move) for move in Move})
+        weights = scenario.outcomes.relations_weights.model_dump()
+        total = sum(weights.values())
+        self._relations_weights = {name: weight / total for name, weight in weights.items()}
         d = scenario.drivers
         self.history = HistoryDisputes(d.history)
         self.security = SecurityEnvironment(d.security)
@@ -139,7 +117,7 @@ class RapprochementModel(mesa.Model):
         self.washington.adjust()
         self.washington.convene()
         chosen = {side: gov.decide() for side, gov in self.governments.items()}
-        if chosen[Side.SEOUL] is chosen[Side.TOKYO] and MOVES[chosen[Side.SEOUL]].needs_partner:
+        if chosen[Side.SEOUL] is chosen[Side.TOKYO] and self.moves[chosen[Side.SEOUL]].needs_partner:
             chosen[Side.TOKYO] = Move.HOLD  # both proposed the same summit or statement: it happens once
         for side, move in chosen.items():
             if move is not Move.HOLD and not self.enact(side, move):
@@ -205,7 +183,7 @@ class RapprochementModel(mesa.Model):
 
         Government choices and injects go through here alike, so a move has one set of effects.
         """
-        spec = MOVES[move]
+        spec = self.moves[move]
         government = self.governments[side]
         partner = self.governments[side.partner]
         if spec.needs_partner and not inject and not partner.accepts(move):
@@ -233,7 +211,8 @@ class RapprochementModel(mesa.Model):
             if spec.trade < 0:
                 partner_public.trade += magnitude
             if move is Move.HARDLINE_GESTURE:
-                self._history_incident(HARDLINE_SHOCKS[side], magnitude, salience=False)
+                shock = getattr(self.spec.drivers.history.hardline_shocks, side.value)
+                self._history_incident(shock, magnitude, salience=False)
             self.hostile_moves += 1
         partner.hear(c)
         if spec.needs_partner:
@@ -243,14 +222,16 @@ class RapprochementModel(mesa.Model):
         self.moves_log.append((self.month, side, move))
         return True
 
-    def _history_incident(
-        self, kind: EventKind | HistoryImpact, magnitude: float, *, salience: bool = True
-    ) -> None:
-        impact = kind if isinstance(kind, HistoryImpact) else HISTORY_IMPACTS[kind]
-        if kind is EventKind.COURT_RULING:
-            self.history.dispute_open = True  # a new ruling is a new unsettled compensation claim
-        if salience:
-            self.history.shift(impact.salience * magnitude)
+    def _history_incident(self, kind: EventKind | PublicShock, magnitude: float, *, salience: bool = True) -> None:
+        """A history incident of ``kind`` (or a government's hard-line gesture, given as its public shock)."""
+        if isinstance(kind, EventKind):
+            impact: PublicShock = self.history.impact(kind)
+            if kind is EventKind.COURT_RULING:
+                self.history.dispute_open = True  # a new ruling is a new unsettled compensation claim
+            if salience:
+                self.history.shift(self.history.impact(kind).salience * magnitude)
+        else:
+            impact = kind
         self.publics["korea"].forcing.history += impact.korea * magnitude
         self.publics["japan"].forcing.history += impact.japan * magnitude
         self.history_events += 1
@@ -267,19 +248,19 @@ class RapprochementModel(mesa.Model):
             # The repudiation move already raises salience; the incident adds the publics' shock only.
             self.enact(Side.SEOUL, Move.REPUDIATE_SETTLEMENT, magnitude=magnitude, inject=True)
             self._history_incident(kind, magnitude, salience=False)
-        elif kind in HISTORY_IMPACTS:
+        elif kind in HISTORY_KINDS:
             self._history_incident(kind, magnitude)
-        elif kind in PROVOCATION_WEIGHTS:
-            weight = PROVOCATION_WEIGHTS[kind] * magnitude
+        elif kind in PROVOCATION_KINDS:
+            weight = getattr(self.spec.drivers.security.provocation_weights, kind.value) * magnitude
             self.security.provoke(weight)
             self.nk_provocations += 1
         elif kind is EventKind.BOYCOTT:
-            self.trade.start_boycott(BOYCOTT_INJECT * magnitude)
+            self.trade.start_boycott(self.spec.drivers.trade.boycott_inject * magnitude)
         elif kind is EventKind.LEADERSHIP_CHANGE:
             self._government_of(event).change_leader(event.orientation, event.leader)
         elif kind is EventKind.DOMESTIC_CRISIS:
             gov = self._government_of(event)
-            gov.approval = max(0.05, gov.approval - CRISIS_APPROVAL_LOSS * magnitude)
+            gov.approval = max(0.05, gov.approval - gov.spec.crisis_approval_loss * magnitude)
         elif kind is EventKind.PANDEMIC:
             self.exchange.start_pandemic()
         elif kind is EventKind.TRILATERAL_SUMMIT:
@@ -323,7 +304,7 @@ class RapprochementModel(mesa.Model):
             "calm_history": 1.0 - salience,
             "public_opinion": (self.kr_favorability + self.jp_favorability) / 200.0,
         }
-        self.relations_index = 100.0 * sum(RELATIONS_WEIGHTS[k] * v for k, v in parts.items())
+        self.relations_index = 100.0 * sum(self._relations_weights[k] * v for k, v in parts.items())
 
     def monthly(self) -> dict[str, np.ndarray]:
         """The months recorded so far: one array per outcome (float64) and per event count (int64).

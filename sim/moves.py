@@ -12,8 +12,10 @@ export controls and on the Yoon–Kishida initiative); docs/ODD.md lists them wi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum, StrEnum
+from typing import Any
 
 
 class Side(StrEnum):
@@ -65,6 +67,28 @@ BOTH = frozenset({Side.SEOUL, Side.TOKYO})
 SEOUL_ONLY = frozenset({Side.SEOUL})
 TOKYO_ONLY = frozenset({Side.TOKYO})
 
+#: Who may make each move: the structure of the game, not a parameter.
+MOVE_ACTORS: dict[Move, frozenset[Side]] = {
+    Move.HOLD: BOTH,
+    Move.SUMMIT: BOTH,
+    Move.JOINT_STATEMENT: BOTH,
+    Move.COMPENSATION_PLAN: SEOUL_ONLY,
+    Move.REMORSE_STATEMENT: TOKYO_ONLY,
+    Move.HARDLINE_GESTURE: BOTH,
+    Move.REPUDIATE_SETTLEMENT: SEOUL_ONLY,
+    Move.IMPOSE_EXPORT_CONTROLS: BOTH,
+    Move.LIFT_EXPORT_CONTROLS: BOTH,
+    Move.REMOVE_WHITE_LIST: BOTH,
+    Move.RESTORE_WHITE_LIST: BOTH,
+    Move.END_GSOMIA: SEOUL_ONLY,
+    Move.RESTORE_GSOMIA: SEOUL_ONLY,
+    Move.FILE_WTO_CASE: BOTH,
+    Move.DROP_WTO_CASE: BOTH,
+}
+
+#: Moves both capitals make together, so the partner must join (summits, statements).
+JOINT_MOVES = frozenset({Move.SUMMIT, Move.JOINT_STATEMENT})
+
 
 @dataclass(frozen=True)
 class MoveSpec:
@@ -78,7 +102,7 @@ class MoveSpec:
         institutions: change in the institutionalisation stock.
         security: expected change in security cooperation, weighed by the threat.
         trade: expected change in trade normalisation, weighed by interdependence.
-        needs_partner: the move only happens if the partner's public would accept it too (summits, statements).
+        needs_partner: the move only happens if the partner's government joins it (summits, statements).
         cooldown: months before the same government may make it again.
     """
 
@@ -103,38 +127,62 @@ class MoveSpec:
         return self.conciliation > 0
 
 
-MOVES: dict[Move, MoveSpec] = {
-    Move.HOLD: MoveSpec(0.0, BOTH),
-    Move.SUMMIT: MoveSpec(
-        0.3,
-        BOTH,
-        climate=0.06,
-        salience=-0.02,
-        institutions=0.03,
-        security=0.05,
-        needs_partner=True,
-        cooldown=3,
-    ),
-    Move.JOINT_STATEMENT: MoveSpec(
-        0.4,
-        BOTH,
-        climate=0.05,
-        institutions=0.08,
-        security=0.03,
-        trade=0.02,
-        needs_partner=True,
-        cooldown=12,
-    ),
-    Move.COMPENSATION_PLAN: MoveSpec(0.8, SEOUL_ONLY, climate=0.12, salience=-0.2, cooldown=24),
-    Move.REMORSE_STATEMENT: MoveSpec(0.7, TOKYO_ONLY, climate=0.08, salience=-0.12, cooldown=24),
-    Move.HARDLINE_GESTURE: MoveSpec(-0.5, BOTH, climate=-0.06, salience=0.12, cooldown=6),
-    Move.REPUDIATE_SETTLEMENT: MoveSpec(-0.7, SEOUL_ONLY, climate=-0.12, salience=0.2),
-    Move.IMPOSE_EXPORT_CONTROLS: MoveSpec(-0.7, BOTH, climate=-0.15, trade=-0.3),
-    Move.LIFT_EXPORT_CONTROLS: MoveSpec(0.4, BOTH, climate=0.06, trade=0.3),
-    Move.REMOVE_WHITE_LIST: MoveSpec(-0.5, BOTH, climate=-0.08, trade=-0.2),
-    Move.RESTORE_WHITE_LIST: MoveSpec(0.3, BOTH, climate=0.04, trade=0.2),
-    Move.END_GSOMIA: MoveSpec(-0.6, SEOUL_ONLY, climate=-0.1, security=-0.4),
-    Move.RESTORE_GSOMIA: MoveSpec(0.4, SEOUL_ONLY, climate=0.06, security=0.4),
-    Move.FILE_WTO_CASE: MoveSpec(-0.3, BOTH, climate=-0.04, trade=-0.1),
-    Move.DROP_WTO_CASE: MoveSpec(0.2, BOTH, climate=0.02, trade=0.1),
+#: The effect sizes of each move before any scenario changes them (the defaults of a scenario's ``moves``
+#: block): judgements scaled against the 2019 spiral and the 2023 thaw.
+DEFAULT_EFFECTS: dict[Move, dict[str, float]] = {
+    Move.HOLD: {"conciliation": 0.0},
+    Move.SUMMIT: {
+        "conciliation": 0.3,
+        "climate": 0.06,
+        "salience": -0.02,
+        "institutions": 0.03,
+        "security": 0.05,
+        "cooldown": 3,
+    },
+    Move.JOINT_STATEMENT: {
+        "conciliation": 0.4,
+        "climate": 0.05,
+        "institutions": 0.08,
+        "security": 0.03,
+        "trade": 0.02,
+        "cooldown": 12,
+    },
+    Move.COMPENSATION_PLAN: {"conciliation": 0.8, "climate": 0.12, "salience": -0.2, "cooldown": 24},
+    Move.REMORSE_STATEMENT: {"conciliation": 0.7, "climate": 0.08, "salience": -0.12, "cooldown": 24},
+    Move.HARDLINE_GESTURE: {"conciliation": -0.5, "climate": -0.06, "salience": 0.12, "cooldown": 6},
+    Move.REPUDIATE_SETTLEMENT: {"conciliation": -0.7, "climate": -0.12, "salience": 0.2},
+    Move.IMPOSE_EXPORT_CONTROLS: {"conciliation": -0.7, "climate": -0.15, "trade": -0.3},
+    Move.LIFT_EXPORT_CONTROLS: {"conciliation": 0.4, "climate": 0.06, "trade": 0.3},
+    Move.REMOVE_WHITE_LIST: {"conciliation": -0.5, "climate": -0.08, "trade": -0.2},
+    Move.RESTORE_WHITE_LIST: {"conciliation": 0.3, "climate": 0.04, "trade": 0.2},
+    Move.END_GSOMIA: {"conciliation": -0.6, "climate": -0.1, "security": -0.4},
+    Move.RESTORE_GSOMIA: {"conciliation": 0.4, "climate": 0.06, "security": 0.4},
+    Move.FILE_WTO_CASE: {"conciliation": -0.3, "climate": -0.04, "trade": -0.1},
+    Move.DROP_WTO_CASE: {"conciliation": 0.2, "climate": 0.02, "trade": 0.1},
 }
+
+_EFFECT_FIELDS = ("conciliation", "climate", "salience", "institutions", "security", "trade")
+
+
+def move_table(effects: Mapping[Move, Any]) -> dict[Move, MoveSpec]:
+    """The move table from per-move effects (a scenario's ``moves`` block, or :data:`DEFAULT_EFFECTS`).
+
+    ``effects[move]`` is a mapping or an object with the fields of :data:`_EFFECT_FIELDS` and ``cooldown``; who
+    may make a move and whether the partner must join are fixed by the game (:data:`MOVE_ACTORS`,
+    :data:`JOINT_MOVES`).
+    """
+    table = {}
+    for move in Move:
+        source = effects[move]
+        get = source.get if isinstance(source, Mapping) else lambda name, default, s=source: getattr(s, name)
+        table[move] = MoveSpec(
+            actors=MOVE_ACTORS[move],
+            needs_partner=move in JOINT_MOVES,
+            cooldown=int(get("cooldown", 0)),
+            **{name: float(get(name, 0.0)) for name in _EFFECT_FIELDS},
+        )
+    return table
+
+
+#: The default move table (a scenario's own is ``RapprochementModel.moves``).
+MOVES: dict[Move, MoveSpec] = move_table(DEFAULT_EFFECTS)

@@ -30,7 +30,7 @@ from pydantic import (
 )
 
 from sim.loading import apply_overrides, load, validate
-from sim.moves import Move
+from sim.moves import DEFAULT_EFFECTS, Move
 
 _DATE_RE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
 
@@ -80,6 +80,26 @@ class _Block(BaseModel):
     """Every scenario block is frozen and rejects unknown keys, so a typo is an error, not a silent default."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Table(_Block):
+    """A block of rows whose defaults differ row by row (the moves, the history incidents).
+
+    A partial row in a file (``moves: {summit: {climate: 0.1}}``) is completed from that row's own default, so a
+    scenario can change one number of one row without restating the others.
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _complete_rows(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        completed = dict(data)
+        for name, info in cls.model_fields.items():
+            given = completed.get(name)
+            if isinstance(given, Mapping) and isinstance(info.default, BaseModel):
+                completed[name] = info.default.model_dump() | dict(given)
+        return completed
 
 
 class Meta(_Block):
@@ -161,6 +181,22 @@ class Government(_Block):
         le=1.0,
         description="Approval gained per share of the public above half accepting a move.",
     )
+    memory_retention: Unit = Field(
+        0.8, description="Monthly share of the memory of the partner's recent moves that is kept."
+    )
+    economic_loss_weight: NonNegative = Field(
+        0.01,
+        le=1.0,
+        description="Approval lost per month per unit of interdependence x (1 - trade normalisation).",
+    )
+    crisis_approval_loss: Unit = Field(
+        0.2, description="Approval lost per unit magnitude of a domestic political crisis (inject)."
+    )
+    dispute_grievance_multiplier: NonNegative = Field(
+        2.0,
+        le=20.0,
+        description="Factor on grievance_weight while the compensation dispute is open.",
+    )
 
 
 class Washington(_Block):
@@ -178,6 +214,12 @@ class Washington(_Block):
     trilateral_summit_rate: Unit = Field(
         0.08, description="Monthly probability of a trilateral summit at full engagement."
     )
+    trilateral_min_climate: Unit = Field(
+        0.4, description="Seoul-Tokyo climate a trilateral summit needs (Camp David came after the 2023 thaw)."
+    )
+    trilateral_institutions: Unit = Field(0.04, description="Institution building of a trilateral summit.")
+    trilateral_security: Unit = Field(0.05, description="Step in security cooperation of a trilateral summit.")
+    trilateral_climate: Unit = Field(0.03, description="Warming of the climate by a trilateral summit.")
 
 
 class Actors(_Block):
@@ -243,6 +285,18 @@ class OpinionDynamics(_Block):
         0.5, description="How much less susceptible to influence the most nationalist citizens are."
     )
     history_push: NonNegative = Field(0.06, description="Opinion drop per unit history shock.")
+    history_base_response: NonNegative = Field(
+        0.2,
+        le=5.0,
+        description="Response to a history shock of a citizen without nationalist predisposition, relative to "
+        "the added response per unit of nationalism.",
+    )
+    trade_base_response: NonNegative = Field(
+        0.3,
+        le=5.0,
+        description="Response to a hostile trade move of a citizen without nationalist predisposition, relative "
+        "to the added response per unit of nationalism.",
+    )
     salience_mobilization: NonNegative = Field(
         0.01, description="Monthly drop for nationalists per unit of history salience."
     )
@@ -264,6 +318,41 @@ class Publics(_Block):
     dynamics: OpinionDynamics = OpinionDynamics()
 
 
+class PublicShock(_Block):
+    """The shock one incident of unit magnitude gives each public (scaled by ``history_push``)."""
+
+    korea: NonNegative = Field(le=10.0, description="Shock to the Korean public.")
+    japan: NonNegative = Field(le=10.0, description="Shock to the Japanese public.")
+
+
+class HistoryImpact(PublicShock):
+    """Salience added by one incident of unit magnitude, and the shock it gives each public."""
+
+    salience: Unit = Field(description="History salience added.")
+
+
+class HistoryImpacts(_Table):
+    """Who is offended by what. Court rulings against Japanese firms and the dissolution of the 2015
+    foundation angered the Japanese public most; shrine visits and textbooks the Korean public."""
+
+    court_ruling: HistoryImpact = HistoryImpact(salience=0.15, korea=0.3, japan=1.0)
+    history_agreement_dissolved: HistoryImpact = Field(
+        HistoryImpact(salience=0.0, korea=0.3, japan=1.0),
+        description="Its salience comes through the repudiation move it triggers (moves.repudiate_settlement).",
+    )
+    shrine_visit: HistoryImpact = HistoryImpact(salience=0.1, korea=1.0, japan=0.1)
+    textbook: HistoryImpact = HistoryImpact(salience=0.06, korea=0.8, japan=0.1)
+    territorial_incident: HistoryImpact = HistoryImpact(salience=0.08, korea=0.8, japan=0.6)
+
+
+class HardlineShocks(_Table):
+    """What a government's hard-line gesture does to the publics: a prime minister's shrine visit offends
+    Koreans; a president's landing on Dokdo/Takeshima (Lee Myung-bak, August 2012) offends the Japanese."""
+
+    tokyo: PublicShock = PublicShock(korea=1.0, japan=0.1)
+    seoul: PublicShock = PublicShock(korea=0.2, japan=0.8)
+
+
 class HistoryDriver(_Block):
     """History disputes: colonial legacy, comfort women, forced-labour rulings, textbooks, shrine visits."""
 
@@ -283,6 +372,31 @@ class HistoryDriver(_Block):
     territorial_incident_rate: NonNegative = Field(
         0.05, le=10.0, description="Dokdo/Takeshima incidents per month."
     )
+    impacts: HistoryImpacts = HistoryImpacts()
+    hardline_shocks: HardlineShocks = HardlineShocks()
+
+
+class SecurityTargetWeights(_Block):
+    """Weights of the security-cooperation target (normalised by their sum, so the target stays within 0-1)."""
+
+    gsomia: NonNegative = Field(0.4, le=10.0)
+    us: NonNegative = Field(0.25, le=10.0, description="US engagement.")
+    threat: NonNegative = Field(0.2, le=10.0, description="Threat met by a good climate (threat x climate).")
+    institutions: NonNegative = Field(0.15, le=10.0)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> Self:
+        if self.gsomia + self.us + self.threat + self.institutions <= 0:
+            raise ValueError("at least one weight must be positive")
+        return self
+
+
+class ProvocationWeights(_Block):
+    """Threat-stock weight of each kind of North Korean event, in launch-event units."""
+
+    missile_launch: NonNegative = Field(1.0, le=50.0)
+    missile_overflight: NonNegative = Field(3.0, le=50.0)
+    nuclear_test: NonNegative = Field(5.0, le=50.0)
 
 
 class SecurityDriver(_Block):
@@ -306,6 +420,20 @@ class SecurityDriver(_Block):
     cooperation: Unit = Field(0.6, description="Initial security cooperation.")
     adjustment_rate: Unit = Field(0.15, description="Monthly share of the gap to the target closed.")
     gsomia_notice_months: int = Field(3, ge=1, le=24, description="Notice before termination.")
+    target_weights: SecurityTargetWeights = SecurityTargetWeights()
+    provocation_weights: ProvocationWeights = ProvocationWeights()
+
+
+class RestrictionWeights(_Block):
+    """Loss of trade normalisation from each restriction in force (and a full boycott); normalisation is one
+    minus their sum, floored at 0."""
+
+    jp_export_controls: NonNegative = Field(0.30, le=1.0)
+    jp_white_list_removed: NonNegative = Field(0.20, le=1.0)
+    kr_export_controls: NonNegative = Field(0.10, le=1.0)
+    kr_white_list_removed: NonNegative = Field(0.15, le=1.0)
+    wto_case: NonNegative = Field(0.10, le=1.0)
+    boycott: NonNegative = Field(0.15, le=1.0, description="At full boycott intensity.")
 
 
 class TradeDriver(_Block):
@@ -324,6 +452,16 @@ class TradeDriver(_Block):
     boycott_threshold: Unit = Field(0.25, description="Korean nationalist pressure above which a boycott grows.")
     boycott_growth: NonNegative = Field(1.5, le=20.0)
     boycott_decay: Unit = Field(0.12)
+    boycott_inject: Unit = Field(0.8, description="Boycott intensity set by a boycott inject of unit magnitude.")
+    restriction_weights: RestrictionWeights = RestrictionWeights()
+
+
+class CohortReach(_Block):
+    """How strongly each age cohort feels exchange and pop culture, relative to the young."""
+
+    young: NonNegative = Field(1.0, le=10.0)
+    middle: NonNegative = Field(0.4, le=10.0)
+    old: NonNegative = Field(0.15, le=10.0)
 
 
 class ExchangeDriver(_Block):
@@ -339,6 +477,8 @@ class ExchangeDriver(_Block):
     pandemic_rate: Unit = Field(0.002, description="Monthly probability of a pandemic closure.")
     pandemic_months: int = Field(24, ge=1, le=120)
     program_scale: NonNegative = Field(1.0, le=10.0, description="Youth exchange programmes (1 = current level).")
+    pandemic_flow: Unit = Field(0.05, description="Share of the potential flow that survives a pandemic closure.")
+    reach: CohortReach = CohortReach()
 
 
 class InstitutionsDriver(_Block):
@@ -480,6 +620,47 @@ class Levers(_Block):
     tokyo: GovernmentLevers = GovernmentLevers()
 
 
+class MoveEffects(_Block):
+    """What one move does (docs/ODD.md section 8): its conciliation and its direct effects, all x magnitude."""
+
+    conciliation: float = Field(ge=-1.0, le=1.0, description="-1 hard-line .. +1 conciliatory.")
+    climate: float = Field(0.0, ge=-1.0, le=1.0, description="Change in the diplomatic climate.")
+    salience: float = Field(0.0, ge=-1.0, le=1.0, description="Change in history salience.")
+    institutions: float = Field(0.0, ge=0.0, le=1.0, description="Institution building.")
+    security: float = Field(0.0, ge=-1.0, le=1.0, description="Security gain a government expects.")
+    trade: float = Field(0.0, ge=-1.0, le=1.0, description="Trade gain a government expects.")
+    cooldown: int = Field(0, ge=0, le=120, description="Months before the same government may repeat it.")
+
+
+def _move_row(move: Move) -> MoveEffects:
+    return MoveEffects.model_validate(DEFAULT_EFFECTS[move])
+
+
+class Moves(_Table):
+    """The move table: one row per move of the two-level game (who may make it is fixed by the game)."""
+
+    hold: MoveEffects = _move_row(Move.HOLD)
+    summit: MoveEffects = _move_row(Move.SUMMIT)
+    joint_statement: MoveEffects = _move_row(Move.JOINT_STATEMENT)
+    compensation_plan: MoveEffects = _move_row(Move.COMPENSATION_PLAN)
+    remorse_statement: MoveEffects = _move_row(Move.REMORSE_STATEMENT)
+    hardline_gesture: MoveEffects = _move_row(Move.HARDLINE_GESTURE)
+    repudiate_settlement: MoveEffects = _move_row(Move.REPUDIATE_SETTLEMENT)
+    impose_export_controls: MoveEffects = _move_row(Move.IMPOSE_EXPORT_CONTROLS)
+    lift_export_controls: MoveEffects = _move_row(Move.LIFT_EXPORT_CONTROLS)
+    remove_white_list: MoveEffects = _move_row(Move.REMOVE_WHITE_LIST)
+    restore_white_list: MoveEffects = _move_row(Move.RESTORE_WHITE_LIST)
+    end_gsomia: MoveEffects = _move_row(Move.END_GSOMIA)
+    restore_gsomia: MoveEffects = _move_row(Move.RESTORE_GSOMIA)
+    file_wto_case: MoveEffects = _move_row(Move.FILE_WTO_CASE)
+    drop_wto_case: MoveEffects = _move_row(Move.DROP_WTO_CASE)
+
+    def row(self, move: Move) -> MoveEffects:
+        """The effects of ``move``."""
+        effects: MoveEffects = getattr(self, move.value)
+        return effects
+
+
 class Uncertainty(_Block):
     """A parameter drawn uniformly per run between ``low`` and ``high``."""
 
@@ -495,8 +676,25 @@ class Uncertainty(_Block):
         return value
 
 
+class RelationsWeights(_Block):
+    """Weights of the relations index, normalised by their sum (see docs/ODD.md)."""
+
+    climate: NonNegative = Field(0.25, le=10.0, description="Diplomatic climate.")
+    security_cooperation: NonNegative = Field(0.15, le=10.0)
+    trade_normalization: NonNegative = Field(0.15, le=10.0)
+    institutionalization: NonNegative = Field(0.15, le=10.0)
+    calm_history: NonNegative = Field(0.15, le=10.0, description="1 - history salience.")
+    public_opinion: NonNegative = Field(0.15, le=10.0, description="Mean of the two favourable shares.")
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> Self:
+        if sum(self.model_dump().values()) <= 0:
+            raise ValueError("at least one weight must be positive")
+        return self
+
+
 class OutcomeThresholds(_Block):
-    """How a run's last year is classified (see README and docs/ODD.md)."""
+    """How a run's last year is classified and how the relations index is weighed (see README and ODD)."""
 
     window_months: int = Field(12, ge=1, le=120, description="Months averaged at the end.")
     durable_min_index: float = Field(
@@ -514,6 +712,7 @@ class OutcomeThresholds(_Block):
         le=100.0,
         description="Relapse: last-window mean relations index at most this.",
     )
+    relations_weights: RelationsWeights = RelationsWeights()
 
     @field_validator("relapse_max_index")
     @classmethod
@@ -570,6 +769,7 @@ class Scenario(_Block):
     publics: Publics = Publics()
     drivers: Drivers = Drivers()
     events: tuple[Event, ...] = ()
+    moves: Moves = Moves()
     levers: Levers = Levers()
     outcomes: OutcomeThresholds = OutcomeThresholds()
     uncertainties: dict[str, Uncertainty] = Field(

@@ -73,13 +73,24 @@ def _range_text(prop: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _section(name: str, model: type[BaseModel], schema: dict[str, Any], defs: dict[str, Any]) -> list[str]:
-    lines = [f"## `{name}`", "", (model.__doc__ or "").strip().splitlines()[0], ""]
+def _section(
+    name: str,
+    model: type[BaseModel],
+    schema: dict[str, Any],
+    defs: dict[str, Any],
+    defaults: dict[str, Any] | None = None,
+) -> list[str]:
+    """The table of one block; ``defaults`` are the row's own defaults where the block is a row of a table
+    whose rows differ (a move, a kind of history incident), which the block's class cannot know."""
+    summary = " ".join((model.__doc__ or "").strip().split("\n\n")[0].split())
+    lines = [f"## `{name}`", "", summary, ""]
     lines += ["| field | type | default | allowed | meaning |", "|---|---|---|---|---|"]
-    nested: list[tuple[str, type[BaseModel]]] = []
+    nested: list[tuple[str, type[BaseModel], dict[str, Any] | None]] = []
     for field, prop in schema.get("properties", {}).items():
         info = model.model_fields[field]
         default = prop.get("default", "required" if info.is_required() else "")
+        if defaults is not None and field in defaults:
+            default = defaults[field]
         default_text = json.dumps(default) if not isinstance(default, str) else default
         if isinstance(default, dict) and default:
             default_text = "see below"
@@ -89,11 +100,12 @@ def _section(name: str, model: type[BaseModel], schema: dict[str, Any], defs: di
         )
         annotation = info.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            nested.append((f"{name}.{field}", annotation))
+            row_defaults = default if isinstance(default, dict) else None
+            nested.append((f"{name}.{field}", annotation, row_defaults))
     lines.append("")
-    for child_name, child in nested:
+    for child_name, child, row_defaults in nested:
         child_schema = defs[child.__name__]
-        lines += _section(child_name, child, child_schema, defs)
+        lines += _section(child_name, child, child_schema, defs, row_defaults)
     return lines
 
 

@@ -32,15 +32,13 @@ from typing import TYPE_CHECKING
 import mesa
 
 from sim.agents.decision import MoveOption, make_rule
-from sim.moves import MOVES, Move, Side
+from sim.moves import Move, Side
 from sim.scenario import Government, GovernmentLevers, months_between
 
 if TYPE_CHECKING:
     from sim.agents.public import PublicOpinion
     from sim.model import RapprochementModel
 
-#: Monthly fading of the memory of the partner's recent moves.
-MEMORY_RETENTION = 0.8
 #: Share of the public a team-played government's cooperative move needs less per unit of Washington's
 #: brokering factor above 1 (only team-played governments: the model's own read US pressure in their utility).
 US_PRESSURE_SHARE = 0.05
@@ -69,7 +67,7 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         # Reasons that never change in a run (who may make a move, what the levers forbid), worked out once:
         # the options are weighed most months, and these checks came first for every move.
         self._fixed_blocks: dict[Move, str] = {}
-        for move, move_spec in MOVES.items():
+        for move, move_spec in model.moves.items():
             if side not in move_spec.actors:
                 self._fixed_blocks[move] = f"only {' or '.join(sorted(move_spec.actors))} can make this move"
             elif move in levers.forbidden_moves:
@@ -90,16 +88,18 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         For a team-played government a cooperative ``move`` needs less under US brokering (more when Washington
         stands back): ``us_factor`` is Washington's brokering factor (default: the one in force now)."""
         needed = self.spec.win_set_share - self.spec.approval_slack * (self.approval - 0.5)
-        if self.team_controlled and move is not None and MOVES[move].cooperative:
+        if self.team_controlled and move is not None and self.model.moves[move].cooperative:
             factor = self.model.washington.brokering_factor if us_factor is None else us_factor
             needed -= US_PRESSURE_SHARE * (factor - 1.0)
         return needed
 
+    def acceptance_of(self, move: Move) -> float:
+        """Voice-weighted share of this government's public that would accept ``move`` now."""
+        return self.public.acceptance(self.model.moves[move].conciliation, self.model.history.salience)
+
     def accepts(self, move: Move) -> bool:
         """Whether this government's public would let it join a move the partner proposes."""
-        return self.public.acceptance(MOVES[move].conciliation, self.model.history.salience) >= (
-            self.required_share(move)
-        )
+        return self.acceptance_of(move) >= (self.required_share(move))
 
     def _blocked(self, move: Move, acceptance: float) -> str | None:
         """Why a move is not open (``_ruled_out`` or outside the win-set), or None."""
@@ -118,7 +118,7 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         reason = self._fixed_blocks.get(move)
         if reason is not None:
             return reason
-        spec = MOVES[move]
+        spec = self.model.moves[move]
         reason = self.model.state_blocks(self.side, move)
         if reason is not None:
             return reason
@@ -147,7 +147,7 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
             m.washington.pressure(m.institutions.climate),
             s.orientation_weight * (2.0 * self.orientation - 1.0),
             s.nationalist_weight * self.public.nationalist_pressure(salience),
-            s.grievance_weight * salience * (1.0 + m.history.dispute_open),
+            s.grievance_weight * salience * (s.dispute_grievance_multiplier if m.history.dispute_open else 1.0),
             s.reciprocity * self.partner_memory,
         )
 
@@ -158,7 +158,7 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
             return 0.0
         security, economic, us_pressure, orientation, nationalism, grievance, reciprocity = stakes
         s = self.spec
-        spec = MOVES[move]
+        spec = self.model.moves[move]
         c = spec.conciliation
         return (
             security * spec.security
@@ -183,7 +183,7 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         """
         ruled_out = {move: None if move is Move.HOLD else self._ruled_out(move) for move in Move}
         acceptance_by_c = self.public.acceptances(
-            {MOVES[move].conciliation for move, reason in ruled_out.items() if reason is None},
+            {self.model.moves[move].conciliation for move, reason in ruled_out.items() if reason is None},
             self.model.history.salience,
         )
         stakes = self._stakes()
@@ -192,7 +192,7 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
             if blocked is not None:
                 result.append(MoveOption(move, float("nan"), blocked, float("nan")))
                 continue
-            acceptance = acceptance_by_c[MOVES[move].conciliation]
+            acceptance = acceptance_by_c[self.model.moves[move].conciliation]
             blocked = None if move is Move.HOLD else self._outside_win_set(acceptance, move, us_factor)
             utility = self._utility(move, acceptance, stakes) if blocked is None else float("nan")
             result.append(MoveOption(move, acceptance, blocked, utility))
@@ -220,7 +220,7 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         every = self.levers.summit_every_months
         if every is not None and self.model.month - self.last_used.get(Move.SUMMIT, -every) >= every:
             # Acceptance reads every citizen: measured only in the months a regular summit is due.
-            acceptance = self.public.acceptance(MOVES[Move.SUMMIT].conciliation, self.model.history.salience)
+            acceptance = self.acceptance_of(Move.SUMMIT)
             if self._blocked(Move.SUMMIT, acceptance) is None:
                 return Move.SUMMIT
         if not self.rule.autonomous or self.model.rng.random() >= self.spec.initiative:
@@ -232,14 +232,14 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         reason = self._ruled_out(move)
         if reason is not None:
             return reason
-        acceptance = self.public.acceptance(MOVES[move].conciliation, self.model.history.salience)
+        acceptance = self.acceptance_of(move)
         return self._outside_win_set(acceptance, move)
 
     def impose(self, move: Move) -> None:
         """Make ``move`` this government's next choice (a team's move for the turn)."""
         if not self.team_controlled:
             raise ValueError(f"the {self.side} government is not played by a team")
-        if self.side not in MOVES[move].actors:
+        if self.side not in self.model.moves[move].actors:
             raise ValueError(f"{self.side} cannot make the move {move}")
         self.imposed = move
         self.team_outcome = None
@@ -248,7 +248,7 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         """Note that the partner's public rebuffed a team's joint move (the model calls it for any government)."""
         if self.team_controlled:
             partner = self.model.governments[self.side.partner]
-            acceptance = partner.public.acceptance(MOVES[move].conciliation, self.model.history.salience)
+            acceptance = partner.acceptance_of(move)
             self.team_outcome = (
                 f"rebuffed: {acceptance:.0%} of the {self.side.partner} public would accept, "
                 f"{partner.required_share(move):.0%} needed"
@@ -257,7 +257,7 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
     def record(self, move: Move) -> None:
         """Remember a move made (for cooldowns) and its reception at home."""
         self.last_used[move] = self.model.month
-        self.last_acceptance = self.public.acceptance(MOVES[move].conciliation, self.model.history.salience)
+        self.last_acceptance = self.acceptance_of(move)
         self.approval = min(
             0.95, max(0.05, self.approval + self.spec.move_approval * (self.last_acceptance - 0.5))
         )
@@ -292,6 +292,7 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         trade = m.spec.drivers.trade
         economic_loss = trade.interdependence * (1.0 - m.trade.normalization)
         noise = s.approval_volatility * m.rng.standard_normal() if s.approval_volatility else 0.0
-        step = s.approval_reversion * (s.baseline_approval - self.approval) - 0.01 * economic_loss
+        step = s.approval_reversion * (s.baseline_approval - self.approval)
+        step -= s.economic_loss_weight * economic_loss
         self.approval = min(0.95, max(0.05, self.approval + step + noise))
-        self.partner_memory *= MEMORY_RETENTION
+        self.partner_memory *= s.memory_retention

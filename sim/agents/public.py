@@ -35,10 +35,6 @@ class Cohort(IntEnum):
     OLD = 2
 
 
-#: How strongly each cohort feels exchange and pop culture, relative to the young.
-EXCHANGE_REACH = np.array([1.0, 0.4, 0.15])
-
-
 @dataclass
 class Forcing:
     """What one public felt this month, accumulated by the model before the opinion update."""
@@ -78,7 +74,8 @@ class PublicOpinion(mesa.Agent["RapprochementModel"]):
         self.susceptibility: NDArray[np.float64] = dynamics.susceptibility * (
             1.0 - dynamics.nationalist_stubbornness * self.nationalism
         )
-        self.exchange_reach: NDArray[np.float64] = EXCHANGE_REACH[self.cohort]
+        reach = model.spec.drivers.exchange.reach
+        self.exchange_reach: NDArray[np.float64] = np.array([reach.young, reach.middle, reach.old])[self.cohort]
         self._scratch = np.empty((2, n))
         self.forcing = Forcing()
         # Spin-up: let social influence settle the drawn population before the first month, so the start
@@ -148,21 +145,22 @@ class PublicOpinion(mesa.Agent["RapprochementModel"]):
 
         Per citizen with nationalism ``v``, reach of exchange ``r`` (by cohort) and opinion ``x``::
 
-            delta = - history_push * H * (0.2 + v)          history shocks, worst for nationalists
-                    - trade_push * T * (0.3 + v)            the partner's hostile trade moves
+            delta = - history_push * H * (b_h + v)          history shocks, worst for nationalists
+                    - trade_push * T * (b_t + v)            the partner's hostile trade moves
                     - salience_mobilization * S * v         salience keeps nationalists mobilised
                     + goodwill_lift * G * (1 - v)           the partner's conciliation reaches moderates
                     + threat_rally * threat * (1 - v)       a shared threat rallies toward the partner
                     + exchange_lift * E * r * (1 - x)       exchange lifts the young, less near the top
 
-        Everything but the exchange term is affine in ``v``, so it is computed as ``a + b * v``: two array
+        (``b_h``, ``b_t``: ``history_base_response`` and ``trade_base_response``.) Everything but the exchange
+        term is affine in ``v``, so it is computed as ``a + b * v``: two array
         operations instead of ten, on the path every run takes every month.
         """
         d = self.dynamics
         f = self.forcing
         history, trade = d.history_push * f.history, d.trade_push * f.trade
         goodwill, rally = d.goodwill_lift * f.goodwill, d.threat_rally * threat
-        constant = -0.2 * history - 0.3 * trade + goodwill + rally
+        constant = -d.history_base_response * history - d.trade_base_response * trade + goodwill + rally
         per_nationalism = -history - trade - d.salience_mobilization * salience - goodwill - rally
         # Two scratch arrays reused every month: at tens of thousands of citizens a fresh temporary per term
         # costs more in page faults than the arithmetic itself.

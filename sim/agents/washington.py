@@ -27,11 +27,6 @@ from sim.scenario import Washington
 if TYPE_CHECKING:
     from sim.model import RapprochementModel
 
-#: A trilateral summit needs at least this diplomatic climate between Seoul and Tokyo.
-TRILATERAL_MIN_CLIMATE = 0.4
-TRILATERAL_INSTITUTIONS = 0.04
-TRILATERAL_SECURITY = 0.05
-TRILATERAL_CLIMATE = 0.03
 #: How far a team's raise or lower of engagement moves the engagement target.
 ENGAGEMENT_STEP = 0.2
 
@@ -88,7 +83,7 @@ class WashingtonAgent(mesa.Agent["RapprochementModel"]):
             return self.act()
         m = self.model
         chance = self.spec.trilateral_summit_rate * self.engagement
-        if chance <= 0 or m.institutions.climate < TRILATERAL_MIN_CLIMATE:
+        if chance <= 0 or m.institutions.climate < self.spec.trilateral_min_climate:
             return False
         if m.rng.random() >= chance:
             return False
@@ -98,15 +93,17 @@ class WashingtonAgent(mesa.Agent["RapprochementModel"]):
     def hold_trilateral(self, magnitude: float = 1.0) -> None:
         """A trilateral summit's effects."""
         m = self.model
-        m.institutions.build(TRILATERAL_INSTITUTIONS * magnitude)
-        m.security.boost(TRILATERAL_SECURITY * magnitude)
-        m.institutions.shift_climate(TRILATERAL_CLIMATE * magnitude)
+        s = self.spec
+        m.institutions.build(s.trilateral_institutions * magnitude)
+        m.security.boost(s.trilateral_security * magnitude)
+        m.institutions.shift_climate(s.trilateral_climate * magnitude)
 
     def unavailable(self, action: WashingtonAction) -> str | None:
         """Why a team's action cannot be taken now, or None (the analogue of a capital's win-set check)."""
         climate = self.model.institutions.climate
-        if action is WashingtonAction.TRILATERAL_SUMMIT and climate < TRILATERAL_MIN_CLIMATE:
-            return f"the Seoul-Tokyo climate ({climate:.2f}) is below the {TRILATERAL_MIN_CLIMATE:.2f} needed"
+        needed = self.spec.trilateral_min_climate
+        if action is WashingtonAction.TRILATERAL_SUMMIT and climate < needed:
+            return f"the Seoul-Tokyo climate ({climate:.2f}) is below the {needed:.2f} needed"
         if action is WashingtonAction.RAISE_ENGAGEMENT and self.target >= 1.0:
             return "the engagement target is already at its maximum"
         if action is WashingtonAction.LOWER_ENGAGEMENT and self.target <= 0.0:

@@ -12,9 +12,6 @@ import numpy as np
 
 from sim.scenario import ExchangeDriver
 
-#: Share of the potential flow that survives a pandemic closure.
-PANDEMIC_FLOW = 0.05
-
 
 class ExchangeFlow:
     """Visitor flow, pandemic closures and the lift they give young citizens."""
@@ -36,7 +33,7 @@ class ExchangeFlow:
             self.start_pandemic()
         target = s.potential_visitors * (1.0 - s.boycott_cut * boycott)
         if self.pandemic_months_left > 0:
-            target *= PANDEMIC_FLOW
+            target *= s.pandemic_flow
             self.pandemic_months_left -= 1
         self.visitors += s.adjustment_rate * (target - self.visitors)
 

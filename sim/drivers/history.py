@@ -9,32 +9,18 @@ the rate of rulings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from sim.scenario import EventKind, HistoryDriver
+from sim.scenario import EventKind, HistoryDriver, HistoryImpact
 
-
-@dataclass(frozen=True)
-class HistoryImpact:
-    """Salience added by one incident of unit magnitude, and the shock felt by each public."""
-
-    salience: float
-    korea: float
-    japan: float
-
-
-#: Who is offended by what. Court rulings against Japanese firms and the dissolution of the 2015 foundation
-#: angered the Japanese public most; shrine visits and textbooks the Korean public.
-HISTORY_IMPACTS: dict[EventKind, HistoryImpact] = {
-    EventKind.COURT_RULING: HistoryImpact(0.15, korea=0.3, japan=1.0),
-    # Its salience comes through the repudiation move it triggers (sim.moves: repudiate_settlement).
-    EventKind.HISTORY_AGREEMENT_DISSOLVED: HistoryImpact(0.0, korea=0.3, japan=1.0),
-    EventKind.SHRINE_VISIT: HistoryImpact(0.1, korea=1.0, japan=0.1),
-    EventKind.TEXTBOOK: HistoryImpact(0.06, korea=0.8, japan=0.1),
-    EventKind.TERRITORIAL_INCIDENT: HistoryImpact(0.08, korea=0.8, japan=0.6),
-}
+#: The incidents whose impacts a scenario's ``drivers.history.impacts`` gives (who is offended by what).
+HISTORY_KINDS: tuple[EventKind, ...] = (
+    EventKind.COURT_RULING,
+    EventKind.HISTORY_AGREEMENT_DISSOLVED,
+    EventKind.SHRINE_VISIT,
+    EventKind.TEXTBOOK,
+    EventKind.TERRITORIAL_INCIDENT,
+)
 
 
 class HistoryDisputes:
@@ -50,6 +36,11 @@ class HistoryDisputes:
         self._rate_arrays = {
             is_open: np.array(list(self.rates(dispute_open=is_open).values())) for is_open in (False, True)
         }
+
+    def impact(self, kind: EventKind) -> HistoryImpact:
+        """Salience and public shocks of one incident of ``kind`` (a kind of :data:`HISTORY_KINDS`)."""
+        impact: HistoryImpact = getattr(self.spec.impacts, kind.value)
+        return impact
 
     def rates(self, *, dispute_open: bool | None = None) -> dict[EventKind, float]:
         """Monthly Poisson rates of the random incidents in the current state (or with ``dispute_open``)."""

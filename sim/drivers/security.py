@@ -14,9 +14,6 @@ import numpy as np
 from sim.moves import GsomiaState, Move
 from sim.scenario import SecurityDriver
 
-#: Weights of the security-cooperation target; they sum to 1 so the target stays within 0-1.
-TARGET_WEIGHTS = {"gsomia": 0.4, "us": 0.25, "threat": 0.2, "institutions": 0.15}
-
 
 class SecurityEnvironment:
     """Threat processes, the GSOMIA state and the security-cooperation stock."""
@@ -31,6 +28,10 @@ class SecurityEnvironment:
         self.notice_months_left = 0
         self.notice_given_this_month = False
         self.cooperation = spec.cooperation
+        # Normalised once, so the target stays within 0-1 whatever weights a scenario gives.
+        weights = spec.target_weights.model_dump()
+        total = sum(weights.values())
+        self._target_weights = {name: weight / total for name, weight in weights.items()}
 
     @property
     def nk_threat(self) -> float:
@@ -85,7 +86,7 @@ class SecurityEnvironment:
                 self.gsomia = GsomiaState.INACTIVE
         self.notice_given_this_month = False
         self.nk_stock *= 1.0 - self.spec.threat_decay
-        w = TARGET_WEIGHTS
+        w = self._target_weights
         target = (
             w["gsomia"] * self.gsomia.value
             + w["us"] * us_engagement

@@ -12,16 +12,6 @@ from __future__ import annotations
 from sim.moves import Move, Side
 from sim.scenario import TradeDriver
 
-#: Weight of each restriction in the loss of normalisation; they sum to 1.
-RESTRICTION_WEIGHTS = {
-    "jp_export_controls": 0.30,
-    "jp_white_list_removed": 0.20,
-    "kr_export_controls": 0.10,
-    "kr_white_list_removed": 0.15,
-    "wto_case": 0.10,
-    "boycott": 0.15,
-}
-
 _IMPOSE = {
     Move.IMPOSE_EXPORT_CONTROLS: "export_controls",
     Move.REMOVE_WHITE_LIST: "white_list_removed",
@@ -46,6 +36,7 @@ class TradeRegime:
             "wto_case": spec.wto_case,
         }
         self.boycott = spec.boycott
+        self._weights = spec.restriction_weights.model_dump()
         # The side that filed the open WTO case (only it can drop it); a case open at the start is Seoul's.
         self.wto_filer: Side | None = Side.SEOUL if spec.wto_case else None
 
@@ -98,6 +89,6 @@ class TradeRegime:
     @property
     def normalization(self) -> float:
         """1 minus weighted restrictions: 1 = normal trade, 0 = every measure in force and full boycott."""
-        w = RESTRICTION_WEIGHTS
+        w = self._weights
         loss = sum(w[key] for key, on in self.flags.items() if on) + w["boycott"] * self.boycott
         return max(0.0, 1.0 - loss)
