@@ -26,16 +26,16 @@ import numpy as np
 import pandas as pd
 
 from sim.agents.government import GovernmentAgent
-from sim.agents.public import PublicOpinion
+from sim.agents.public import Leader, PublicOpinion
 from sim.agents.washington import WashingtonAgent
 from sim.drivers.exchange import ExchangeFlow
-from sim.drivers.history import HISTORY_KINDS, HistoryDisputes
+from sim.drivers.history import HISTORY_KINDS, HISTORY_MOVES, HistoryDisputes
 from sim.drivers.institutions import Institutions
 from sim.drivers.security import SecurityEnvironment
 from sim.drivers.trade import TradeRegime
 from sim.moves import Move, MoveSpec, Side, move_table
 from sim.outcomes import EVENT_COUNTS, OUTCOMES, OutcomeClass
-from sim.scenario import Event, EventActor, EventKind, PublicShock, Scenario, months_between
+from sim.scenario import Event, EventActor, EventKind, PublicShock, Scenario, months_between, parse_date
 
 #: Injects that are a government's move, made by the event's actor.
 EVENT_MOVES: dict[EventKind, Move] = {
@@ -81,15 +81,22 @@ class RapprochementModel(mesa.Model):
         self.history = HistoryDisputes(d.history)
         self.security = SecurityEnvironment(d.security)
         self.trade = TradeRegime(d.trade)
-        self.exchange = ExchangeFlow(d.exchange)
-        self.institutions = Institutions(d.institutions)
-
         p = scenario.publics
-        self.publics: dict[str, PublicOpinion] = {
-            "korea": PublicOpinion(self, "korea", p.korea, p.dynamics),
-            "japan": PublicOpinion(self, "japan", p.japan, p.dynamics),
-        }
+        self.exchange = ExchangeFlow(
+            d.exchange, {"korea": p.korea.adult_population, "japan": p.japan.adult_population}
+        )
+        self.institutions = Institutions(d.institutions)
         a, levers = scenario.actors, scenario.levers
+        self.publics: dict[str, PublicOpinion] = {
+            "korea": PublicOpinion(self, "korea", p.korea, p.dynamics, Leader(a.seoul.camp, a.seoul.orientation)),
+            "japan": PublicOpinion(self, "japan", p.japan, p.dynamics, Leader(a.tokyo.camp, a.tokyo.orientation)),
+        }
+        # Opinion answers changes of threat and salience since the start: the start is the equilibrium of its
+        # own conditions (docs/ODD.md, section 5.11).
+        self._start_threat = self.security.threat
+        self._start_salience = self.history.salience
+        start = parse_date(scenario.meta.start)
+        self._start_year, self._start_month = start.year, start.month
         self.washington = WashingtonAgent(self, a.washington)
         self.governments: dict[Side, GovernmentAgent] = {
             Side.SEOUL: GovernmentAgent(self, Side.SEOUL, a.seoul, levers.seoul),
@@ -99,6 +106,8 @@ class RapprochementModel(mesa.Model):
         for event in scenario.events:
             self.injects.setdefault(months_between(scenario.meta.start, event.date), []).append(event)
         self.moves_log: list[tuple[int, Side, Move]] = []
+        # A replay whose governments decide for themselves skips the moves they made in history.
+        self.replays_record = all(not g.rule.autonomous for g in self.governments.values())
 
         self._measure()  # the starting state, so every outcome attribute exists and month 0 can read them
         self._reset_counts()
@@ -111,8 +120,12 @@ class RapprochementModel(mesa.Model):
     def step(self) -> None:
         """Advance one month (activation order in the module docstring)."""
         self._reset_counts()
+        if self.calendar_month == 1 and self.month > 0:
+            for public in self.publics.values():
+                public.age_one_year()
         for event in self.injects.get(self.month, ()):
-            self.apply_event(event)
+            if self.replays_record or not event.recorded_move:
+                self.apply_event(event)
         self._run_drivers()
         self.washington.adjust()
         self.washington.convene()
@@ -123,15 +136,20 @@ class RapprochementModel(mesa.Model):
             if move is not Move.HOLD and not self.enact(side, move):
                 self.governments[side].rebuffed(move)
         tokyo = self.governments[Side.TOKYO]
-        if tokyo.team_controlled and tokyo.team_outcome == "made" and chosen[Side.TOKYO] is Move.HOLD:
+        made_by_team = (tokyo.team_outcome or "").startswith("made")
+        if tokyo.team_controlled and made_by_team and chosen[Side.TOKYO] is Move.HOLD:
             # Tokyo's team proposed the joint move Seoul proposed too: it happened (or not) once, as Seoul's.
             made = bool(self.moves_log) and self.moves_log[-1][:2] == (self.month, Side.SEOUL)
             tokyo.team_outcome = "made (proposed by both)" if made else "rebuffed (proposed by both)"
         self._update_stocks()
         # Korea then Japan, Seoul then Tokyo: the order the agents were created in, written out.
         publics = self.publics.values()
-        for public in publics:
-            public.absorb(self.history.salience, self.security.threat, self.exchange.ratio)
+        salience_change = self.history.salience - self._start_salience
+        threat_change = self.security.threat - self._start_threat
+        for name, public in self.publics.items():
+            # Only a Korean boycott of Japanese goods exists (the 2019 'No Japan' campaign).
+            boycott = self.trade.boycott if name == "korea" else 0.0
+            public.absorb(salience_change, threat_change, self.exchange.change(name), boycott)
         for public in publics:
             public.interact()
         for government in self.governments.values():
@@ -139,6 +157,16 @@ class RapprochementModel(mesa.Model):
         self._measure()
         self._months.append(_read_month(self))
         self.month += 1
+
+    @property
+    def calendar_month(self) -> int:
+        """Calendar month (1-12) of the current tick."""
+        return (self._start_month - 1 + self.month) % 12 + 1
+
+    @property
+    def year(self) -> int:
+        """Calendar year of the current tick."""
+        return self._start_year + (self._start_month - 1 + self.month) // 12
 
     def run(self) -> None:
         """Run every month of the scenario."""
@@ -155,13 +183,13 @@ class RapprochementModel(mesa.Model):
                 gov.change_leader(scheduled=True)
         for kind in self.history.draw_incidents(self.rng):
             self._history_incident(kind, 1.0)
-        self.nk_provocations += self.security.draw_provocations(self.rng)
+        self.nk_provocations += self.security.draw_provocations(self.rng, self.year)
         self.security.drift_china(self.rng)
 
     def _update_stocks(self) -> None:
         # The boycott answers the Korean mood as last measured (end of the previous month).
         self.trade.update(self.nationalist_pressure_kr)
-        self.exchange.update(self.rng, self.trade.boycott)
+        self.exchange.update(self.rng, self.trade.boycott, self.year)
         self.security.update(self.washington.engagement, self.institutions.climate, self.institutions.stock)
         self.institutions.update()
         self.history.decay()
@@ -174,7 +202,7 @@ class RapprochementModel(mesa.Model):
             return self.security.feasible(move)
         if move is Move.COMPENSATION_PLAN and not self.history.dispute_open:
             return "no open compensation dispute"
-        if move is Move.REPUDIATE_SETTLEMENT and self.history.dispute_open:
+        if move is Move.REPUDIATE_SETTLEMENT and not self.history.settlement_in_force:
             return "no settlement in force to repudiate"
         return self.trade.feasible(side, move)
 
@@ -186,14 +214,12 @@ class RapprochementModel(mesa.Model):
         spec = self.moves[move]
         government = self.governments[side]
         partner = self.governments[side.partner]
-        if spec.needs_partner and not inject and not partner.accepts(move):
+        if spec.needs_partner and not inject and not partner.consents(move):
             return False
         if move in (Move.END_GSOMIA, Move.RESTORE_GSOMIA):
             self.security.apply(move)
-        elif move is Move.COMPENSATION_PLAN:
-            self.history.dispute_open = False
-        elif move is Move.REPUDIATE_SETTLEMENT:
-            self.history.dispute_open = True
+        elif move in HISTORY_MOVES:
+            self.history.apply(move)
         else:
             self.trade.apply(side, move)
         self.institutions.shift_climate(spec.climate * magnitude)
@@ -202,6 +228,10 @@ class RapprochementModel(mesa.Model):
 
         partner_public = self.publics[side.partner.public].forcing
         c = spec.conciliation * magnitude
+        # Elite cues: the leaders who make a move signal it to their own camps.
+        self.publics[side.public].forcing.cue += c
+        if spec.needs_partner:
+            partner_public.cue += c
         if spec.cooperative:
             partner_public.goodwill += c
             if spec.needs_partner:
@@ -227,7 +257,11 @@ class RapprochementModel(mesa.Model):
         if isinstance(kind, EventKind):
             impact: PublicShock = self.history.impact(kind)
             if kind is EventKind.COURT_RULING:
-                self.history.dispute_open = True  # a new ruling is a new unsettled compensation claim
+                if self.history.compensation_fund:
+                    # The fund pays the award: the ruling stays a smaller story and settles nothing anew.
+                    magnitude *= self.spec.drivers.history.covered_ruling_share
+                elif magnitude >= self.spec.drivers.history.dispute_opening_magnitude:
+                    self.history.dispute_open = True  # a final ruling is a new unsettled compensation claim
             if salience:
                 self.history.shift(self.history.impact(kind).salience * magnitude)
         else:
@@ -257,7 +291,7 @@ class RapprochementModel(mesa.Model):
         elif kind is EventKind.BOYCOTT:
             self.trade.start_boycott(self.spec.drivers.trade.boycott_inject * magnitude)
         elif kind is EventKind.LEADERSHIP_CHANGE:
-            self._government_of(event).change_leader(event.orientation, event.leader)
+            self._government_of(event).change_leader(event.orientation, event.leader, camp=event.camp)
         elif kind is EventKind.DOMESTIC_CRISIS:
             gov = self._government_of(event)
             gov.approval = max(0.05, gov.approval - gov.spec.crisis_approval_loss * magnitude)

@@ -147,15 +147,26 @@ DEFAULT_EFFECTS: dict[Move, dict[str, float]] = {
         "trade": 0.02,
         "cooldown": 12,
     },
-    Move.COMPENSATION_PLAN: {"conciliation": 0.8, "climate": 0.12, "salience": -0.2, "cooldown": 24},
+    # Settling the compensation dispute is what unlocks the rest: expected (not direct) security and trade gains.
+    Move.COMPENSATION_PLAN: {
+        "conciliation": 0.8,
+        "climate": 0.12,
+        "salience": -0.2,
+        "security": 0.1,
+        "trade": 0.15,
+        "cooldown": 24,
+    },
     Move.REMORSE_STATEMENT: {"conciliation": 0.7, "climate": 0.08, "salience": -0.12, "cooldown": 24},
     Move.HARDLINE_GESTURE: {"conciliation": -0.5, "climate": -0.06, "salience": 0.12, "cooldown": 6},
     Move.REPUDIATE_SETTLEMENT: {"conciliation": -0.7, "climate": -0.12, "salience": 0.2},
-    Move.IMPOSE_EXPORT_CONTROLS: {"conciliation": -0.7, "climate": -0.15, "trade": -0.3},
+    # Japanese support for the 2019 controls (56-71 %) and for the white-list removal (59-68 %) was alike
+    # (sim/data/patterns.csv): the two trade measures sit at one conciliation.
+    Move.IMPOSE_EXPORT_CONTROLS: {"conciliation": -0.6, "climate": -0.15, "trade": -0.3},
     Move.LIFT_EXPORT_CONTROLS: {"conciliation": 0.4, "climate": 0.06, "trade": 0.3},
-    Move.REMOVE_WHITE_LIST: {"conciliation": -0.5, "climate": -0.08, "trade": -0.2},
+    Move.REMOVE_WHITE_LIST: {"conciliation": -0.6, "climate": -0.08, "trade": -0.2},
     Move.RESTORE_WHITE_LIST: {"conciliation": 0.3, "climate": 0.04, "trade": 0.2},
-    Move.END_GSOMIA: {"conciliation": -0.6, "climate": -0.1, "security": -0.4},
+    # Ending GSOMIA divided Koreans more than the trade measures did Japanese (47-55 % support, August 2019).
+    Move.END_GSOMIA: {"conciliation": -0.7, "climate": -0.1, "security": -0.4},
     Move.RESTORE_GSOMIA: {"conciliation": 0.4, "climate": 0.06, "security": 0.4},
     Move.FILE_WTO_CASE: {"conciliation": -0.3, "climate": -0.04, "trade": -0.1},
     Move.DROP_WTO_CASE: {"conciliation": 0.2, "climate": 0.02, "trade": 0.1},

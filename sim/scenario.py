@@ -115,11 +115,23 @@ class Meta(_Block):
     months: int = Field(60, ge=1, le=600, description="Number of monthly ticks.")
 
 
+class Camp(StrEnum):
+    """The two political camps of each public (Korea: progressives and conservatives; Japan: the opposition and
+    the ruling conservatives). A leader comes from one; its citizens follow their own camp's leaders."""
+
+    PROGRESSIVE = "progressive"
+    CONSERVATIVE = "conservative"
+
+
 class SuccessorDraw(_Block):
-    """Distribution of an incoming leader's orientation (a normal draw clipped to 0-1)."""
+    """Distribution of an incoming leader: orientation a normal draw clipped to 0-1, camp a coin of the given
+    weight."""
 
     mean: Unit = 0.5
     sd: float = Field(0.15, ge=0.0, le=0.5)
+    conservative_probability: Unit = Field(
+        0.5, description="Probability that a scheduled successor comes from the conservative camp."
+    )
 
 
 class DecisionRuleName(StrEnum):
@@ -135,6 +147,7 @@ class Government(_Block):
 
     leader: str = Field("", max_length=80, description="Name shown in reports.")
     orientation: Unit = Field(0.5, description="Leader orientation toward the partner: 0 hawk, 1 dove.")
+    camp: Camp = Field(Camp.CONSERVATIVE, description="The leader's political camp.")
     approval: Unit = Field(0.45, description="Initial approval of the government.")
     baseline_approval: Unit = Field(0.4, description="Level approval drifts back to.")
     honeymoon_approval: Unit = Field(0.55, description="Approval of a newly installed leader.")
@@ -151,9 +164,25 @@ class Government(_Block):
         le=100.0,
         description="Logit choice sharpness: 0 random, large = best response.",
     )
-    win_set_share: Unit = Field(0.5, description="Share of the (voice-weighted) public that must accept a move.")
+    win_set_share: Unit = Field(
+        0.5,
+        description="Share of the (voice-weighted) public that accepts a move at no approval cost (the win-set).",
+    )
     approval_slack: Unit = Field(
         0.4, description="How far approval above 0.5 lowers the share needed (and below raises it)."
+    )
+    winset_cost: NonNegative = Field(
+        0.25,
+        le=5.0,
+        description="Approval lost when a move is made, per share of the public it falls short of the win-set.",
+    )
+    capital_weight: NonNegative = Field(
+        1.0,
+        le=20.0,
+        description="Utility lost per unit of approval cost, divided by the approval buffer above approval_floor.",
+    )
+    approval_floor: Unit = Field(
+        0.15, description="Approval below which a leader has no political capital left to spend."
     )
     orientation_weight: NonNegative = Field(
         1.0, le=20.0, description="Utility of conciliation for a dove, of hard line for a hawk."
@@ -168,7 +197,10 @@ class Government(_Block):
         "compensation dispute is open (the 2018 rulings and the 2019 controls).",
     )
     domestic_weight: NonNegative = Field(
-        1.0, le=20.0, description="Utility lost per share of the public rejecting a move."
+        0.3,
+        le=20.0,
+        description="Utility lost per share of the public rejecting a move, win-set or not (the approval cost of "
+        "a shortfall is weighed apart, by capital_weight).",
     )
     reciprocity: NonNegative = Field(
         1.0, le=20.0, description="Weight of answering the partner's recent moves in kind."
@@ -231,22 +263,49 @@ class Actors(_Block):
 
 
 class Public(_Block):
-    """One country's citizens: their number, cohorts and initial opinions of the other country."""
+    """One country's citizens: their number, ages, camps and initial opinions of the other country.
+
+    A citizen's long-run opinion (the level its settled attitude relaxes to) is drawn once: a Beta around
+    ``mean_opinion``, plus ``young_offset`` for the young, minus ``nationalism_opinion_link`` per unit of
+    nationalism above the mean, plus half of ``camp_offset`` for a conservative (minus half for a progressive).
+    The scenario starts in equilibrium with its starting conditions: later changes of the drivers (exchange,
+    threat, salience, the leaders in office) move opinion away from it, and it returns when they return.
+    """
 
     citizens: int = Field(2000, ge=10, le=1_000_000, description="Simulated citizens.")
     mean_opinion: Unit = Field(0.5, description="Initial mean opinion of the other country (0-1).")
     concentration: float = Field(
         8.0, gt=0.0, le=1000.0, description="Beta concentration (a+b) of initial opinions."
     )
-    young_share: Unit = Field(0.25, description="Share aged under 30.")
+    young_share: Unit = Field(0.25, description="Share aged 18-29.")
     old_share: Unit = Field(0.35, description="Share aged 60 and over.")
+    max_age: int = Field(
+        85, ge=61, le=110, description="Age at which a citizen leaves the public and an 18-year-old enters."
+    )
     young_offset: float = Field(
-        0.05, ge=-0.5, le=0.5, description="Initial opinion of the young relative to the mean."
+        0.05, ge=-0.5, le=0.5, description="Long-run opinion of a generation entering at 18, relative to the mean."
     )
     nationalism_mean: Unit = Field(0.3, description="Mean nationalist predisposition (Beta).")
     nationalism_concentration: float = Field(4.0, gt=0.0, le=1000.0)
     nationalism_opinion_link: float = Field(
         0.3, ge=0.0, le=2.0, description="How much predisposition lowers initial opinion."
+    )
+    conservative_share: Unit = Field(0.5, description="Share of citizens in the conservative camp.")
+    camp_offset: float = Field(
+        0.0,
+        ge=-0.5,
+        le=0.5,
+        description="Long-run opinion of the conservative camp minus that of the progressive camp.",
+    )
+    partisanship_mean: Unit = Field(
+        0.5, description="Mean strength of attachment to one's camp (Beta): how far elite cues reach a citizen."
+    )
+    partisanship_concentration: float = Field(4.0, gt=0.0, le=1000.0)
+    adult_population: float = Field(
+        50.0,
+        gt=0.0,
+        le=2000.0,
+        description="Adults (million) the citizens stand for: visitors per adult is the exchange a public feels.",
     )
 
     @field_validator("old_share")
@@ -284,6 +343,34 @@ class OpinionDynamics(_Block):
     nationalist_stubbornness: Unit = Field(
         0.5, description="How much less susceptible to influence the most nationalist citizens are."
     )
+    anchor_relaxation: Unit = Field(
+        0.02,
+        description="Monthly share of the gap between a citizen's settled attitude and its long-run level that "
+        "closes: what gives opinion an equilibrium, so that nothing drifts without events.",
+    )
+    stance_cue: NonNegative = Field(
+        0.004,
+        le=1.0,
+        description="Monthly pull of a leader's own camp toward the leader's stance (orientation - 0.5), "
+        "relative to the stance in office at the start (elite cues).",
+    )
+    move_cue: NonNegative = Field(
+        0.02,
+        le=1.0,
+        description="Opinion shift of a government's own camp per unit of conciliation of its move (elite cues).",
+    )
+    polarisation: NonNegative = Field(
+        0.5,
+        le=2.0,
+        description="Response of the other camp to a leader's cues, as a share of the own camp's and in the "
+        "opposite direction.",
+    )
+    camp_loyalty: NonNegative = Field(
+        0.2,
+        le=1.0,
+        description="How far a fully partisan citizen's bar for accepting their own government's move is "
+        "lowered (and an opponent's raised by polarisation x it).",
+    )
     history_push: NonNegative = Field(0.06, description="Opinion drop per unit history shock.")
     history_base_response: NonNegative = Field(
         0.2,
@@ -298,15 +385,23 @@ class OpinionDynamics(_Block):
         "to the added response per unit of nationalism.",
     )
     salience_mobilization: NonNegative = Field(
-        0.01, description="Monthly drop for nationalists per unit of history salience."
+        0.01, description="Monthly drop for nationalists per unit of history salience above the start's."
     )
     trade_push: NonNegative = Field(0.05, description="Opinion drop per hostile trade move.")
+    boycott_push: NonNegative = Field(
+        0.01,
+        le=1.0,
+        description="Monthly opinion drop of the boycotting public per unit of boycott intensity (a campaign "
+        "that 48-61 % of Koreans joined in July-August 2019 keeps hostility alive while it lasts).",
+    )
     goodwill_lift: NonNegative = Field(0.02, description="Opinion lift per unit of the partner's conciliation.")
     exchange_lift: NonNegative = Field(
-        0.012, description="Monthly lift for the young at the reference exchange flow."
+        0.03,
+        description="Monthly lift of the young per visit per adult a year of contact above the start's "
+        "(a fall below it cools them).",
     )
     threat_rally: NonNegative = Field(
-        0.004, description="Monthly lift toward the partner per unit of security threat."
+        0.004, description="Monthly lift toward the partner per unit of security threat above the start's."
     )
 
 
@@ -361,6 +456,25 @@ class HistoryDriver(_Block):
     dispute_open: bool = Field(
         False, description="Forced-labour compensation dispute unresolved (raises court rulings)."
     )
+    agreement_in_force: bool = Field(
+        False,
+        description="A history agreement is in force (the 2015 comfort-women agreement until its foundation was "
+        "dissolved in 2018): Seoul can repudiate only a settlement that exists.",
+    )
+    compensation_fund: bool = Field(
+        False,
+        description="A compensation plan is in force whose fund pays what courts award (Seoul's March 2023 "
+        "third-party plan): a ruling then neither reopens the dispute nor weighs fully.",
+    )
+    covered_ruling_share: Unit = Field(
+        0.3, description="Share of a court ruling's salience and shocks felt while a compensation fund pays."
+    )
+    dispute_opening_magnitude: NonNegative = Field(
+        0.75,
+        le=10.0,
+        description="A court ruling opens the compensation dispute only at this magnitude or more: a final "
+        "ruling (magnitude 1) does; a lower court's (the record's are 0.5) adds only salience and shocks.",
+    )
     court_ruling_rate: NonNegative = Field(
         0.01, le=10.0, description="Rulings per month when the dispute is settled."
     )
@@ -399,6 +513,15 @@ class ProvocationWeights(_Block):
     nuclear_test: NonNegative = Field(5.0, le=50.0)
 
 
+class ObservedLaunches(_Block):
+    """One year's recorded North Korean launch events, the Poisson mean of that year's draws (a backtest's
+    data)."""
+
+    year: int = Field(ge=1900, le=2200)
+    launch_events: NonNegative = Field(le=600.0, description="Launch events in the year.")
+    source: str = Field("", max_length=500)
+
+
 class SecurityDriver(_Block):
     """North Korean provocations, China's pressure and the value of security cooperation."""
 
@@ -422,6 +545,17 @@ class SecurityDriver(_Block):
     gsomia_notice_months: int = Field(3, ge=1, le=24, description="Notice before termination.")
     target_weights: SecurityTargetWeights = SecurityTargetWeights()
     provocation_weights: ProvocationWeights = ProvocationWeights()
+    observed_launches: tuple[ObservedLaunches, ...] = Field(
+        (), description="Recorded launch events by year; other years draw at nk_provocation_rate."
+    )
+
+    @field_validator("observed_launches")
+    @classmethod
+    def _one_count_a_year(cls, rows: tuple[ObservedLaunches, ...]) -> tuple[ObservedLaunches, ...]:
+        years = [row.year for row in rows]
+        if len(set(years)) != len(years):
+            raise ValueError(f"expected one row per year, got years {years}")
+        return tuple(sorted(rows, key=lambda row: row.year))
 
 
 class RestrictionWeights(_Block):
@@ -464,21 +598,59 @@ class CohortReach(_Block):
     old: NonNegative = Field(0.15, le=10.0)
 
 
-class ExchangeDriver(_Block):
-    """Youth exchange, tourism and pop culture (Korean visitors to Japan, million a year)."""
+class VisitorFlow(_Block):
+    """Visitors one way a year (million)."""
 
-    visitors: NonNegative = Field(8.8, le=100.0, description="Initial flow (million/year).")
-    potential_visitors: NonNegative = Field(9.0, le=100.0, description="Flow without boycott or pandemic.")
-    reference_visitors: float = Field(
-        8.8, gt=0.0, le=100.0, description="Flow at which exchange_lift applies (2024 level)."
+    visitors: NonNegative = Field(le=100.0, description="Flow at the start (million a year).")
+    potential: NonNegative = Field(le=100.0, description="Flow without boycott or pandemic (million a year).")
+
+
+class ObservedFlows(_Block):
+    """One year's recorded visitor flows, which replace the model's own flow in that year (a backtest's data)."""
+
+    year: int = Field(ge=1900, le=2200)
+    korea_to_japan: NonNegative | None = Field(None, le=100.0, description="Korean visitors to Japan (million).")
+    japan_to_korea: NonNegative | None = Field(None, le=100.0, description="Japanese visitors to Korea (million).")
+    source: str = Field("", max_length=500)
+
+
+class ExchangeDriver(_Block):
+    """Youth exchange, tourism and pop culture: visitors each way, and the contact each public has had.
+
+    A public's contact is the visits per adult a year (its own citizens visiting the other country, scaled by
+    ``program_scale``), smoothed over ``contact_memory_months``; its change since the start lifts (or cools) the
+    young most. Years in ``observed`` take the recorded flows instead of the model's.
+    """
+
+    korea_to_japan: VisitorFlow = Field(
+        VisitorFlow(visitors=8.8, potential=9.0), description="Korean visitors to Japan (JNTO; 2024: 8.82)."
     )
-    adjustment_rate: Unit = 0.3
-    boycott_cut: Unit = Field(0.65, description="Share of the flow a full boycott removes.")
+    japan_to_korea: VisitorFlow = Field(
+        VisitorFlow(visitors=3.2, potential=3.3), description="Japanese visitors to Korea (KTO; 2024: 3.22)."
+    )
+    observed: tuple[ObservedFlows, ...] = Field(
+        (), description="Recorded annual flows; from the last year recorded the model's own flow takes over."
+    )
+    adjustment_rate: Unit = Field(0.3, description="Monthly share of the gap to the potential flow closed.")
+    boycott_cut: Unit = Field(0.65, description="Share of the Korean flow to Japan a full boycott removes.")
     pandemic_rate: Unit = Field(0.002, description="Monthly probability of a pandemic closure.")
     pandemic_months: int = Field(24, ge=1, le=120)
-    program_scale: NonNegative = Field(1.0, le=10.0, description="Youth exchange programmes (1 = current level).")
+    program_scale: NonNegative = Field(
+        1.0, le=10.0, description="Youth exchange programmes: multiplies the contact visits give (1 = current)."
+    )
+    contact_memory_months: float = Field(
+        24.0, ge=1.0, le=600.0, description="Months over which visits are remembered as contact."
+    )
     pandemic_flow: Unit = Field(0.05, description="Share of the potential flow that survives a pandemic closure.")
     reach: CohortReach = CohortReach()
+
+    @field_validator("observed")
+    @classmethod
+    def _one_row_a_year(cls, rows: tuple[ObservedFlows, ...]) -> tuple[ObservedFlows, ...]:
+        years = [row.year for row in rows]
+        if len(set(years)) != len(years):
+            raise ValueError(f"expected one row per year, got years {years}")
+        return tuple(sorted(rows, key=lambda row: row.year))
 
 
 class InstitutionsDriver(_Block):
@@ -586,6 +758,12 @@ class Event(_Block):
     source: str = Field("", max_length=500, description="Where the fact comes from.")
     orientation: Unit | None = Field(
         None, description="For leadership_change: the new leader's orientation (0 hawk, 1 dove)."
+    )
+    camp: Camp | None = Field(None, description="For leadership_change: the new leader's camp.")
+    recorded_move: bool = Field(
+        False,
+        description="A move the governments made in history: applied only when both governments are scripted, "
+        "so an autonomous replay leaves the governments to decide for themselves.",
     )
     leader: str | None = Field(None, max_length=80, description="For leadership_change: name.")
     engagement: Unit | None = Field(None, description="For us_policy_shift: Washington's new target engagement.")

@@ -247,12 +247,17 @@ def test_three_teams_and_a_facilitator_play_two_turns(browser: Any, exercise: Ex
         playwright_sync.expect(page.locator("#briefing")).to_contain_text(f"{team.capitalize()} briefing")
         pages[team] = page
 
-    # A move outside Seoul's win-set is shown as unavailable, with why, and cannot be picked.
+    # A move outside Seoul's win-set can be picked and shows its approval cost; a ruled-out one cannot.
     seoul = pages["seoul"]
-    controls = seoul.locator("tr[data-move='impose_export_controls']")
-    playwright_sync.expect(controls).to_have_attribute("data-available", "false")
-    playwright_sync.expect(controls).to_contain_text("outside the domestic win-set")
-    playwright_sync.expect(controls.locator("input")).to_be_disabled()
+    outside = seoul.locator("tr[data-available='true']").filter(has_text="outside").first
+    playwright_sync.expect(outside.locator("td.cost")).to_contain_text(re.compile(r"\u2212\d+\.\d pp"))
+    playwright_sync.expect(outside.locator("input")).to_be_enabled()
+    summit_cost = seoul.locator("tr[data-move='summit'] td.cost")
+    playwright_sync.expect(summit_cost).to_have_text("none")
+    ruled_out = seoul.locator("tr[data-move='lift_export_controls']")
+    playwright_sync.expect(ruled_out).to_have_attribute("data-available", "false")
+    playwright_sync.expect(ruled_out).to_contain_text("nothing to lift")
+    playwright_sync.expect(ruled_out.locator("input")).to_be_disabled()
     start_relations = facilitator.locator("tr[data-outcome='relations_index'] td").nth(1).inner_text()
 
     # The facilitator adds an inject to turn 1.

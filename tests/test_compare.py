@@ -309,7 +309,8 @@ def real_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
             folder,
             "relapse",
             "events:\n  - {date: 2025-08, kind: export_controls, actor: tokyo}\n"
-            "  - {date: 2025-08, kind: court_ruling, actor: seoul, magnitude: 1.5}\n",
+            "  - {date: 2025-08, kind: court_ruling, actor: seoul, magnitude: 1.5}\n"
+            "levers:\n  tokyo: {forbidden_moves: [lift_export_controls]}\n",
         ),
     ]
     out = folder / "results"

@@ -131,20 +131,29 @@ def test_a_team_summit_the_climate_no_longer_allows_is_dropped_and_said_so(small
 
 # --------------------------------------------------------------------------------------------------
 # The game
-def test_choices_show_acceptance_and_the_win_set(small: Scenario) -> None:
+def test_choices_show_acceptance_the_win_set_and_the_approval_cost(small: Scenario) -> None:
     game = new_game(small)
     seoul = {c.name: c for c in game.choices(Team.SEOUL)}
     assert "remorse_statement" not in seoul  # Tokyo's move is not Seoul's to consider
     needed = game.required_share(Team.SEOUL)
     assert needed is not None
+    winset_cost = small.actors.seoul.winset_cost
     for choice in seoul.values():
         if choice.acceptance is not None and choice.acceptance == choice.acceptance:
             assert choice.in_win_set == (choice.acceptance >= needed)
+            assert choice.approval_cost == pytest.approx(winset_cost * max(0.0, needed - choice.acceptance))
     outside = [c for c in seoul.values() if not c.in_win_set and c.acceptance == c.acceptance]
     assert outside, "the baseline's hard-line moves should lie outside Seoul's win-set"
-    assert all("outside the domestic win-set" in (c.reason or "") for c in outside)
-    with pytest.raises(ExerciseError, match="unavailable: outside the domestic win-set"):
-        game.submit(Team.SEOUL, outside[0].name)
+    # Outside the win-set is not a veto: the move can be chosen, and is made at its cost.
+    assert all(c.available and (c.approval_cost or 0) > 0 for c in outside)
+    choice = game.submit(Team.SEOUL, outside[0].name)
+    assert choice.name == outside[0].name
+    before = game.model.governments[Side.SEOUL].approval
+    record = game.advance()
+    assert record.outcomes[Team.SEOUL].startswith("made, approval -")
+    assert "outside the win-set" in record.outcomes[Team.SEOUL]
+    assert game.model.governments[Side.SEOUL].last_cost > 0
+    assert before != game.model.governments[Side.SEOUL].approval
     with pytest.raises(ExerciseError, match="not a move seoul can make"):
         game.submit(Team.SEOUL, "remorse_statement")
 
@@ -177,24 +186,28 @@ def tight_tokyo(small: Scenario) -> tuple[Scenario, float]:
 
 
 def test_us_brokering_widens_a_team_capitals_win_set(small: Scenario) -> None:
-    """In a three-team game, Washington's broker is what lets Tokyo's team make a remorse statement."""
+    """In a three-team game, Washington's broker is what makes Tokyo's team's remorse statement free."""
     tight, acceptance = tight_tokyo(small)
     game = new_game(tight)
     assert game.required_share(Team.TOKYO) == pytest.approx(acceptance + 0.02)
-    with pytest.raises(ExerciseError, match="outside the domestic win-set"):
-        game.submit(Team.TOKYO, "remorse_statement")
+    statement = next(c for c in game.choices(Team.TOKYO) if c.name == "remorse_statement")
+    assert not statement.in_win_set and statement.approval_cost == pytest.approx(
+        tight.actors.tokyo.winset_cost * 0.02
+    )
     game.submit(Team.WASHINGTON, "broker")
     assert game.us_factor() == 2.0
     assert game.required_share(Team.TOKYO, cooperative=True) == pytest.approx(acceptance - 0.03)
-    game.submit(Team.TOKYO, "remorse_statement")  # now inside
+    statement = next(c for c in game.choices(Team.TOKYO) if c.name == "remorse_statement")
+    assert statement.in_win_set and statement.approval_cost == 0.0  # now inside: free
+    game.submit(Team.TOKYO, "remorse_statement")
     # Washington changes its mind after Tokyo chose: standing back narrows the win-set again, so the move,
-    # checked again when it is made, is blocked and Tokyo holds.
+    # reckoned again when it is made, costs approval.
     game.submit(Team.WASHINGTON, "stand_back")
     assert game.required_share(Team.TOKYO, cooperative=True) == pytest.approx(acceptance + 0.07)
     record = game.advance()
-    assert record.outcomes[Team.TOKYO].startswith("blocked: outside the domestic win-set")
-    assert not [m for m in game.moves_made(record) if m[1] == "tokyo"]
-    # The same game with broker kept: the statement is made.
+    assert record.outcomes[Team.TOKYO].startswith("made, approval -")
+    assert ("2025-07", "tokyo", "remorse_statement") in game.moves_made(record)
+    # The same game with broker kept: the statement is made at no cost.
     game = new_game(tight)
     game.submit(Team.WASHINGTON, "broker")
     game.submit(Team.TOKYO, "remorse_statement")
@@ -459,7 +472,8 @@ def test_a_choice_washington_narrowed_after_it_was_made_survives_a_restart(
     game.submit(Team.WASHINGTON, "broker")
     game.submit(Team.TOKYO, "remorse_statement")  # inside only while Washington brokers
     game.submit(Team.WASHINGTON, "stand_back")
-    assert not next(c for c in game.choices(Team.TOKYO) if c.name == "remorse_statement").available
+    statement = next(c for c in game.choices(Team.TOKYO) if c.name == "remorse_statement")
+    assert statement.available and not statement.in_win_set and (statement.approval_cost or 0) > 0
     save_state(tmp_path / "g.json", game)
     resumed, _ = load_state(tmp_path / "g.json")
     assert resumed.pending == game.pending == {Team.WASHINGTON: "stand_back", Team.TOKYO: "remorse_statement"}

@@ -99,12 +99,35 @@ def calm(small_baseline: Scenario) -> Scenario:
 
 
 def test_court_ruling_raises_salience_and_lowers_japanese_opinion(calm: Scenario) -> None:
-    _, control = run(calm)
+    unsettled = calm.with_values({"drivers.history.compensation_fund": False})
+    _, control = run(unsettled)
     _, shocked = run(
-        with_events(calm, {"date": "2025-09", "kind": "court_ruling", "actor": "seoul", "magnitude": 3.0})
+        with_events(unsettled, {"date": "2025-09", "kind": "court_ruling", "actor": "seoul", "magnitude": 3.0})
     )
     assert shocked.history_salience.iloc[2] > control.history_salience.iloc[2] + 0.3
     assert mean_after(shocked, "jp_favorability", 2) < mean_after(control, "jp_favorability", 2)
+
+
+def test_a_compensation_fund_absorbs_a_ruling(calm: Scenario) -> None:
+    """While the 2023 plan's fund pays the awards, a final ruling neither reopens the dispute nor weighs fully."""
+    ruling = {"date": "2025-09", "kind": "court_ruling", "actor": "seoul"}
+    covered, covered_frame = run(with_events(calm, ruling))
+    open_, open_frame = run(with_events(calm.with_values({"drivers.history.compensation_fund": False}), ruling))
+    assert not covered.history.dispute_open and open_.history.dispute_open
+    share = calm.drivers.history.covered_ruling_share
+    rise = calm.drivers.history.impacts.court_ruling.salience
+    before = covered_frame.history_salience.iloc[0]
+    assert covered_frame.history_salience.iloc[2] < open_frame.history_salience.iloc[2]
+    assert covered_frame.history_salience.iloc[2] == pytest.approx(
+        (before * (1 - calm.drivers.history.decay) + share * rise) * (1 - calm.drivers.history.decay), abs=0.02
+    )
+
+
+def test_a_lower_court_ruling_does_not_open_the_dispute(calm: Scenario) -> None:
+    unsettled = calm.with_values({"drivers.history.compensation_fund": False})
+    lower, _ = run(with_events(unsettled, {"date": "2025-09", "kind": "court_ruling", "magnitude": 0.5}))
+    final, _ = run(with_events(unsettled, {"date": "2025-09", "kind": "court_ruling", "magnitude": 1.0}))
+    assert not lower.history.dispute_open and final.history.dispute_open
 
 
 def test_export_controls_lower_trade_and_korean_opinion(calm: Scenario) -> None:
@@ -153,7 +176,8 @@ def test_missile_overflight_raises_threat_and_security_cooperation(calm: Scenari
 def test_pandemic_closes_exchange_and_costs_the_young(calm: Scenario) -> None:
     control, _ = run(calm)
     closed, _ = run(with_events(calm, {"date": "2025-08", "kind": "pandemic"}))
-    assert closed.exchange.visitors < 0.5 * control.exchange.visitors
+    assert closed.exchange.visitors["korea"] < 0.5 * control.exchange.visitors["korea"]
+    assert closed.exchange.visitors["japan"] < 0.5 * control.exchange.visitors["japan"]
     young = closed.publics["japan"].cohort == 0
     assert closed.publics["japan"].opinions[young].mean() < control.publics["japan"].opinions[young].mean()
 
@@ -211,17 +235,54 @@ def test_scheduled_leader_change_draws_a_successor(calm: Scenario) -> None:
 # The two-level game
 
 
-def test_moves_outside_the_win_set_are_blocked_with_a_reason(small_baseline: Scenario) -> None:
+def test_a_move_outside_the_win_set_is_open_and_costs_approval_in_proportion_to_the_shortfall(
+    small_baseline: Scenario,
+) -> None:
+    """The win-set is a cost, not a veto: a hostile public makes the compensation plan dear, not impossible."""
     model = RapprochementModel(small_baseline, rng=2)
     model.history.dispute_open = True
     korea = model.publics["korea"]
     korea.opinions = np.full(korea.size, 0.05)  # a uniformly hostile public
-    options = {o.move: o for o in model.governments[Side.SEOUL].options()}
-    assert options[Move.COMPENSATION_PLAN].blocked is not None
-    assert "win-set" in options[Move.COMPENSATION_PLAN].blocked
-    assert options[Move.HARDLINE_GESTURE].open
-    assert options[Move.HOLD].open
+    seoul = model.governments[Side.SEOUL]
+    options = {o.move: o for o in seoul.options()}
+    plan = options[Move.COMPENSATION_PLAN]
+    assert plan.open and plan.acceptance == 0.0
+    shortfall = seoul.required_share(Move.COMPENSATION_PLAN) - plan.acceptance
+    assert plan.approval_cost == pytest.approx(seoul.spec.winset_cost * shortfall)
+    assert options[Move.HARDLINE_GESTURE].open and options[Move.HARDLINE_GESTURE].approval_cost == 0.0
     assert "only tokyo" in (options[Move.REMORSE_STATEMENT].blocked or "")
+    # Made anyway, it costs its approval cost on top of the (negative) reception.
+    before = seoul.approval
+    model.enact(Side.SEOUL, Move.COMPENSATION_PLAN)
+    reception = seoul.spec.move_approval * (0.0 - 0.5)
+    assert seoul.approval == pytest.approx(before + reception - plan.approval_cost)
+    # In proportion to the shortfall: each further tenth of the public short costs winset_cost / 10.
+    seoul.approval = 0.5
+    needed = seoul.required_share(Move.COMPENSATION_PLAN)
+    costs = [seoul.approval_cost(Move.COMPENSATION_PLAN, needed - gap) for gap in (0.1, 0.2, 0.4)]
+    assert costs == pytest.approx([seoul.spec.winset_cost * gap for gap in (0.1, 0.2, 0.4)])
+
+
+def test_a_thin_approval_buffer_makes_an_unpopular_move_less_attractive(small_baseline: Scenario) -> None:
+    model = RapprochementModel(small_baseline, rng=2)
+    seoul = model.governments[Side.SEOUL]
+    seoul.approval = 0.6
+    comfortable = seoul.utility(Move.COMPENSATION_PLAN, 0.2)
+    popular_cost = seoul.approval_cost(Move.COMPENSATION_PLAN, 0.2)
+    seoul.approval = 0.2
+    assert seoul.utility(Move.COMPENSATION_PLAN, 0.2) < comfortable
+    assert seoul.approval_cost(Move.COMPENSATION_PLAN, 0.2) > popular_cost
+    # Inside the win-set there is no cost, whatever the buffer.
+    assert seoul.approval_cost(Move.COMPENSATION_PLAN, 0.95) == 0.0
+
+
+def test_a_convinced_leader_values_a_move_more(small_baseline: Scenario) -> None:
+    model = RapprochementModel(small_baseline, rng=2)
+    seoul = model.governments[Side.SEOUL]
+    seoul.orientation = 0.2
+    hawk = seoul.utility(Move.COMPENSATION_PLAN, 0.3)
+    seoul.orientation = 0.9
+    assert seoul.utility(Move.COMPENSATION_PLAN, 0.3) > hawk
 
 
 def test_a_popular_government_has_a_wider_win_set(small_baseline: Scenario) -> None:
@@ -254,7 +315,7 @@ def test_decision_rules() -> None:
     options = [
         MoveOption(Move.HOLD, 1.0, None, 0.0),
         MoveOption(Move.SUMMIT, 0.9, None, 0.4),
-        MoveOption(Move.END_GSOMIA, 0.9, "outside the domestic win-set", float("nan")),
+        MoveOption(Move.END_GSOMIA, 0.9, "GSOMIA is not in force", float("nan")),
         MoveOption(Move.JOINT_STATEMENT, 0.9, None, 0.1),
     ]
     rng = np.random.default_rng(0)
@@ -361,7 +422,9 @@ def test_only_the_filer_can_drop_a_wto_case(calm: Scenario) -> None:
 
 
 def test_a_random_court_ruling_reopens_the_compensation_dispute(calm: Scenario) -> None:
-    scenario = calm.with_values({"drivers.history.court_ruling_rate": 5.0})
+    scenario = calm.with_values(
+        {"drivers.history.court_ruling_rate": 5.0, "drivers.history.compensation_fund": False}
+    )
     model = RapprochementModel(scenario, rng=1)
     assert not model.history.dispute_open
     model.step()
@@ -383,11 +446,16 @@ def test_batched_acceptances_equal_the_direct_count(small_baseline: Scenario) ->
     batched = public.acceptances(conciliations, 0.4)
     scale, k = public.dynamics.acceptance_scale, public.dynamics.nationalist_voice * 0.9
     weight = 1 + k * public.nationalism
+    # A citizen meets their own leader's move camp_loyalty x partisanship of the way; the other camp stands back.
+    own = public.camp == (1 if public.leader.camp == "conservative" else 0)
+    loyalty = (
+        public.dynamics.camp_loyalty * public.partisanship * np.where(own, 1.0, -public.dynamics.polarisation)
+    )
     for c in conciliations:
         if c > 0:
-            accepts = public.opinions >= scale * c
+            accepts = public.opinions + loyalty >= scale * c
         elif c < 0:
-            accepts = public.opinions <= 1 + scale * c
+            accepts = public.opinions - loyalty <= 1 + scale * c
         else:
             accepts = np.ones(public.size, dtype=bool)
         assert batched[c] == pytest.approx(weight[accepts].sum() / weight.sum(), rel=1e-12), c
@@ -396,5 +464,6 @@ def test_batched_acceptances_equal_the_direct_count(small_baseline: Scenario) ->
     public.opinions = np.array([low, low, high, high])
     public.nationalism = np.zeros(4)
     public._nationalism_total = 0.0
+    public._loyalty = None
     shares = public.acceptances([0.2, -0.5], 0.0)
     assert shares[0.2] == 1.0 and shares[-0.5] == 1.0

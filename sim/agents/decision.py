@@ -22,16 +22,19 @@ class MoveOption(NamedTuple):
 
     Attributes:
         move: the move.
-        acceptance: voice-weighted share of the own public that would accept it (NaN when the move is blocked
-            for a reason other than the win-set, so acceptance was not measured).
-        blocked: why the move is not open (outside the win-set, state, cooldown, ruled out), or None.
-        utility: expected utility relative to doing nothing (meaningful only when open).
+        acceptance: voice-weighted share of the own public that would accept it (NaN when the move is ruled
+            out, so acceptance was not measured).
+        blocked: why the move is not open (who may make it, state, cooldown, levers), or None. Being outside
+            the win-set does not block a move: it costs approval.
+        utility: expected utility relative to doing nothing, approval cost included (meaningful only when open).
+        approval_cost: approval the move would cost if made now (0 inside the win-set; NaN when ruled out).
     """
 
     move: Move
     acceptance: float
     blocked: str | None
     utility: float
+    approval_cost: float = 0.0
 
     @property
     def open(self) -> bool:

@@ -5,24 +5,35 @@ Each government weighs every move by expected utility relative to doing nothing:
     U(m) = security_value * threat * security(m) + economic_value * interdependence * trade(m)
          + us_pressure * (c + 2 * security(m)) + orientation_weight * (2 * orientation - 1) * c
          - nationalist_weight * nationalist_pressure * c
-         - grievance_weight * salience * (1 + dispute_open) * c + reciprocity * partner_memory * c
-         + cooperation_priority * c - domestic_weight * (1 - acceptance(m))
+         - grievance_weight * salience * (dispute_grievance_multiplier if dispute open else 1) * c
+         + reciprocity * partner_memory * c + cooperation_priority * c
+         - domestic_weight * (1 - acceptance(m))
+         - capital_weight * approval_cost(m) / max(approval - approval_floor, 0.01)
          - 2 * institutional_restraint * max(0, -c) - action_cost
 
-where c is the move's conciliation. A move is open only if the voice-weighted share of the government's own
-public that accepts it reaches ``win_set_share - approval_slack * (approval - 0.5)``: a popular leader has room
-to lead, an unpopular one must follow (Putnam 1988). The decision rule (``sim.agents.decision``) then picks one
-open move. Leaders change on the scenario's calendar or by inject; institutions pull a successor's orientation
-toward the predecessor's.
+where c is the move's conciliation. **The domestic win-set is a cost, not a veto** (Putnam 1988, with the
+ratification made a price rather than a gate): a move that the voice-weighted share of the public accepting it
+leaves below ``needed = win_set_share - approval_slack * (approval - 0.5)`` costs
+``approval_cost = winset_cost * (needed - acceptance)`` of approval when it is made. A leader weighs that cost
+against its conviction (the orientation term) and the stakes (threat, economic loss, US pressure), and a cost
+weighs more the thinner the approval buffer above ``approval_floor``: a popular leader has room to lead, an
+unpopular one must follow, and a convinced leader may move ahead of a public that opposes the move, as Yoon did
+with the March 2023 compensation plan (opposed 59 % to 35 %, Gallup Korea; sim/data/patterns.csv). A narrower
+win-set makes conciliation dearer, which is still leverage at the table: a joint move (summit, statement) happens
+only if the partner's government joins, and it joins freely inside its win-set but outside it only when its own
+weighing says the cost is worth paying. The decision rule (``sim.agents.decision``) then picks one move. Leaders
+change on the scenario's calendar or by inject; institutions pull a successor's orientation toward the
+predecessor's, and the public hears the new leader's cues (``sim.agents.public``).
 
 In a class exercise a team may play the government (``team_controlled``): its move for a turn, set with
 ``impose``, replaces the government's own choice in the turn's first month, and the government makes no other
-move in that turn (not even a regular summit of its levers). The move is checked again when it is made (the
-turn's injects and events come first and may have ruled it out); a blocked move is not made and the government
-holds. A team-played government never weighs utilities, so US brokering reaches it through its win-set instead:
-a cooperative move needs ``US_PRESSURE_SHARE x (brokering factor - 1)`` less of the public (``broker``: 5 points
-less; ``stand_back``: 5 points more), the room an ally's visible pressure gives a leader at home. Without a team
-nothing of this is used.
+move in that turn (not even a regular summit of its levers). A team may choose a move outside its win-set and
+pays its approval cost (shown before it submits). The move is checked again when it is made (the turn's injects
+and events come first and may have ruled it out); a ruled-out move is not made and the government holds. A
+team-played government never weighs utilities, so US brokering reaches it through its win-set instead: a
+cooperative move needs ``US_PRESSURE_SHARE x (brokering factor - 1)`` less of the public (``broker``: 5 points
+less; ``stand_back``: 5 points more), the room an ally's visible pressure gives a leader at home. It joins a
+partner's joint move only inside its win-set. Without a team nothing of this is used.
 """
 
 from __future__ import annotations
@@ -32,8 +43,9 @@ from typing import TYPE_CHECKING
 import mesa
 
 from sim.agents.decision import MoveOption, make_rule
+from sim.agents.public import Leader
 from sim.moves import Move, Side
-from sim.scenario import Government, GovernmentLevers, months_between
+from sim.scenario import Camp, Government, GovernmentLevers, months_between
 
 if TYPE_CHECKING:
     from sim.agents.public import PublicOpinion
@@ -56,13 +68,16 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         self.rule = make_rule(spec)
         self.leader = spec.leader
         self.orientation = spec.orientation
+        self.camp = spec.camp
         self.approval = spec.approval
         self.partner_memory = 0.0
         self.last_used: dict[Move, int] = {}
         self.last_acceptance = 1.0
+        self.last_cost = 0.0
         self.team_controlled = False
         self.imposed: Move | None = None
-        #: What became of the last imposed move: ``made``, ``held``, ``blocked: why`` or ``rebuffed: why``.
+        #: What became of the last imposed move: ``made``, ``held``, ``blocked: why`` or ``rebuffed: why``
+        #: (with ``, approval -x pp`` when it was made outside the win-set).
         self.team_outcome: str | None = None
         # Reasons that never change in a run (who may make a move, what the levers forbid), worked out once:
         # the options are weighed most months, and these checks came first for every move.
@@ -97,24 +112,35 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         """Voice-weighted share of this government's public that would accept ``move`` now."""
         return self.public.acceptance(self.model.moves[move].conciliation, self.model.history.salience)
 
-    def accepts(self, move: Move) -> bool:
-        """Whether this government's public would let it join a move the partner proposes."""
-        return self.acceptance_of(move) >= (self.required_share(move))
+    def approval_cost(self, move: Move, acceptance: float, us_factor: float | None = None) -> float:
+        """Approval a move costs when made: ``winset_cost`` per share of the public it falls short of the
+        win-set (0 inside it)."""
+        return self.spec.winset_cost * max(0.0, self.required_share(move, us_factor) - acceptance)
 
-    def _blocked(self, move: Move, acceptance: float) -> str | None:
-        """Why a move is not open (``_ruled_out`` or outside the win-set), or None."""
-        return self._ruled_out(move) or self._outside_win_set(acceptance, move)
+    def _inside_win_set(self, move: Move) -> bool:
+        return self.acceptance_of(move) >= self.required_share(move)
 
-    def _outside_win_set(self, acceptance: float, move: Move, us_factor: float | None = None) -> str | None:
-        needed = self.required_share(move, us_factor)
-        if acceptance < needed:
-            return (
-                f"outside the domestic win-set: {acceptance:.0%} of the public would accept, {needed:.0%} needed"
-            )
-        return None
+    @property
+    def buffer(self) -> float:
+        """Approval above ``approval_floor`` (at least 0.01): the political capital a leader can spend."""
+        return max(self.approval - self.spec.approval_floor, 0.01)
+
+    def consents(self, move: Move) -> bool:
+        """Whether this government joins a joint move the partner proposes.
+
+        Inside its win-set it joins; outside it, a government the model plays joins when its own weighing says
+        the move is worth its approval cost (the utility of making it, less the fixed cost of taking the
+        initiative, is positive), and a team-played government does not (its team chose no such move).
+        """
+        acceptance = self.acceptance_of(move)
+        if acceptance >= self.required_share(move):
+            return True
+        if self.team_controlled:
+            return False
+        return self._utility(move, acceptance, self._stakes()) + self.spec.action_cost > 0.0
 
     def _ruled_out(self, move: Move) -> str | None:
-        """Why a move is not open for reasons other than the win-set (actor, levers, state, cooldown)."""
+        """Why a move is not open (who may make it, levers, the bilateral state, cooldown), or None."""
         reason = self._fixed_blocks.get(move)
         if reason is not None:
             return reason
@@ -170,15 +196,16 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
             + reciprocity * c
             + self.levers.cooperation_priority * c
             - s.domestic_weight * (1.0 - acceptance)
+            - s.capital_weight * self.approval_cost(move, acceptance) / self.buffer
             - 2.0 * self.model.institutions.restraint * max(0.0, -c)
             - s.action_cost
         )
 
     def options(self, us_factor: float | None = None) -> list[MoveOption]:
-        """Every move with its acceptance at home, why it is blocked (if it is) and its utility.
+        """Every move with its acceptance at home, why it is ruled out (if it is), its approval cost and utility.
 
-        Acceptance is measured only for moves that nothing else rules out (it is NaN for the others): it is
-        the one check that reads every citizen, and the model weighs options every month it takes initiative.
+        Acceptance is measured only for moves that nothing rules out (it is NaN for the others): it is the one
+        check that reads every citizen, and the model weighs options every month it takes initiative.
         ``us_factor`` weighs a team-played government's win-set under a coming US action (``required_share``).
         """
         ruled_out = {move: None if move is Move.HOLD else self._ruled_out(move) for move in Move}
@@ -190,12 +217,11 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         result = []
         for move, blocked in ruled_out.items():
             if blocked is not None:
-                result.append(MoveOption(move, float("nan"), blocked, float("nan")))
+                result.append(MoveOption(move, float("nan"), blocked, float("nan"), float("nan")))
                 continue
             acceptance = acceptance_by_c[self.model.moves[move].conciliation]
-            blocked = None if move is Move.HOLD else self._outside_win_set(acceptance, move, us_factor)
-            utility = self._utility(move, acceptance, stakes) if blocked is None else float("nan")
-            result.append(MoveOption(move, acceptance, blocked, utility))
+            cost = 0.0 if move is Move.HOLD else self.approval_cost(move, acceptance, us_factor)
+            result.append(MoveOption(move, acceptance, None, self._utility(move, acceptance, stakes), cost))
         return result
 
     def decide(self) -> Move:
@@ -215,25 +241,22 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
             if reason is not None:
                 self.team_outcome = f"blocked: {reason}"
                 return Move.HOLD
-            self.team_outcome = "made"
+            self.team_outcome = "made"  # completed with its approval cost by ``record``
             return move
         every = self.levers.summit_every_months
-        if every is not None and self.model.month - self.last_used.get(Move.SUMMIT, -every) >= every:
-            # Acceptance reads every citizen: measured only in the months a regular summit is due.
-            acceptance = self.acceptance_of(Move.SUMMIT)
-            if self._blocked(Move.SUMMIT, acceptance) is None:
-                return Move.SUMMIT
+        due = every is not None and self.model.month - self.last_used.get(Move.SUMMIT, -every) >= every
+        # A commitment kept while it costs nothing at home (outside the win-set the rule weighs it as any move).
+        # Acceptance reads every citizen: measured only in the months a regular summit is due.
+        if due and self._ruled_out(Move.SUMMIT) is None and self._inside_win_set(Move.SUMMIT):
+            return Move.SUMMIT
         if not self.rule.autonomous or self.model.rng.random() >= self.spec.initiative:
             return Move.HOLD
         return self.rule.choose(self.options(), self.model.rng)
 
     def team_check(self, move: Move) -> str | None:
-        """Why a team's move cannot be made now (ruled out or outside the win-set), or None; draws nothing."""
-        reason = self._ruled_out(move)
-        if reason is not None:
-            return reason
-        acceptance = self.acceptance_of(move)
-        return self._outside_win_set(acceptance, move)
+        """Why a team's move cannot be made now (ruled out), or None; draws nothing. A move outside the win-set
+        can be made: it costs approval (``approval_cost``)."""
+        return self._ruled_out(move)
 
     def impose(self, move: Move) -> None:
         """Make ``move`` this government's next choice (a team's move for the turn)."""
@@ -245,45 +268,69 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         self.team_outcome = None
 
     def rebuffed(self, move: Move) -> None:
-        """Note that the partner's public rebuffed a team's joint move (the model calls it for any government)."""
+        """Note that the partner's government declined a team's joint move (the model calls it for any
+        government)."""
         if self.team_controlled:
             partner = self.model.governments[self.side.partner]
             acceptance = partner.acceptance_of(move)
             self.team_outcome = (
                 f"rebuffed: {acceptance:.0%} of the {self.side.partner} public would accept, "
-                f"{partner.required_share(move):.0%} needed"
+                f"{partner.required_share(move):.0%} needed, and the {self.side.partner} government would not "
+                "pay the approval cost"
             )
 
     def record(self, move: Move) -> None:
-        """Remember a move made (for cooldowns) and its reception at home."""
+        """Remember a move made (for cooldowns) and its reception at home: approval moves with the share
+        accepting it and pays the cost of any shortfall from the win-set."""
         self.last_used[move] = self.model.month
         self.last_acceptance = self.acceptance_of(move)
-        self.approval = min(
-            0.95, max(0.05, self.approval + self.spec.move_approval * (self.last_acceptance - 0.5))
-        )
+        cost = self.approval_cost(move, self.last_acceptance)
+        change = self.spec.move_approval * (self.last_acceptance - 0.5) - cost
+        self.approval = min(0.95, max(0.05, self.approval + change))
+        self.last_cost = cost
+        if self.team_controlled and self.team_outcome == "made" and cost > 0:
+            self.team_outcome = f"made, approval -{100 * cost:.1f} pp (outside the win-set)"
 
     def hear(self, conciliation: float) -> None:
         """Register a move by the partner (reciprocity memory)."""
         self.partner_memory += conciliation
 
     def change_leader(
-        self, orientation: float | None = None, leader: str | None = None, *, scheduled: bool = False
+        self,
+        orientation: float | None = None,
+        leader: str | None = None,
+        *,
+        camp: Camp | None = None,
+        scheduled: bool = False,
     ) -> None:
-        """Install a new leader: drawn (or given) orientation, pulled toward the predecessor by institutions.
+        """Install a new leader: drawn (or given) orientation, pulled toward the predecessor by institutions, and
+        camp; the public hears the new leader's cues from now on.
 
         Only a scheduled change moves the calendar on by ``term_months``; an injected change (a resignation,
-        a party vote) leaves the next scheduled date where the scenario put it.
+        a party vote) leaves the next scheduled date where the scenario put it. An injected change without a
+        camp keeps the predecessor's.
         """
+        successor = self.spec.successor
         if orientation is None:
-            draw = self.spec.successor.mean + self.spec.successor.sd * self.model.rng.standard_normal()
+            draw = successor.mean + successor.sd * self.model.rng.standard_normal()
             restraint = self.model.institutions.restraint
             orientation = restraint * self.orientation + (1.0 - restraint) * draw
+        if camp is None and scheduled:
+            conservative = self.model.rng.random() < successor.conservative_probability
+            camp = Camp.CONSERVATIVE if conservative else Camp.PROGRESSIVE
         self.orientation = min(1.0, max(0.0, orientation))
+        self.camp = camp if camp is not None else self.camp
         self.leader = leader if leader is not None else f"successor of {self.leader or self.side}"
         self.approval = self.spec.honeymoon_approval
         self.partner_memory = 0.0
         if scheduled:
             self.next_change = self.model.month + self.spec.term_months
+        self.public.follow(self.stance)
+
+    @property
+    def stance(self) -> Leader:
+        """The leader in office as its public hears it: camp and orientation."""
+        return Leader(self.camp, self.orientation)
 
     def end_month(self) -> None:
         """Approval drifts to its baseline and suffers the economic cost of trade restrictions."""

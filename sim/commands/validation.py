@@ -48,6 +48,7 @@ from sim.validation.calibrate import (
 from sim.validation.observe import DEFAULT_POLLS, ObservationSettings, PollDataError, read_polls
 
 HISTORICAL = Path("scenarios/historical_2013_2025.yaml")
+AUTONOMOUS = Path("scenarios/historical_autonomous.yaml")
 BACKTEST_KIND = "backtest"
 
 
@@ -94,6 +95,33 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     back.add_argument("--out", type=Path, default=Path("results"), help="results folder (default results/)")
     back.add_argument("--force", action="store_true", help="replace an earlier backtest in the same folder")
     back.add_argument("--no-plots", action="store_true", help="skip the figures")
+
+    replay = sub.add_parser(
+        "replay",
+        help="the autonomous replay: do the model's governments make the record's moves? and the secondary "
+        "patterns of the scripted replay",
+    )
+    replay.add_argument(
+        "scenario",
+        nargs="?",
+        type=Path,
+        default=AUTONOMOUS,
+        help=f"the autonomous replay (default {AUTONOMOUS}); its scripted counterpart is --scripted",
+    )
+    replay.add_argument(
+        "--scripted", type=Path, default=HISTORICAL, help=f"the scripted replay (default {HISTORICAL})"
+    )
+    replay.add_argument("--runs", type=positive_int, default=100, help="replications of each replay (default 100)")
+    replay.add_argument(
+        "--window", type=positive_int, default=6, help="months either side of a recorded move (default 6)"
+    )
+    replay.add_argument("--seed", type=seed_value, default=1, help="root seed (default 1)")
+    replay.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
+    replay.add_argument("--out", type=Path, default=Path("results"), help="results folder (default results/)")
+    replay.add_argument("--force", action="store_true", help="replace an earlier replay in the same folder")
+    replay.add_argument("--no-plots", action="store_true", help="skip the figure")
+    set_option(replay)
+    replay.set_defaults(handler=_cmd_replay)
     back.set_defaults(handler=_cmd_backtest)
 
 
@@ -133,6 +161,25 @@ def _fit_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
         default=MAX_EVALUATIONS,
         help=f"budget of objective evaluations{what}, Jacobians included (default {MAX_EVALUATIONS})",
     )
+    parser.add_argument(
+        f"--{prefix}discrepancy",
+        type=non_negative_float,
+        default=CalibrationSettings.discrepancy_pp,
+        metavar="PP",
+        help=f"error (pp) the prior weighs each point as{what}: each parameter's judgement start is a prior with "
+        f"sd a quarter of its range; 0 fits by plain least squares (default {CalibrationSettings.discrepancy_pp})",
+    )
+
+
+def non_negative_float(text: str) -> float:
+    """A number >= 0 for an option (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
 
 
 def _load(args: argparse.Namespace) -> tuple[Path, Scenario, pd.DataFrame]:
@@ -176,6 +223,7 @@ def _settings(args: argparse.Namespace, prefix: str = "") -> CalibrationSettings
         max_evaluations=getattr(args, f"{prefix}max_evaluations"),
         train_until=args.train_until,
         citizens=getattr(args, f"{prefix}citizens"),
+        discrepancy_pp=getattr(args, f"{prefix}discrepancy"),
     )
 
 
@@ -324,6 +372,9 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     }
     _write_backtest(out_dir, result, manifest, document, scenario, args)
     print(result.metrics.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    if not result.skill.empty:
+        print("\nout of sample, beside the naive forecasts (skill = 1 - RMSE_model / RMSE_naive):")
+        print(result.skill.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"{scenario.meta.name}: {args.runs} runs in {seconds:.1f} s -> {out_dir}/")
     return 0
 
@@ -359,6 +410,8 @@ def _write_backtest(
     with fresh_folder(out_dir, force=args.force, about={"command": "backtest"}, checked=True) as staging:
         result.fit.to_csv(staging / "fit.csv", index=False, float_format="%.3f")
         result.metrics.to_csv(staging / "metrics.csv", index=False, float_format="%.4f")
+        if not result.skill.empty:
+            result.skill.to_csv(staging / "skill.csv", index=False, float_format="%.4f")
         result.runs.to_csv(staging / "runs.csv", index=False, float_format="%.3f")
         (staging / "calibration.yaml").write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n")
@@ -370,3 +423,61 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    """Run the autonomous and the scripted replay on the same seeds; write the move table, the secondary
+    patterns and the median paths beside the polls."""
+    from sim.analysis.common import AnalysisError, check_fresh
+    from sim.validation.observe import DEFAULT_POLLS as polls_path
+    from sim.validation.patterns import check_patterns
+    from sim.validation.replay import median_paths, move_table, paths_figure, run_replay
+
+    [(auto_path, autonomous), (scripted_path, scripted)] = load_all([args.scenario, args.scripted], args.overrides)
+    if not any(g.decision_rule != "scripted" for g in (autonomous.actors.seoul, autonomous.actors.tokyo)):
+        raise UsageError(f"{auto_path}: both governments are scripted; the replay needs one that decides itself")
+    out_dir = args.out / f"replay_{autonomous.meta.name}"
+    try:
+        check_fresh(out_dir, force=args.force)
+    except AnalysisError as exc:
+        raise UsageError(str(exc)) from None
+    threshold = float(document_values(read_document(CALIBRATED_FILE)).get("observe.affinity_threshold", 0.6))
+    workers = args.workers or default_workers()
+    started = time.perf_counter()
+    with make_executor(workers) as executor:
+        auto_runs = run_replay(autonomous, args.runs, args.seed, executor)
+        scripted_runs = run_replay(scripted, args.runs, args.seed, executor)
+        patterns = check_patterns(scripted, args.runs, args.seed, executor, affinity_threshold=threshold)
+    moves = move_table(autonomous, auto_runs, args.window)
+    paths = pd.concat(
+        [median_paths(autonomous, auto_runs, "autonomous"), median_paths(scripted, scripted_runs, "scripted")]
+    )
+    seconds = time.perf_counter() - started
+    about = {
+        "command": "replay",
+        "autonomous": str(auto_path),
+        "scripted": str(scripted_path),
+        "runs": args.runs,
+        "root_seed": args.seed,
+        "window_months": args.window,
+        "scenario_hashes": {"autonomous": autonomous.digest(), "scripted": scripted.digest()},
+        "wall_time_s": round(seconds, 1),
+        "versions": versions(),
+    }
+    with fresh_folder(out_dir, force=args.force, about=about, checked=True) as staging:
+        moves.to_csv(staging / "moves.csv", index=False, float_format="%.3f")
+        patterns.to_csv(staging / "patterns.csv", index=False, float_format="%.2f")
+        paths.to_csv(staging / "paths.csv", index=False, float_format="%.3f")
+        if not args.no_plots:
+            (staging / "plots").mkdir()
+            figure = paths_figure(paths, read_polls(polls_path), events=key_events(scripted))
+            figure.savefig(staging / "plots" / "paths.png")
+    print(moves[["move", "share_within_window", "share_ever", "median_offset_months"]].to_string(index=False))
+    print()
+    print(
+        patterns[["pattern", "published", "band_low", "band_high", "model_median", "in_band"]].to_string(
+            index=False, float_format=lambda v: f"{v:.1f}"
+        )
+    )
+    print(f"replays of {args.runs} runs each in {seconds:.1f} s -> {out_dir}/")
+    return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.moves import Move
 from sim.scenario import EventKind, HistoryDriver, HistoryImpact
 
 #: The incidents whose impacts a scenario's ``drivers.history.impacts`` gives (who is offended by what).
@@ -23,6 +24,10 @@ HISTORY_KINDS: tuple[EventKind, ...] = (
 )
 
 
+#: Moves that change the state of the history dispute (the rest of their effects are the move table's).
+HISTORY_MOVES = frozenset({Move.COMPENSATION_PLAN, Move.REPUDIATE_SETTLEMENT, Move.REMORSE_STATEMENT})
+
+
 class HistoryDisputes:
     """The history-salience stock, the open-dispute flag and the random incident processes."""
 
@@ -31,16 +36,37 @@ class HistoryDisputes:
         self.spec = spec
         self.salience = spec.salience
         self.dispute_open = spec.dispute_open
+        self.compensation_fund = spec.compensation_fund
+        self.agreement_in_force = spec.agreement_in_force
         # The rates take two values in a run (dispute open or settled): kept as arrays for the monthly draw.
         self._kinds = tuple(self.rates())
         self._rate_arrays = {
             is_open: np.array(list(self.rates(dispute_open=is_open).values())) for is_open in (False, True)
         }
 
+    @property
+    def settlement_in_force(self) -> bool:
+        """Whether a settlement exists that Seoul could repudiate (an agreement, or a compensation fund)."""
+        return self.agreement_in_force or self.compensation_fund
+
     def impact(self, kind: EventKind) -> HistoryImpact:
         """Salience and public shocks of one incident of ``kind`` (a kind of :data:`HISTORY_KINDS`)."""
         impact: HistoryImpact = getattr(self.spec.impacts, kind.value)
         return impact
+
+    def apply(self, move: Move) -> None:
+        """A history move's change of state: a compensation plan settles the dispute and sets up its fund; a
+        remorse statement (the 2015 agreement) puts an agreement in force; a repudiation undoes both and opens
+        the dispute."""
+        if move is Move.COMPENSATION_PLAN:
+            self.dispute_open = False
+            self.compensation_fund = True
+        elif move is Move.REPUDIATE_SETTLEMENT:
+            self.dispute_open = True
+            self.compensation_fund = False
+            self.agreement_in_force = False
+        elif move is Move.REMORSE_STATEMENT:
+            self.agreement_in_force = True
 
     def rates(self, *, dispute_open: bool | None = None) -> dict[EventKind, float]:
         """Monthly Poisson rates of the random incidents in the current state (or with ``dispute_open``)."""

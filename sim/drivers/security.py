@@ -28,6 +28,7 @@ class SecurityEnvironment:
         self.notice_months_left = 0
         self.notice_given_this_month = False
         self.cooperation = spec.cooperation
+        self._recorded = {row.year: row.launch_events for row in spec.observed_launches}
         # Normalised once, so the target stays within 0-1 whatever weights a scenario gives.
         weights = spec.target_weights.model_dump()
         total = sum(weights.values())
@@ -44,9 +45,12 @@ class SecurityEnvironment:
         w = self.spec.china_weight
         return (1.0 - w) * self.nk_threat + w * self.china
 
-    def draw_provocations(self, rng: np.random.Generator) -> int:
-        """This month's launch events; each adds to the threat stock."""
-        n = int(rng.poisson(self.spec.nk_provocation_rate))
+    def draw_provocations(self, rng: np.random.Generator, year: int) -> int:
+        """This month's launch events (at the year's recorded rate, if the scenario records it); each adds to
+        the threat stock."""
+        recorded = self._recorded.get(year)
+        rate = self.spec.nk_provocation_rate if recorded is None else recorded / 12.0
+        n = int(rng.poisson(rate))
         self.provoke(n)
         return n
 

@@ -3,7 +3,7 @@
 Each capital holds its own regime (export controls, the other side on or off its white list); Seoul or Tokyo
 may file a WTO case. ``trade_normalization`` is one minus the weighted restrictions, so 1 is the pre-2019 and
 post-2023 state. A Korean boycott (the 2019 'No Japan' campaign) grows while Japan restricts trade and Korean
-nationalist pressure exceeds a threshold, and fades otherwise (the essay's trade section; beer imports -97 %
+nationalist pressure exceeds a threshold, and fatigue wears it down (the essay's trade section; beer imports -97 %
 and visitors -65 % y/y in late 2019, rows of sim/data/events_2015_2025.csv).
 """
 
@@ -78,13 +78,21 @@ class TradeRegime:
         self.boycott = min(1.0, max(self.boycott, intensity))
 
     def update(self, korean_pressure: float) -> None:
-        """Grow the boycott while Japan restricts and pressure is high; let it fade otherwise."""
+        """Grow the boycott while Japan restricts and pressure is high; fatigue wears it down every month.
+
+        ``B' = B + growth * excess * (1 - B) - decay * B`` (growth only while Japan restricts and Korean
+        nationalist pressure exceeds the threshold), so a boycott settles where mobilisation and fatigue balance
+        and fades as pressure eases even while the measures stay: the 2019 'No Japan' campaign had waned by 2022
+        although Japan's controls lasted until March 2023.
+        """
         s = self.spec
         excess = korean_pressure - s.boycott_threshold
-        if self.restricted_by(Side.TOKYO) and excess > 0:
-            self.boycott = min(1.0, self.boycott + s.boycott_growth * excess * (1.0 - self.boycott))
-        else:
-            self.boycott *= 1.0 - s.boycott_decay
+        growth = (
+            s.boycott_growth * excess * (1.0 - self.boycott)
+            if self.restricted_by(Side.TOKYO) and excess > 0
+            else 0.0
+        )
+        self.boycott = min(1.0, max(0.0, self.boycott + growth - s.boycott_decay * self.boycott))
 
     @property
     def normalization(self) -> float:

@@ -1,15 +1,16 @@
 """A class exercise: teams play Seoul, Tokyo and Washington turn by turn, and the model adjudicates.
 
-A game is one run of a scenario, cut into turns of ``turn_months`` months. Before each turn every team picks a
-move for its capital (Seoul and Tokyo: a ``Move`` inside their domestic win-set; Washington: a
-``WashingtonAction``) and the facilitator may add injects. ``advance`` then plays the turn: the injects happen in
-the turn's first month, each team's move is made in that month in place of the government's own choice (the
-government makes no other move in the turn), and the actors no team plays follow the model's own rules. A team
-that has not chosen holds (Washington: ``steady``). Each move is checked again when it is made, after the month's
-injects and events (an inject may have made it already, or moved it out of the win-set): a blocked move is not
-made, and the turn's record says what became of every team move (``TurnRecord.outcomes``). Washington's team
-reaches a team-played capital through its win-set (``sim.agents.government.US_PRESSURE_SHARE``); the capitals'
-choices are weighed under Washington's choice so far (``Game.us_factor``).
+A game is one run of a scenario, cut into turns of ``turn_months`` months. Before each turn every team picks a move
+for its capital (Seoul and Tokyo: a ``Move``, which outside their domestic win-set costs approval in proportion to
+the shortfall; Washington: a ``WashingtonAction``) and the facilitator may add injects. ``advance`` then plays the
+turn: the injects happen in the turn's first month, each team's move is made in that month in place of the
+government's own choice (the government makes no other move in the turn), and the actors no team plays follow the
+model's own rules. A team that has not chosen holds (Washington: ``steady``). Each move is checked again when it is
+made, after the month's injects and events (an inject may have made it already): a ruled-out move is not made, a
+move outside the win-set is made at its approval cost, and the turn's record says what became of every team move
+(``TurnRecord.outcomes``). Washington's team reaches a team-played capital through its win-set
+(``sim.agents.government.US_PRESSURE_SHARE``); the capitals' choices are weighed under Washington's choice so far
+(``Game.us_factor``).
 
 The game is replication 0 of a batch with the game's seed as root seed (``sim.runner.run_seeds``: its sampled
 parameters and model seed); the debrief's simulated futures start from exactly the same state and parameters
@@ -69,7 +70,7 @@ WASHINGTON_EFFECTS: dict[WashingtonAction, str] = {
 
 
 class ExerciseError(ValueError):
-    """An action the game refuses (a move outside the win-set, a bad inject, a turn after the last)."""
+    """An action the game refuses (a move ruled out, a bad inject, a turn after the last)."""
 
 
 def label(name: str) -> str:
@@ -93,6 +94,8 @@ class Choice:
         in_win_set: whether that share reaches what the government needs.
         reason: why the move is unavailable, or None.
         effect: what the move does, where the page explains it (Washington's actions).
+        approval_cost: the approval (0-1) the move would cost if made now: 0 inside the win-set, more the
+            further outside (None for Washington, NaN when ruled out).
     """
 
     name: str
@@ -100,6 +103,7 @@ class Choice:
     in_win_set: bool
     reason: str | None
     effect: str = ""
+    approval_cost: float | None = None
 
     @property
     def available(self) -> bool:
@@ -282,7 +286,15 @@ class Game:
                 continue  # the partner's own moves (GSOMIA, compensation...) are not this team's to consider
             needed = government.required_share(option.move, factor)
             in_win_set = not math.isnan(option.acceptance) and option.acceptance >= needed
-            choices.append(Choice(option.move.value, float(option.acceptance), bool(in_win_set), option.blocked))
+            choices.append(
+                Choice(
+                    option.move.value,
+                    float(option.acceptance),
+                    bool(in_win_set),
+                    option.blocked,
+                    approval_cost=float(option.approval_cost),
+                )
+            )
         return choices
 
     def us_factor(self) -> float:
@@ -424,20 +436,12 @@ class Game:
                 teams[Team(name)] = str(move)
             except ValueError:
                 raise ExerciseError(f"pending.moves: {name!r} is not a team") from None
-        # Washington first: the capitals' win-sets are weighed under its choice, as they were when submitted.
+        # Washington first: the capitals' approval costs are weighed under its choice, as when submitted.
         for team in sorted(teams, key=lambda t: t is not Team.WASHINGTON):
             try:
                 self.submit(team, teams[team])
             except ExerciseError as exc:
-                # Washington may have changed its choice after a capital submitted and so narrowed its win-set:
-                # that move stays chosen (the live game kept it too) and is checked again when it is made.
-                narrowed = any(
-                    c.name == teams[team] and (c.reason or "").startswith("outside the domestic win-set")
-                    for c in self.choices(team)
-                )
-                if not narrowed or self.finished:
-                    raise ExerciseError(f"pending.moves.{team.value}: {exc}") from None
-                self.pending[team] = teams[team]
+                raise ExerciseError(f"pending.moves.{team.value}: {exc}") from None
         for data in injects:
             try:
                 event = Event.model_validate(data)

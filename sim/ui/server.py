@@ -348,7 +348,8 @@ class ExerciseServer:
         return None, 303, notice
 
     async def submit_move(self, request: Request) -> Response:
-        """A team submits its move; refused (409) if it is outside the win-set or otherwise unavailable."""
+        """A team submits its move; refused (409) if it is unavailable (a move outside the win-set is not: it
+        costs approval)."""
         team = _team(request.path_params["team"])
         form = await _form(request)
         if team is None or self.role(form.get("token")) != team.value:

@@ -52,13 +52,19 @@ SERIES_TITLES = {
 }
 
 
+#: The naive forecasts every out-of-sample score is set beside.
+NAIVE_FORECASTS = ("persistence", "trend", "mean")
+
+
 @dataclass(frozen=True)
 class Backtest:
-    """The backtest's tables: per point (``fit``), per series and split (``metrics``), per run (``runs``)."""
+    """The backtest's tables: per point (``fit``), per series and split (``metrics``), per run (``runs``) and,
+    with a split year, the model's out-of-sample error beside the naive forecasts' (``skill``)."""
 
     fit: pd.DataFrame
     metrics: pd.DataFrame
     runs: pd.DataFrame
+    skill: pd.DataFrame
 
 
 def split_of(year: int, observed: float | None, train_until: int | None) -> str:
@@ -97,7 +103,7 @@ def run_backtest(
             "instrument": [p.instrument.instrument for p in points],
             "year": [p.year for p in points],
             "fieldwork": [_fieldwork_text(p) for p in points],
-            "segment": [p.instrument.segment(p.year) for p in points],
+            "segment": [p.segment for p in points],
             "observed": observed,
             "median": median,
             "p5": p5,
@@ -121,7 +127,66 @@ def run_backtest(
             "value": matrix.ravel(),
         }
     )
-    return Backtest(fit, fit_metrics(fit), long)
+    fit = add_naive_forecasts(fit)
+    return Backtest(fit, fit_metrics(fit), long, skill_table(fit))
+
+
+def add_naive_forecasts(fit: pd.DataFrame) -> pd.DataFrame:
+    """The fit table with each test point's naive forecasts from the training points of its series and segment:
+    ``persistence`` (the last training value carried forward), ``trend`` (the least-squares line through the
+    training years, extended; persistence with fewer than two) and ``mean`` (the training mean).
+
+    A test point whose segment (a series break) no training point lies in gets none: neither the naive
+    forecasts nor the model's offset for that segment know its level, so it is not scored for skill.
+    """
+    fit = fit.copy()
+    for name in NAIVE_FORECASTS:
+        fit[name] = np.nan
+    train = fit[fit["split"] == "train"]
+    for index, point in fit[fit["split"] == "test"].iterrows():
+        history = train[(train["series"] == point["series"]) & (train["segment"] == point["segment"])]
+        if history.empty:
+            continue
+        history = history.sort_values("year")
+        years, values = history["year"].to_numpy(float), history["observed"].to_numpy(float)
+        fit.loc[index, "persistence"] = values[-1]
+        fit.loc[index, "mean"] = values.mean()
+        if len(history) >= 2:
+            slope, intercept = np.polyfit(years, values, 1)
+            fit.loc[index, "trend"] = intercept + slope * float(point["year"])
+        else:
+            fit.loc[index, "trend"] = values[-1]
+    return fit
+
+
+def skill_table(fit: pd.DataFrame) -> pd.DataFrame:
+    """Out-of-sample error of the model's median and of each naive forecast, per series and over all series, on
+    the test points that have naive forecasts (``add_naive_forecasts``); skill is ``1 - RMSE_model /
+    RMSE_naive`` (positive: the model beats that naive forecast)."""
+    scored = fit[(fit["split"] == "test") & fit["persistence"].notna()]
+    rows = []
+    for series in [*INSTRUMENTS, "all"]:
+        group = scored if series == "all" else scored[scored["series"] == series]
+        if group.empty:
+            continue
+        model = _rmse(group["median"] - group["observed"])
+        naive = {name: _rmse(group[name] - group["observed"]) for name in NAIVE_FORECASTS}
+        row: dict[str, object] = {
+            "series": series,
+            "points": len(group),
+            "years": f"{int(group['year'].min())}-{int(group['year'].max())}",
+            "rmse_model": model,
+        }
+        row |= {f"rmse_{name}": value for name, value in naive.items()}
+        row |= {
+            f"skill_vs_{name}": 1.0 - model / value if value > 0 else float("nan") for name, value in naive.items()
+        }
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _rmse(errors: pd.Series) -> float:
+    return float(np.sqrt(np.mean(np.square(errors.to_numpy(float)))))
 
 
 def _fieldwork_text(point: PollPoint) -> str:

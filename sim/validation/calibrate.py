@@ -58,8 +58,9 @@ from sim.validation.simulate import PollRun, covered_points, run_polls
 CALIBRATED_FILE = Path(__file__).with_name("calibrated.yaml")
 METHOD = (
     "scipy.optimize.least_squares (trf, bounds scaled to [0, 1], finite-difference Jacobian with an absolute step "
-    "of diff_step in those coordinates) on the mean of R replications with common random numbers; standard errors "
-    "from s^2 (J'J)^-1 at the optimum, mode offsets included as columns of J"
+    "of diff_step in those coordinates) on the mean of R replications with common random numbers, penalised by "
+    "a Gaussian prior at each judgement start (sd prior_sd_share of the range, weighed as discrepancy_pp per "
+    "point); standard errors from s^2 (J'J)^-1 at the optimum, prior rows and mode offsets included in J"
 )
 #: Citizens per country during the fit (the backtest uses the scenario's own number).
 FIT_CITIZENS = 500
@@ -87,15 +88,28 @@ class Parameter:
         return self.path.startswith("observe.")
 
 
-#: The default fitted set, chosen from the misfit of the uncalibrated model (docs/validation.md): the level of
-#: each public in 2013, how hard history shocks hit (it sets the Korean trend and the 2018-19 fall), and where
-#: the Cabinet Office's "affinity" answer sits on the opinion scale. Each starts from its value before any
-#: calibration (the judgements of the historical scenario; one threshold, 0.6, for every question), so a re-fit
-#: on part of the years never starts from the all-years fit.
+#: The default fitted set: the level of each public in 2013, how hard history shocks, hostile trade moves and a
+#: boycott hit, how strongly contact with the other country lifts the young and how long it is remembered, how
+#: fast settled attitudes return to their long-run level, how far a leader's stance moves their own camp, and
+#: where the Cabinet Office's "affinity" answer sits on the opinion scale. Each starts from its judgement before
+#: any fit (the schema's default, or the historical scenario's value), which is also the centre of its prior, so
+#: a re-fit on part of the years never starts from, or is pulled toward, the all-years fit.
 DEFAULT_PARAMETERS: tuple[Parameter, ...] = (
     Parameter("publics.korea.mean_opinion", 0.3, 0.7, "Korean mean opinion of Japan in January 2013", 0.47),
     Parameter("publics.japan.mean_opinion", 0.3, 0.7, "Japanese mean opinion of Korea in January 2013", 0.5),
-    Parameter("publics.dynamics.history_push", 0.01, 0.15, "opinion drop per unit history shock", 0.06),
+    Parameter("publics.dynamics.history_push", 0.005, 0.15, "opinion drop per unit history shock", 0.06),
+    Parameter("publics.dynamics.trade_push", 0.0, 0.3, "opinion drop per hostile trade move", 0.05),
+    Parameter("publics.dynamics.boycott_push", 0.0, 0.1, "monthly opinion drop per unit boycott", 0.01),
+    Parameter(
+        "publics.dynamics.exchange_lift", 0.0, 0.6, "monthly lift of the young per visit per adult a year", 0.03
+    ),
+    Parameter(
+        "drivers.exchange.contact_memory_months", 3.0, 120.0, "months over which visits are remembered", 60.0
+    ),
+    Parameter(
+        "publics.dynamics.anchor_relaxation", 0.005, 0.15, "monthly return of attitudes to their level", 0.02
+    ),
+    Parameter("publics.dynamics.stance_cue", 0.0, 0.1, "monthly pull of a leader's camp to its stance", 0.004),
     Parameter("observe.affinity_threshold", 0.3, 0.65, "opinion above which a citizen 'feels affinity'", 0.6),
 )
 
@@ -179,6 +193,12 @@ class CalibrationSettings:
     train_until: int | None = None
     diff_step: float = 0.03
     citizens: int | None = FIT_CITIZENS
+    #: Penalised least squares (the mode of a posterior with Gaussian priors): each parameter's judgement start
+    #: is a prior with a standard deviation of ``prior_sd_share`` of its range, weighed against the points as if
+    #: each point's error were ``discrepancy_pp``. 0 turns the prior off (plain least squares). A parameter the
+    #: training years cannot identify so stays near its judgement instead of wandering to a bound.
+    discrepancy_pp: float = 4.0
+    prior_sd_share: float = 0.25
 
 
 @dataclass
@@ -295,6 +315,8 @@ class _Objective:
         self.evaluations = 0
         self.simulations = 0
         self._last: tuple[tuple[float, ...], NDArray[np.float64]] | None = None
+        #: The judgement start in scaled coordinates: the prior's centre (set by ``calibrate``).
+        self.start: NDArray[np.float64] | None = None
 
     def values(self, u: NDArray[np.float64]) -> dict[str, float]:
         """Parameter values of scaled coordinates ``u`` in [0, 1]."""
@@ -319,14 +341,14 @@ class _Objective:
         return runs
 
     def segments(self) -> dict[str, NDArray[np.bool_]]:
-        """Each mode-break series' later segment, as a mask over the points."""
-        return {
+        """Each series' segment after a break (a mode change or a new pollster), as a mask over the points."""
+        masks = {
             MODE_OFFSET_PREFIX + series: np.array(
-                [p.series == series and p.year >= instrument.mode_break_year for p in self.points], dtype=bool
+                [p.series == series and p.segment != "base" for p in self.points], dtype=bool
             )
-            for series, instrument in INSTRUMENTS.items()
-            if instrument.mode_break_year is not None
+            for series in INSTRUMENTS
         }
+        return {path: mask for path, mask in masks.items() if mask.any()}
 
     def simulate(
         self, values: Mapping[str, float], offsets: Mapping[str, float] | None = None
@@ -356,13 +378,25 @@ class _Objective:
             result[path] = {"value": value, "points": int(fitted_on.sum())}
         return simulated, result
 
+    def prior(self, u: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The prior's residuals: each parameter's distance from its judgement start, in prior standard
+        deviations, times ``discrepancy_pp`` (empty without a prior)."""
+        s = self.settings
+        if s.discrepancy_pp <= 0 or self.start is None:
+            return np.empty(0)
+        prior: NDArray[np.float64] = (
+            s.discrepancy_pp * (np.asarray(u, dtype=float) - self.start) / s.prior_sd_share
+        )
+        return prior
+
     def residuals(self, u: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Simulated minus observed, in percentage points, at the training points (offsets profiled)."""
+        """Simulated minus observed, in percentage points, at the training points (offsets profiled), then the
+        prior's residuals."""
         key = tuple(float(x) for x in u)
         if self._last is not None and self._last[0] == key:
             return self._last[1]
         simulated, _ = self.simulate(self.values(u))
-        residuals = (simulated - self.observed)[self.train]
+        residuals = np.concatenate([(simulated - self.observed)[self.train], self.prior(u)])
         self._last = (key, residuals)
         return residuals
 
@@ -379,7 +413,7 @@ class _Objective:
             if offsets is None:
                 return self.residuals(v)
             simulated, _ = self.simulate(self.values(v), offsets)
-            return (simulated - self.observed)[self.train]
+            return np.concatenate([(simulated - self.observed)[self.train], self.prior(v)])
 
         centre = at(u)
         columns = []
@@ -452,6 +486,7 @@ def calibrate(
         current = getattr(base, p.path.removeprefix("observe.")) if p.is_observation else _get(scenario, p.path)
         start_values[p.path] = float(np.clip(float(current), p.low, p.high))
     u0 = np.array([(start_values[p.path] - p.low) / (p.high - p.low) for p in parameters])
+    objective.start = u0
     started = time.perf_counter()
     start_simulated, _ = objective.simulate(start_values)
     result = least_squares(
@@ -473,7 +508,8 @@ def calibrate(
     fitted_offsets = {path: entry for path, entry in offsets.items() if entry["points"]}
     jac = objective.jacobian(result.x, {path: entry["value"] for path, entry in offsets.items()})
     segments = objective.segments()
-    offset_columns = [segments[path][train].astype(float) for path in fitted_offsets]
+    prior_rows = len(objective.prior(result.x))
+    offset_columns = [np.concatenate([segments[path][train], np.zeros(prior_rows)]) for path in fitted_offsets]
     full = np.column_stack([jac, *offset_columns]) if offset_columns else jac
     names = [p.path for p in parameters] + list(fitted_offsets)
     dof = max(1, int(train.sum()) - len(names))
@@ -548,6 +584,8 @@ def to_document(cal: Calibration, *, polls_path: Path, scenario: Scenario, worke
             "root_seed": s.root_seed,
             "max_evaluations": s.max_evaluations,
             "diff_step": s.diff_step,
+            "discrepancy_pp": s.discrepancy_pp,
+            "prior_sd_share": s.prior_sd_share,
             "workers": workers,
         },
         "objective": {

@@ -17,9 +17,9 @@ those choices for one series of ``polls_calibration.csv`` (the data's README lis
     "late 2016" = Oct-Dec). Years without a
   row (projections, held-out years) use the instrument's usual fieldwork: Cabinet Office October-November;
   Genron May-July until 2019, August-October from 2020 (the 2020 fieldwork shift).
-- **Age filter.** The simulated young cohort stands for ages 18-29. The Cabinet Office sampled ages 20+ until
-  FY2015 and 18+ from FY2016, so before 2016 the young cohort is weighted 10/12 (the 20-29 year-olds of it).
-  The Genron samples are taken as adult samples of the whole simulated population (no filter is documented).
+- **Age filter.** Every simulated citizen has an age (18 and over). The Cabinet Office sampled ages 20+ until
+  FY2015 and 18+ from FY2016, so before 2016 the citizens under 20 are left out of its reading. The Genron
+  samples are taken as adult samples of the whole simulated population (no filter is documented).
 - **Series break (mode).** The Cabinet Office moved from face-to-face interviews to mail in 2020 ("not directly
   comparable"). Rather than pretend the two modes measure the same thing, the years from 2020 form a separate
   segment with its own additive offset (percentage points), ``observe.mode_offset.jp_affinity_to_kr``: the
@@ -40,8 +40,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-
-from sim.agents.public import Cohort
 
 #: The columns ``polls_calibration.csv`` must have.
 #: The project's copy of the poll file (with the events and context series beside it; sources in its README).
@@ -89,6 +87,8 @@ class Instrument:
     min_age_before: int = YOUNG_COHORT_AGES[0]
     min_age_change_year: int | None = None
     mode_break_year: int | None = None
+    #: Pollsters or modes that break the series: a row fielded by one of these forms a segment of its own.
+    break_instruments: frozenset[str] = frozenset()
 
     def usual_fieldwork(self, year: int) -> tuple[tuple[int, int], ...]:
         """The (year, month) pairs of the instrument's usual fieldwork in ``year`` (for years without a row)."""
@@ -102,20 +102,20 @@ class Instrument:
             return self.min_age_before
         return YOUNG_COHORT_AGES[0]
 
-    def cohort_weights(self, year: int) -> NDArray[np.float64]:
-        """Weight of each simulated cohort in the sample of ``year`` (young, middle, old).
+    def sampled(self, year: int, ages: NDArray[np.float64]) -> NDArray[np.bool_] | None:
+        """Which simulated citizens of these ``ages`` the sample of ``year`` covers (None: all of them)."""
+        minimum = self.min_age(year)
+        if minimum <= YOUNG_COHORT_AGES[0]:
+            return None
+        covered: NDArray[np.bool_] = ages >= minimum
+        return covered
 
-        The young cohort covers ages 18-29 evenly; a sample starting at age ``a`` keeps ``(29 - a + 1) / 12``
-        of it.
-        """
-        low, high = YOUNG_COHORT_AGES
-        young = max(0.0, (high - self.min_age(year) + 1) / (high - low + 1))
-        weights = np.ones(len(Cohort))
-        weights[Cohort.YOUNG] = young
-        return weights
-
-    def segment(self, year: int) -> str:
-        """The comparable segment of the series ``year`` belongs to (changes at a mode break)."""
+    def segment(self, year: int, instrument: str = "") -> str:
+        """The comparable segment of the series that a reading of ``year`` (fielded by ``instrument``, the row's
+        instrument column) belongs to: its own segment for a breaking instrument, a later one after a mode
+        break, else ``base``."""
+        if instrument in self.break_instruments:
+            return instrument
         if self.mode_break_year is not None and year >= self.mode_break_year:
             return f"from_{self.mode_break_year}"
         return "base"
@@ -141,6 +141,9 @@ INSTRUMENTS: dict[str, Instrument] = {
         fieldwork_before_shift=(5, 6, 7),
         fieldwork_after_shift=(8, 9, 10),
         fieldwork_shift_year=2020,
+        # EAI always fielded the Korean side of the joint poll: its 2024 poll (Korean side alone, same question)
+        # continues the series; the 2025 online poll with new partners does not.
+        break_instruments=frozenset({"eai_api_kei"}),
     ),
     "jp_good_impression_of_kr": Instrument(
         series="jp_good_impression_of_kr",
@@ -150,6 +153,8 @@ INSTRUMENTS: dict[str, Instrument] = {
         fieldwork_before_shift=(5, 6, 7),
         fieldwork_after_shift=(8, 9, 10),
         fieldwork_shift_year=2020,
+        # 2025: EAI with API (not Genron), online; its 24.8 against 2023's 37.4 may be mostly the change.
+        break_instruments=frozenset({"eai_api_kei"}),
     ),
 }
 
@@ -172,11 +177,11 @@ class ObservationSettings:
             return self.affinity_threshold
         return self.good_impression_threshold
 
-    def offset(self, instrument: Instrument, year: int) -> float:
-        """Percentage points added to the simulated share of ``year`` (non-zero only after a mode break)."""
-        if instrument.segment(year) == "base":
+    def offset(self, point: PollPoint) -> float:
+        """Percentage points added to the simulated share of ``point`` (non-zero only after a series break)."""
+        if point.segment == "base":
             return 0.0
-        return float(self.mode_offsets.get(instrument.series, 0.0))
+        return float(self.mode_offsets.get(point.series, 0.0))
 
     def with_values(self, values: Mapping[str, float]) -> ObservationSettings:
         """A copy with ``observe.*`` parameters replaced (other keys are ignored: they are model parameters)."""
@@ -278,11 +283,17 @@ class PollPoint:
     fieldwork: tuple[tuple[int, int], ...]
     observed: float | None = None
     source: str = ""
+    fielded_by: str = ""  # the row's instrument (a pollster or mode that may break the series)
 
     @property
     def instrument(self) -> Instrument:
         """The instrument of this point's series."""
         return INSTRUMENTS[self.series]
+
+    @property
+    def segment(self) -> str:
+        """The comparable segment of its series this point belongs to."""
+        return self.instrument.segment(self.year, self.fielded_by)
 
 
 def poll_points(polls: pd.DataFrame, years: Sequence[int]) -> list[PollPoint]:
@@ -299,38 +310,39 @@ def poll_points(polls: pd.DataFrame, years: Sequence[int]) -> list[PollPoint]:
             else:
                 points.append(
                     PollPoint(
-                        series, year, parse_fieldwork(str(row.fieldwork)), float(row.value_pct), str(row.source)
+                        series,
+                        year,
+                        parse_fieldwork(str(row.fieldwork)),
+                        float(row.value_pct),
+                        str(row.source),
+                        str(row.instrument),
                     )
                 )
     return points
 
 
-def poll_share(
-    opinions: NDArray[np.float64],
-    cohorts: NDArray[np.integer],
-    threshold: float,
-    weights: NDArray[np.float64] | None = None,
-) -> float:
-    """Percentage of citizens (weighted by their cohort's sampling weight) whose opinion exceeds ``threshold``."""
-    if weights is None:
+def poll_share(opinions: NDArray[np.float64], threshold: float, sampled: NDArray[np.bool_] | None = None) -> float:
+    """Percentage of citizens (of the ``sampled`` ones, if given) whose opinion exceeds ``threshold``."""
+    if sampled is None:
         return 100.0 * float(np.count_nonzero(opinions > threshold)) / opinions.size
-    w = weights[cohorts]
-    return 100.0 * float(w[opinions > threshold].sum() / w.sum())
+    return 100.0 * float(np.count_nonzero((opinions > threshold) & sampled)) / max(1, int(sampled.sum()))
 
 
 def measure_point(
     point: PollPoint,
     snapshots: Mapping[tuple[int, int], NDArray[np.float64]],
-    cohorts: NDArray[np.integer],
+    ages: Mapping[tuple[int, int], NDArray[np.float64]],
     settings: ObservationSettings,
 ) -> float:
     """The instrument's reading of one simulated public: the mean share over the fieldwork months, plus offset.
 
-    ``snapshots`` maps (year, month) to the polled public's opinions at the end of that month; ``cohorts`` are
-    that public's cohorts.
+    ``snapshots`` maps (year, month) to the polled public's opinions at the end of that month, and ``ages`` to its
+    citizens' ages then (citizens age and are replaced, so the sample is drawn from the public of that month).
     """
     instrument = point.instrument
     threshold = settings.threshold(instrument.question)
-    weights = instrument.cohort_weights(point.year)
-    shares = [poll_share(snapshots[month], cohorts, threshold, weights) for month in point.fieldwork]
-    return float(np.mean(shares)) + settings.offset(instrument, point.year)
+    shares = [
+        poll_share(snapshots[month], threshold, instrument.sampled(point.year, ages[month]))
+        for month in point.fieldwork
+    ]
+    return float(np.mean(shares)) + settings.offset(point)

@@ -43,18 +43,18 @@ class PollRun:
     replication: int
     values: tuple[float, ...] | None = None
     snapshots: dict[str, dict[Month, NDArray[np.float64]]] | None = None
-    cohorts: dict[str, NDArray[np.int8]] | None = None
+    ages: dict[str, dict[Month, NDArray[np.float64]]] | None = None
 
     def measure(self, points: Sequence[PollPoint], settings: ObservationSettings) -> NDArray[np.float64]:
         """Each point's reading under ``settings`` (from the snapshots; NaN where the run does not cover it)."""
-        if self.snapshots is None or self.cohorts is None:
+        if self.snapshots is None or self.ages is None:
             raise ValueError("this run kept no snapshots (it was measured in the worker)")
         out = np.full(len(points), np.nan)
         for i, point in enumerate(points):
             country = point.instrument.country
             months = self.snapshots[country]
             if all(m in months for m in point.fieldwork):
-                out[i] = measure_point(point, months, self.cohorts[country], settings)
+                out[i] = measure_point(point, months, self.ages[country], settings)
         return out
 
 
@@ -67,14 +67,18 @@ def simulate_polls(task: PollTask) -> PollRun:
     for point in task.points:
         wanted[point.instrument.country].update(point.fieldwork)
     snapshots: dict[str, dict[Month, NDArray[np.float64]]] = {country: {} for country in wanted}
+    ages: dict[str, dict[Month, NDArray[np.float64]]] = {country: {} for country in wanted}
     while model.month < scenario.meta.months:
         date = add_months(scenario.meta.start, model.month)
         model.step()  # the snapshot is the public at the end of the month, as the model records it
         for country, months in wanted.items():
             if (date.year, date.month) in months:
-                snapshots[country][(date.year, date.month)] = model.publics[country].opinions.copy()
-    cohorts = {country: model.publics[country].cohort.copy() for country in wanted}
-    run = PollRun(task.replication, snapshots=snapshots, cohorts=cohorts)
+                public = model.publics[country]
+                snapshots[country][(date.year, date.month)] = public.opinions.copy()
+                # Ages change only each January: months of one year share one copy.
+                same_year = next((a for (y, _), a in ages[country].items() if y == date.year), None)
+                ages[country][(date.year, date.month)] = public.age.copy() if same_year is None else same_year
+    run = PollRun(task.replication, snapshots=snapshots, ages=ages)
     if task.settings is None:
         return run
     return PollRun(task.replication, values=tuple(float(v) for v in run.measure(task.points, task.settings)))
