@@ -224,12 +224,16 @@ class PublicOpinion(mesa.Agent["RapprochementModel"]):
         k = self.dynamics.nationalist_voice * (0.5 + salience)
         total = self.size + k * self._nationalism_total
         result = {}
+        wanted = set(conciliations)
         warm = cool = self.opinions
         if self._loyalty is not None:
-            # Loyal citizens read their own leader's move as more acceptable than their opinion alone says.
-            warm = self.opinions + self._loyalty
-            cool = self.opinions - self._loyalty
-        for c in set(conciliations):
+            # Loyal citizens read their own leader's move as more acceptable than their opinion alone says. The
+            # shifted opinions go into the scratch rows (free outside ``absorb``), only for the signs weighed.
+            if any(c > 0 for c in wanted):
+                warm = np.add(self.opinions, self._loyalty, out=self._scratch[0])
+            if any(c < 0 for c in wanted):
+                cool = np.subtract(self.opinions, self._loyalty, out=self._scratch[1])
+        for c in wanted:
             if c == 0.0:
                 result[c] = 1.0
                 continue

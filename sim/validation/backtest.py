@@ -335,11 +335,12 @@ def save_figures(
 
 
 def key_events(scenario: Scenario) -> list[EventMarker]:
-    """The scenario's injects of the kinds in ``KEY_EVENT_KINDS``, as plot markers."""
+    """The scenario's injects of the kinds in ``KEY_EVENT_KINDS``, as plot markers; of the court rulings only the
+    final ones (magnitude 1 or more: the record's lower-court rulings would crowd the labels)."""
     return [
         EventMarker(
             pd.Timestamp(add_months(e.date[:7], 0)), e.leader or e.kind.value.replace("_", " "), e.kind.value
         )
         for e in scenario.events
-        if e.kind in KEY_EVENT_KINDS
+        if e.kind in KEY_EVENT_KINDS and not (e.kind is EventKind.COURT_RULING and e.magnitude < 1.0)
     ]

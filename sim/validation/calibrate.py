@@ -65,7 +65,7 @@ METHOD = (
 #: Citizens per country during the fit (the backtest uses the scenario's own number).
 FIT_CITIZENS = 500
 #: Objective evaluations a fit may use, Jacobians included (the library's and the command line's default).
-MAX_EVALUATIONS = 150
+MAX_EVALUATIONS = 600
 
 
 class CalibrationError(ValueError):

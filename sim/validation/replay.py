@@ -183,7 +183,7 @@ def paths_figure(
 ) -> Figure:
     """The median paths (and 5-95 % bands) of each replay beside the Genron polls: Korean and Japanese
     favourability (the Genron 'good impression' operator read monthly) and the relations index."""
-    figure = Figure(figsize=(11, 8.5), dpi=110, layout="constrained")
+    figure = Figure(figsize=(12, 9), dpi=110, layout="constrained")
     panels = list(axes) if axes is not None else list(figure.subplots(len(PATH_OUTCOMES), 1, sharex=True))
     poll_series = {"kr_favorability": "kr_good_impression_of_jp", "jp_favorability": "jp_good_impression_of_kr"}
     for ax, outcome in zip(panels, PATH_OUTCOMES, strict=True):
@@ -223,7 +223,7 @@ def paths_figure(
         ax.set_title(info.label, fontsize=10)
         ax.set_ylabel(info.unit)
         ax.grid(True, axis="y", color="0.9")
-        ax.legend(fontsize=7, loc="upper left", frameon=False)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.005, 1.0), frameon=False)
         start, end = pd.to_datetime(part["date"]).min(), pd.to_datetime(part["date"]).max()
         draw_events(ax, events, start, end)
     panels[-1].xaxis.set_major_locator(mdates.YearLocator(2))
