@@ -42,9 +42,8 @@ def test_the_polls_see_the_publics_not_a_scripted_governments_rationality() -> N
         Factor("actors.seoul.rationality", 5.0, 15.0),
     ]
     with SerialExecutor() as executor:
-        result = screen(
-            scenario, read_polls(DEFAULT_POLLS), settings, executor, trajectories=2, replications=1, factors=factors
-        )
+        polls = read_polls(DEFAULT_POLLS)
+        result = screen(scenario, polls, settings, executor, trajectories=2, replications=1, factors=factors)
     assert set(result.indices["output"]) == set(OUTPUTS)
     assert len(result.errors) == 2 * (len(factors) + 1)
     verdicts = identifiability(result.indices).set_index("factor")
