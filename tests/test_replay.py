@@ -142,3 +142,7 @@ def test_replay_command_writes_moves_patterns_and_paths(
     assert main(args) == 2  # an existing replay is replaced only with --force
     assert "--force" in capsys.readouterr().err
     assert main([*args, "--force"]) == 0
+    scripted_only = ["replay", "scenarios/historical_2013_2025.yaml", "--out", str(tmp_path / "other")]
+    assert main(scripted_only) == 2
+    assert "both governments are scripted" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()

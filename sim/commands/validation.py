@@ -455,9 +455,13 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from sim.validation.patterns import check_patterns
     from sim.validation.replay import median_paths, move_table, paths_figure, run_replay
 
-    [(auto_path, autonomous), (scripted_path, scripted)] = load_all([args.scenario, args.scripted], args.overrides)
+    [(auto_path, autonomous)] = load_all([args.scenario], args.overrides)
     if not any(g.decision_rule != "scripted" for g in (autonomous.actors.seoul, autonomous.actors.tokyo)):
-        raise UsageError(f"{auto_path}: both governments are scripted; the replay needs one that decides itself")
+        raise UsageError(
+            f"{auto_path}: actors: both governments are scripted; the replay needs a scenario whose governments "
+            "decide for themselves (e.g. scenarios/historical_autonomous.yaml)"
+        )
+    [(scripted_path, scripted)] = load_all([args.scripted], args.overrides)
     out_dir = args.out / f"replay_{autonomous.meta.name}"
     try:
         check_fresh(out_dir, force=args.force)
