@@ -17,6 +17,7 @@ All randomness comes from the model's generator, seeded by one integer.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from operator import attrgetter
 from typing import Any
@@ -35,7 +36,7 @@ from sim.drivers.security import SecurityEnvironment
 from sim.drivers.trade import TradeRegime
 from sim.moves import Move, MoveSpec, Side, move_table
 from sim.outcomes import EVENT_COUNTS, OUTCOMES, OutcomeClass
-from sim.scenario import Event, EventActor, EventKind, PublicShock, Scenario, months_between, parse_date
+from sim.scenario import Event, EventActor, EventKind, PublicShock, Scenario, add_months, months_between
 
 #: Injects that are a government's move, made by the event's actor.
 EVENT_MOVES: dict[EventKind, Move] = {
@@ -95,8 +96,6 @@ class RapprochementModel(mesa.Model):
         # own conditions (docs/ODD.md, section 5.11).
         self._start_threat = self.security.threat
         self._start_salience = self.history.salience
-        start = parse_date(scenario.meta.start)
-        self._start_year, self._start_month = start.year, start.month
         self.washington = WashingtonAgent(self, a.washington)
         self.governments: dict[Side, GovernmentAgent] = {
             Side.SEOUL: GovernmentAgent(self, Side.SEOUL, a.seoul, levers.seoul),
@@ -120,7 +119,7 @@ class RapprochementModel(mesa.Model):
     def step(self) -> None:
         """Advance one month (activation order in the module docstring)."""
         self._reset_counts()
-        if self.calendar_month == 1 and self.month > 0:
+        if self.date.month == 1 and self.month > 0:
             for public in self.publics.values():
                 public.age_one_year()
         for event in self.injects.get(self.month, ()):
@@ -136,8 +135,7 @@ class RapprochementModel(mesa.Model):
             if move is not Move.HOLD and not self.enact(side, move):
                 self.governments[side].rebuffed(move)
         tokyo = self.governments[Side.TOKYO]
-        made_by_team = (tokyo.team_outcome or "").startswith("made")
-        if tokyo.team_controlled and made_by_team and chosen[Side.TOKYO] is Move.HOLD:
+        if tokyo.team_controlled and tokyo.team_outcome == "made" and chosen[Side.TOKYO] is Move.HOLD:
             # Tokyo's team proposed the joint move Seoul proposed too: it happened (or not) once, as Seoul's.
             made = bool(self.moves_log) and self.moves_log[-1][:2] == (self.month, Side.SEOUL)
             tokyo.team_outcome = "made (proposed by both)" if made else "rebuffed (proposed by both)"
@@ -159,14 +157,9 @@ class RapprochementModel(mesa.Model):
         self.month += 1
 
     @property
-    def calendar_month(self) -> int:
-        """Calendar month (1-12) of the current tick."""
-        return (self._start_month - 1 + self.month) % 12 + 1
-
-    @property
-    def year(self) -> int:
-        """Calendar year of the current tick."""
-        return self._start_year + (self._start_month - 1 + self.month) // 12
+    def date(self) -> dt.date:
+        """First day of the calendar month of the current tick (the next one, between steps)."""
+        return add_months(self.spec.meta.start, self.month)
 
     def run(self) -> None:
         """Run every month of the scenario."""
@@ -183,13 +176,13 @@ class RapprochementModel(mesa.Model):
                 gov.change_leader(scheduled=True)
         for kind in self.history.draw_incidents(self.rng):
             self._history_incident(kind, 1.0)
-        self.nk_provocations += self.security.draw_provocations(self.rng, self.year)
+        self.nk_provocations += self.security.draw_provocations(self.rng, self.date.year)
         self.security.drift_china(self.rng)
 
     def _update_stocks(self) -> None:
         # The boycott answers the Korean mood as last measured (end of the previous month).
         self.trade.update(self.nationalist_pressure_kr)
-        self.exchange.update(self.rng, self.trade.boycott, self.year)
+        self.exchange.update(self.rng, self.trade.boycott, self.date.year)
         self.security.update(self.washington.engagement, self.institutions.climate, self.institutions.stock)
         self.institutions.update()
         self.history.decay()
@@ -254,8 +247,10 @@ class RapprochementModel(mesa.Model):
 
     def _history_incident(self, kind: EventKind | PublicShock, magnitude: float, *, salience: bool = True) -> None:
         """A history incident of ``kind`` (or a government's hard-line gesture, given as its public shock)."""
+        impact: PublicShock
         if isinstance(kind, EventKind):
-            impact: PublicShock = self.history.impact(kind)
+            incident = self.history.impact(kind)
+            impact = incident
             if kind is EventKind.COURT_RULING:
                 if self.history.compensation_fund:
                     # The fund pays the award: the ruling stays a smaller story and settles nothing anew.
@@ -263,7 +258,7 @@ class RapprochementModel(mesa.Model):
                 elif magnitude >= self.spec.drivers.history.dispute_opening_magnitude:
                     self.history.dispute_open = True  # a final ruling is a new unsettled compensation claim
             if salience:
-                self.history.shift(self.history.impact(kind).salience * magnitude)
+                self.history.shift(incident.salience * magnitude)
         else:
             impact = kind
         self.publics["korea"].forcing.history += impact.korea * magnitude

@@ -57,6 +57,13 @@ def sample_uncertainties(scenario: Scenario, seed: int) -> dict[str, float]:
     return values
 
 
+def replication_model(scenario: Scenario, replication: int, root_seed: int) -> RapprochementModel:
+    """The model of replication ``replication`` of a batch under ``root_seed``: its uncertainties sampled from
+    the replication's parameter seed, the model seeded with its model seed (as every batch runs it)."""
+    seeds = run_seeds(root_seed, replication)
+    return RapprochementModel(scenario.with_values(sample_uncertainties(scenario, seeds.params)), rng=seeds.model)
+
+
 @dataclass(frozen=True)
 class RunResult:
     """One finished run: its monthly outcomes (column name -> array, one entry per month) and its summary."""

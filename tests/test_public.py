@@ -153,9 +153,9 @@ def test_recorded_flows_replace_the_models_own_and_projection_starts_from_the_la
         }
     )
     model = RapprochementModel(recorded, rng=1)
-    while model.year < 2027:
+    while model.date.year < 2027:
         model.step()
-        if model.year == 2026 and model.calendar_month == 6:
+        if model.date.year == 2026 and model.date.month == 6:
             assert model.exchange.visitors["korea"] == 2.0
     # 2027 is not recorded: the Korean flow moves from 2.0 toward its potential, the Japanese from its own.
     model.step()

@@ -76,8 +76,8 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         self.last_cost = 0.0
         self.team_controlled = False
         self.imposed: Move | None = None
-        #: What became of the last imposed move: ``made``, ``held``, ``blocked: why`` or ``rebuffed: why``
-        #: (with ``, approval -x pp`` when it was made outside the win-set).
+        #: What became of the last imposed move: ``made``, ``held``, ``blocked: why`` or ``rebuffed: why``; its
+        #: approval cost is ``last_cost``.
         self.team_outcome: str | None = None
         # Reasons that never change in a run (who may make a move, what the levers forbid), worked out once:
         # the options are weighed most months, and these checks came first for every move.
@@ -117,8 +117,10 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         win-set (0 inside it)."""
         return self.spec.winset_cost * max(0.0, self.required_share(move, us_factor) - acceptance)
 
-    def _inside_win_set(self, move: Move) -> bool:
-        return self.acceptance_of(move) >= self.required_share(move)
+    def _inside_win_set(self, move: Move, acceptance: float | None = None) -> bool:
+        """Whether ``move`` (at ``acceptance``, measured now if not given) costs no approval."""
+        accepting = self.acceptance_of(move) if acceptance is None else acceptance
+        return accepting >= self.required_share(move)
 
     @property
     def buffer(self) -> float:
@@ -133,7 +135,7 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         initiative, is positive), and a team-played government does not (its team chose no such move).
         """
         acceptance = self.acceptance_of(move)
-        if acceptance >= self.required_share(move):
+        if self._inside_win_set(move, acceptance):
             return True
         if self.team_controlled:
             return False
@@ -234,6 +236,7 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
             move, self.imposed = self.imposed, None
             if move is None:
                 return Move.HOLD
+            self.last_cost = 0.0  # ``record`` sets it if the team's move is made
             if move is Move.HOLD:
                 self.team_outcome = "held"
                 return Move.HOLD
@@ -241,7 +244,7 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
             if reason is not None:
                 self.team_outcome = f"blocked: {reason}"
                 return Move.HOLD
-            self.team_outcome = "made"  # completed with its approval cost by ``record``
+            self.team_outcome = "made"
             return move
         every = self.levers.summit_every_months
         due = every is not None and self.model.month - self.last_used.get(Move.SUMMIT, -every) >= every
@@ -288,8 +291,6 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         change = self.spec.move_approval * (self.last_acceptance - 0.5) - cost
         self.approval = min(0.95, max(0.05, self.approval + change))
         self.last_cost = cost
-        if self.team_controlled and self.team_outcome == "made" and cost > 0:
-            self.team_outcome = f"made, approval -{100 * cost:.1f} pp (outside the win-set)"
 
     def hear(self, conciliation: float) -> None:
         """Register a move by the partner (reciprocity memory)."""

@@ -22,7 +22,7 @@ other camp the other way; and a citizen's bar for accepting a move is lower when
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING
@@ -194,7 +194,7 @@ class PublicOpinion(mesa.Agent["RapprochementModel"]):
             self._draw(leaving, np.ones(leaving.size, dtype=bool))
             self.opinions[leaving] = self.base[leaving]
             self.anchors[leaving] = self.base[leaving]
-            self.opinions = self.opinions  # clears the cached hostility
+            self._hostility = None  # opinions changed in place
         self._refresh()
         return int(leaving.size)
 
@@ -220,40 +220,42 @@ class PublicOpinion(mesa.Agent["RapprochementModel"]):
         size (at tens of thousands of citizens every temporary costs fresh pages) and, unlike ``np.dot``, never
         goes to a multithreaded BLAS that stalls when other processes hold the cores.
         """
-        scale = self.dynamics.acceptance_scale
         k = self.dynamics.nationalist_voice * (0.5 + salience)
         total = self.size + k * self._nationalism_total
         result = {}
-        wanted = set(conciliations)
+        for c, accepts in self._accepting(set(conciliations)):
+            if accepts is None:
+                result[c] = 1.0
+                continue
+            weighted = np.count_nonzero(accepts) + k * float(np.einsum("i,i->", self.nationalism, accepts))
+            result[c] = weighted / total
+        return result
+
+    def _accepting(self, conciliations: set[float]) -> Iterator[tuple[float, NDArray[np.bool_] | None]]:
+        """Each conciliation with the mask of citizens who accept a move of it by their own leader (None for
+        holding, which everyone accepts): the rule of ``acceptance``, loyalty to the leader's camp included."""
+        scale = self.dynamics.acceptance_scale
         warm = cool = self.opinions
         if self._loyalty is not None:
             # Loyal citizens read their own leader's move as more acceptable than their opinion alone says. The
             # shifted opinions go into the scratch rows (free outside ``absorb``), only for the signs weighed.
-            if any(c > 0 for c in wanted):
+            if any(c > 0 for c in conciliations):
                 warm = np.add(self.opinions, self._loyalty, out=self._scratch[0])
-            if any(c < 0 for c in wanted):
+            if any(c < 0 for c in conciliations):
                 cool = np.subtract(self.opinions, self._loyalty, out=self._scratch[1])
-        for c in wanted:
+        for c in conciliations:
             if c == 0.0:
-                result[c] = 1.0
-                continue
-            accepts = warm >= scale * c if c > 0 else cool <= 1.0 + scale * c
-            weighted = np.count_nonzero(accepts) + k * float(np.einsum("i,i->", self.nationalism, accepts))
-            result[c] = weighted / total
-        return result
+                yield c, None
+            else:
+                yield c, (warm >= scale * c if c > 0 else cool <= 1.0 + scale * c)
 
     def support(self, conciliation: float, camp: Camp | None = None) -> float:
         """Unweighted share of citizens (of one ``camp``, if given) who would accept a move of this conciliation
         by their own government: what a poll of support for the move measures (``acceptance`` without the
         nationalists' extra voice)."""
-        if conciliation == 0.0:
+        [(_, accepts)] = self._accepting({conciliation})
+        if accepts is None:
             return 1.0
-        scale = self.dynamics.acceptance_scale
-        loyalty = self._loyalty if self._loyalty is not None else 0.0
-        if conciliation > 0:
-            accepts = self.opinions + loyalty >= scale * conciliation
-        else:
-            accepts = self.opinions - loyalty <= 1.0 + scale * conciliation
         if camp is None:
             return float(np.count_nonzero(accepts)) / self.size
         members = self.camp == CAMP_CODES[camp]

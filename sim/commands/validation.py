@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.analysis.common import fresh_folder
+from sim.analysis.common import AnalysisError, check_fresh, fresh_folder
 from sim.cli import UsageError, load_all, positive_int, seed_value, set_option
 from sim.executors import make_executor
 from sim.results import versions
@@ -447,10 +447,17 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def _check_fresh(out_dir: Path, *, force: bool) -> None:
+    """``check_fresh`` of the analysis commands, its refusal a usage error (exit 2, nothing written)."""
+    try:
+        check_fresh(out_dir, force=force)
+    except AnalysisError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _cmd_replay(args: argparse.Namespace) -> int:
     """Run the autonomous and the scripted replay on the same seeds; write the move table, the secondary
     patterns and the median paths beside the polls."""
-    from sim.analysis.common import AnalysisError, check_fresh
     from sim.validation.observe import DEFAULT_POLLS as polls_path
     from sim.validation.patterns import check_patterns
     from sim.validation.replay import median_paths, move_table, paths_figure, run_replay
@@ -463,10 +470,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         )
     [(scripted_path, scripted)] = load_all([args.scripted], args.overrides)
     out_dir = args.out / f"replay_{autonomous.meta.name}"
-    try:
-        check_fresh(out_dir, force=args.force)
-    except AnalysisError as exc:
-        raise UsageError(str(exc)) from None
+    _check_fresh(out_dir, force=args.force)
     threshold = float(document_values(read_document(CALIBRATED_FILE)).get("observe.affinity_threshold", 0.6))
     workers = args.workers or default_workers()
     started = time.perf_counter()
@@ -511,7 +515,6 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 def _cmd_screen(args: argparse.Namespace) -> int:
     """Screen every behavioural parameter for its effect on the replay's error against the polls."""
-    from sim.analysis.common import AnalysisError, check_fresh
     from sim.plots import save_figure, sensitivity_bars
     from sim.validation.screen import behavioural_factors, identifiability, screen
 
@@ -520,10 +523,7 @@ def _cmd_screen(args: argparse.Namespace) -> int:
         raise UsageError(f"--relative: expected a share between 0 and 1, got {args.relative}")
     suffix = f"_train{args.train_until}" if args.train_until is not None else ""
     out_dir = args.out / f"screen_{scenario.meta.name}{suffix}"
-    try:
-        check_fresh(out_dir, force=args.force)
-    except AnalysisError as exc:
-        raise UsageError(str(exc)) from None
+    _check_fresh(out_dir, force=args.force)
     scenario = scenario.with_values({f"publics.{c}.citizens": args.citizens for c in ("korea", "japan")})
     values = document_values(read_document(CALIBRATED_FILE))
     settings = ObservationSettings().with_values(values)

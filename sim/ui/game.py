@@ -378,8 +378,15 @@ class Game:
         self.history.append(record)
 
     def _outcome(self, team: Team) -> str:
-        agent = self.model.washington if team is Team.WASHINGTON else self.model.governments[TEAM_SIDES[team]]
-        return agent.team_outcome or "made"
+        """What became of a team's move, in words (a government's with the approval a move outside its win-set
+        cost)."""
+        if team is Team.WASHINGTON:
+            return self.model.washington.team_outcome or "made"
+        government = self.model.governments[TEAM_SIDES[team]]
+        outcome = government.team_outcome or "made"
+        if government.last_cost > 0:
+            outcome += f", approval -{100 * government.last_cost:.1f} pp (outside the win-set)"
+        return outcome
 
     # ----------------------------------------------------------------------------------------------
     # Saving and resuming

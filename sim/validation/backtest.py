@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from sim.executors import Executor
 from sim.plots import OKABE_ITO, EventMarker, draw_events
 from sim.scenario import EventKind, Scenario, add_months
-from sim.validation.observe import INSTRUMENTS, ObservationSettings, PollPoint
+from sim.validation.observe import INSTRUMENTS, ObservationSettings, PollPoint, rmse
 from sim.validation.simulate import covered_points, run_polls
 
 #: Injects marked on the backtest figures: the turning points of the record (the rest would crowd the labels).
@@ -169,8 +169,8 @@ def skill_table(fit: pd.DataFrame) -> pd.DataFrame:
         group = scored if series == "all" else scored[scored["series"] == series]
         if group.empty:
             continue
-        model = _rmse(group["median"] - group["observed"])
-        naive = {name: _rmse(group[name] - group["observed"]) for name in NAIVE_FORECASTS}
+        model = rmse(group["median"] - group["observed"])
+        naive = {name: rmse(group[name] - group["observed"]) for name in NAIVE_FORECASTS}
         row: dict[str, object] = {
             "series": series,
             "points": len(group),
@@ -183,10 +183,6 @@ def skill_table(fit: pd.DataFrame) -> pd.DataFrame:
         }
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _rmse(errors: pd.Series) -> float:
-    return float(np.sqrt(np.mean(np.square(errors.to_numpy(float)))))
 
 
 def _fieldwork_text(point: PollPoint) -> str:

@@ -51,6 +51,7 @@ from sim.validation.observe import (
     OBSERVATION_PARAMETERS,
     ObservationSettings,
     PollPoint,
+    rmse,
 )
 from sim.validation.simulate import PollRun, covered_points, run_polls
 
@@ -240,16 +241,11 @@ class Calibration:
                         "series": series,
                         "split": split,
                         "points": len(group),
-                        "rmse_start": _rmse(group["start"] - group["observed"]),
-                        "rmse_fitted": _rmse(group["fitted"] - group["observed"]),
+                        "rmse_start": rmse(group["start"] - group["observed"]),
+                        "rmse_fitted": rmse(group["fitted"] - group["observed"]),
                     }
                 )
         return pd.DataFrame(rows)
-
-
-def _rmse(errors: pd.Series | NDArray[np.float64]) -> float:
-    values = np.asarray(errors, dtype=float)
-    return float(np.sqrt(np.mean(values**2))) if values.size else float("nan")
 
 
 def file_sha256(path: Path) -> str:

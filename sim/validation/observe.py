@@ -321,6 +321,12 @@ def poll_points(polls: pd.DataFrame, years: Sequence[int]) -> list[PollPoint]:
     return points
 
 
+def rmse(errors: pd.Series | NDArray[np.float64]) -> float:
+    """Root mean square of readings' errors against the polls, in their units (NaN when there are none)."""
+    values = np.asarray(errors, dtype=float)
+    return float(np.sqrt(np.mean(values**2))) if values.size else float("nan")
+
+
 def poll_share(opinions: NDArray[np.float64], threshold: float, sampled: NDArray[np.bool_] | None = None) -> float:
     """Percentage of citizens (of the ``sampled`` ones, if given) whose opinion exceeds ``threshold``."""
     if sampled is None:

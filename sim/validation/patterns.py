@@ -27,7 +27,7 @@ import pandas as pd
 from sim.executors import Executor
 from sim.model import RapprochementModel
 from sim.moves import Move, Side
-from sim.runner import run_seeds, sample_uncertainties
+from sim.runner import replication_model
 from sim.scenario import Camp, Scenario, months_between
 
 #: The project's copy of the shared secondary patterns.
@@ -269,20 +269,17 @@ def _statistic(model: RapprochementModel, pattern: Pattern, before: dict[Side, f
 
 def simulate_patterns(task: PatternTask) -> tuple[float, ...]:
     """Run one replication of the scripted replay and read every pattern's statistic (a worker's function)."""
-    seeds = run_seeds(task.root_seed, task.replication)
-    scenario = task.scenario.with_values(sample_uncertainties(task.scenario, seeds.params))
-    model = RapprochementModel(scenario, rng=seeds.model)
-    at = {p: months_between(scenario.meta.start, p.date) for p in task.patterns}
+    model = replication_model(task.scenario, task.replication, task.root_seed)
+    at = {p: months_between(task.scenario.meta.start, p.date) for p in task.patterns}
     values = [float("nan")] * len(task.patterns)
-    before: dict[int, dict[Side, float]] = {}
-    last = max(at.values())
-    while model.month <= last and model.month < scenario.meta.months:
-        before[model.month] = {side: g.approval for side, g in model.governments.items()}
+    last = min(max(at.values()), task.scenario.meta.months - 1)
+    while model.month <= last:
+        month = model.month
+        before = {side: g.approval for side, g in model.governments.items()}
         model.step()
         for i, pattern in enumerate(task.patterns):
-            if at[pattern] == model.month - 1:
-                reference = before[model.month - 1]
-                values[i] = _statistic(model, pattern, reference, task.affinity_threshold)
+            if at[pattern] == month:
+                values[i] = _statistic(model, pattern, before, task.affinity_threshold)
     return tuple(values)
 
 

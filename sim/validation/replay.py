@@ -22,11 +22,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.executors import Executor
-from sim.model import RapprochementModel
 from sim.moves import Move, Side
 from sim.outcomes import OUTCOMES
 from sim.plots import OKABE_ITO, EventMarker, draw_events
-from sim.runner import run_seeds, sample_uncertainties
+from sim.runner import replication_model
 from sim.scenario import Scenario, add_months, months_between
 
 
@@ -111,9 +110,7 @@ class ReplayRun:
 
 def simulate_replay(task: ReplayTask) -> ReplayRun:
     """Run one replication and keep its moves and monthly outcomes (a worker's function)."""
-    seeds = run_seeds(task.root_seed, task.replication)
-    scenario = task.scenario.with_values(sample_uncertainties(task.scenario, seeds.params))
-    model = RapprochementModel(scenario, rng=seeds.model)
+    model = replication_model(task.scenario, task.replication, task.root_seed)
     model.run()
     monthly = model.monthly()
     moves = tuple((month, side.value, move.value) for month, side, move in model.moves_log)

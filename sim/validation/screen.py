@@ -27,7 +27,7 @@ import pydantic
 from sim.designs import Design, DesignKind, Factor, analyze, make_design
 from sim.executors import Executor
 from sim.scenario import Scenario
-from sim.validation.observe import INSTRUMENTS, ObservationSettings, PollPoint
+from sim.validation.observe import INSTRUMENTS, ObservationSettings, PollPoint, rmse
 from sim.validation.simulate import PollRun, PollTask, covered_points, simulate_polls
 
 #: Top-level blocks that hold no behavioural parameter.
@@ -142,13 +142,9 @@ def screen(
 
 
 def _errors(readings: np.ndarray, points: Sequence[PollPoint]) -> dict[str, float]:
-    observed = np.array([p.observed for p in points], dtype=float)
-    errors = readings - observed
-    result = {}
-    for series in INSTRUMENTS:
-        mask = np.array([p.series == series for p in points])
-        result[series] = float(np.sqrt(np.mean(errors[mask] ** 2))) if mask.any() else float("nan")
-    result["all"] = float(np.sqrt(np.mean(errors**2)))
+    errors = readings - np.array([p.observed for p in points], dtype=float)
+    result = {series: rmse(errors[[p.series == series for p in points]]) for series in INSTRUMENTS}
+    result["all"] = rmse(errors)
     return result
 
 

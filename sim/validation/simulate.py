@@ -17,8 +17,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from sim.executors import Executor
-from sim.model import RapprochementModel
-from sim.runner import run_seeds, sample_uncertainties
+from sim.runner import replication_model
 from sim.scenario import Scenario, add_months
 from sim.validation.observe import ObservationSettings, PollPoint, measure_point, poll_points
 
@@ -61,8 +60,7 @@ class PollRun:
 def simulate_polls(task: PollTask) -> PollRun:
     """Run one replication of the scenario and read the poll points from it (a worker's function)."""
     scenario = task.scenario
-    seeds = run_seeds(task.root_seed, task.replication)
-    model = RapprochementModel(scenario.with_values(sample_uncertainties(scenario, seeds.params)), rng=seeds.model)
+    model = replication_model(scenario, task.replication, task.root_seed)
     wanted: dict[str, set[Month]] = {"korea": set(), "japan": set()}
     for point in task.points:
         wanted[point.instrument.country].update(point.fieldwork)
