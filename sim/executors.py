@@ -43,10 +43,19 @@ class Executor(Protocol):
         """Release workers (and any cluster this executor started)."""
         ...
 
+    def futures_client(self) -> Any:
+        """What libraries that submit their own jobs take: a ``concurrent.futures`` pool or a Dask client (None
+        when the executor runs in this process)."""
+        ...
+
 
 class _Closing(AbstractContextManager["_Closing"]):
     def close(self) -> None:
         """Nothing to release by default."""
+
+    def futures_client(self) -> Any:
+        """No pool of its own by default: the work runs in this process."""
+        return None
 
     def __enter__(self) -> Self:
         return self
@@ -148,6 +157,10 @@ class ProcessExecutor(_Closing):
         for results in _bounded(lambda chunk: self._pool.submit(_apply, fn, chunk), chunks, in_flight):
             yield from results
 
+    def futures_client(self) -> Any:
+        """The process pool itself (a ``concurrent.futures`` executor)."""
+        return self._pool
+
     def close(self) -> None:
         """Stop the workers, dropping tasks that have not started."""
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -193,6 +206,10 @@ class DaskExecutor(_Closing):
             task = next(iterator, None)
             if task is not None:
                 futures.add(self._client.submit(fn, task, pure=False))
+
+    def futures_client(self) -> Any:
+        """The Dask client."""
+        return self._client
 
     def close(self) -> None:
         """Disconnect, and stop the cluster if this executor started it."""

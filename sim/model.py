@@ -37,6 +37,7 @@ from sim.drivers.trade import TradeRegime
 from sim.moves import Move, MoveSpec, Side, move_table
 from sim.outcomes import EVENT_COUNTS, OUTCOMES, OutcomeClass
 from sim.scenario import Event, EventActor, EventKind, PublicShock, Scenario, add_months, months_between
+from sim.start_state import StartState, adopt
 
 #: Injects that are a government's move, made by the event's actor.
 EVENT_MOVES: dict[EventKind, Move] = {
@@ -67,8 +68,12 @@ _read_month = attrgetter(*MONTHLY_COLUMNS)
 class RapprochementModel(mesa.Model):
     """The Seoul-Tokyo-Washington rapprochement model for one scenario and one seed."""
 
-    def __init__(self, scenario: Scenario, *, rng: int = 0) -> None:
-        """Build agents and driver states from a validated scenario; ``rng`` is the run's integer seed."""
+    def __init__(self, scenario: Scenario, *, rng: int = 0, start: StartState | None = None) -> None:
+        """Build agents and driver states from a validated scenario; ``rng`` is the run's integer seed.
+
+        ``start`` is a handed-over state (``sim.start_state``) that replaces the scenario's drawn publics, the
+        levels opinion answers changes from, and the stocks the scenario does not keep.
+        """
         if not isinstance(rng, int | np.integer) or isinstance(rng, bool):
             raise ValueError(f"rng must be an integer seed, got {rng!r}")
         super().__init__(rng=int(rng))
@@ -108,6 +113,9 @@ class RapprochementModel(mesa.Model):
         # A replay whose governments decide for themselves skips the moves they made in history.
         self.replays_record = all(not g.rule.autonomous for g in self.governments.values())
 
+        if start is not None:
+            keep = scenario.meta.start_state.keep if scenario.meta.start_state is not None else ()
+            adopt(self, start, keep)
         self._measure()  # the starting state, so every outcome attribute exists and month 0 can read them
         self._reset_counts()
         # One tuple per month, read off the model's attributes. Mesa's DataCollector does the same job with a

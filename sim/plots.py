@@ -88,6 +88,7 @@ GID_MEDIAN = "fan-median"
 GID_BAND_50 = "fan-band-50"
 GID_BAND_90 = "fan-band-90"
 GID_EVENT_LINE = "event-marker"
+GID_POLLS = "observed-polls"
 GID_EVENT_TEXT = "event-label"
 GID_CLASS_BAR = "class-bar"
 GID_CLASS_COUNT = "class-count"
@@ -264,6 +265,9 @@ def _refresh_fan_legend(ax: Axes, fontsize: float = 8) -> None:
             Patch(color="0.3", alpha=_ALPHA_90),
         ]
         labels += ["Median (line)", _BAND_50_LABEL, _BAND_90_LABEL]
+    polls = [line for line in ax.get_lines() if line.get_gid() == GID_POLLS]
+    handles += polls
+    labels += [str(line.get_label()) for line in polls]
     # Outside, to the right: fans usually fill the whole plotting area.
     ax.legend(
         handles,
@@ -280,6 +284,54 @@ def _refresh_fan_legend(ax: Axes, fontsize: float = 8) -> None:
 # fan chart
 
 
+@dataclass(frozen=True)
+class PollMark:
+    """An observed poll value drawn before a projection: when (mid-fieldwork), the share, and its instrument."""
+
+    date: pd.Timestamp
+    value: float
+    instrument: str
+    comparable: bool  # False after a series break (a new pollster or mode): its level is not the series'
+
+
+#: The poll series a favourability outcome is read like: the Genron NPO / EAI "good impression" question is the
+#: model's favourable threshold (sim.validation.observe).
+POLL_SERIES = {"kr_favorability": "kr_good_impression_of_jp", "jp_favorability": "jp_good_impression_of_kr"}
+#: Instruments' labels and markers in the poll history (the data's README describes each).
+_POLL_STYLE = {
+    "genron_npo_eai_joint_poll": ("Genron NPO / EAI joint poll", "o"),
+    "eai_korean_side": ("EAI, Korean side alone (2024)", "s"),
+    "eai_api_kei": ("EAI / API online, new series (2025)", "^"),
+}
+
+
+def draw_poll_history(ax: Axes, marks: Sequence[PollMark]) -> None:
+    """The observed polls as black markers (hollow after a series break), and the x axis widened to show them,
+    so a projection's band is read against where the record leaves off."""
+    if not marks:
+        return
+    for instrument in dict.fromkeys(m.instrument for m in marks):
+        chosen = [m for m in marks if m.instrument == instrument]
+        name, marker = _POLL_STYLE.get(instrument, (instrument.replace("_", " "), "D"))
+        comparable = all(m.comparable for m in chosen)
+        ax.plot(
+            [float(mdates.date2num(m.date.to_pydatetime())) for m in chosen],
+            [m.value for m in chosen],
+            linestyle="-" if comparable and len(chosen) > 1 else "none",
+            linewidth=0.8,
+            color="black",
+            marker=marker,
+            markersize=5,
+            markerfacecolor="black" if comparable else "white",
+            label=f"observed: {name}" + ("" if comparable else ", series break"),
+            zorder=4,
+            gid=GID_POLLS,
+        )
+    left = min(m.date for m in marks) - pd.DateOffset(months=3)
+    ax.set_xlim(left=float(mdates.date2num(left.to_pydatetime())))
+    _refresh_fan_legend(ax)
+
+
 def fan_chart(
     timeseries: pd.DataFrame,
     outcome: str,
@@ -288,6 +340,7 @@ def fan_chart(
     ax: Axes | None = None,
     color: str | None = None,
     label: str | None = None,
+    history: Mapping[str, Sequence[PollMark]] | None = None,
 ) -> Axes:
     """Median and 50 % / 90 % quantile bands of ``outcome`` across runs, month by month.
 
@@ -305,7 +358,8 @@ def fan_chart(
 
     ``color`` sets the colour of a single-scenario fan (ignored when the frame holds several
     scenarios); ``label`` names a single-scenario fan in the legend (with several scenarios, the
-    scenario names are used).
+    scenario names are used). ``history`` maps outcomes to observed poll values drawn before the
+    projection (:func:`draw_poll_history`).
     """
     missing = {"date", outcome} - set(timeseries.columns)
     if missing:
@@ -377,6 +431,8 @@ def fan_chart(
     if start is not None and end is not None:
         draw_events(ax, events, start, end)
     _refresh_fan_legend(ax)
+    if history and history.get(outcome):
+        draw_poll_history(ax, history[outcome])
     return ax
 
 
@@ -867,8 +923,10 @@ def save_batch_plots(
     events: Sequence[EventMarker] = (),
     *,
     formats: Sequence[str] = ("png",),
+    history: Mapping[str, Sequence[PollMark]] | None = None,
 ) -> list[Path]:
-    """Write the standard plots of a batch into ``out_dir`` (created if needed).
+    """Write the standard plots of a batch into ``out_dir`` (created if needed); ``history``: the observed polls
+    drawn before the favourability fans (:func:`fan_chart`).
 
     Files, each in every format of ``formats`` (e.g. ``("png", "svg")``):
 
@@ -887,7 +945,7 @@ def save_batch_plots(
 
     written: list[Path] = []
     for outcome in KEY_OUTCOMES:
-        ax = fan_chart(timeseries, outcome, events=events, ax=_new_axes(_FAN_FIGSIZE))
+        ax = fan_chart(timeseries, outcome, events=events, ax=_new_axes(_FAN_FIGSIZE), history=history)
         written += _save_and_release(ax.get_figure(root=True), out_dir / f"fan_{outcome}", fmts)
 
     ax = outcome_class_shares(runs, ax=_new_axes(_CLASS_FIGSIZE))

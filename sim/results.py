@@ -29,9 +29,10 @@ import yaml
 
 from sim.executors import Executor, make_executor
 from sim.outcomes import KEY_OUTCOMES, OUTCOMES, OutcomeClass
-from sim.plots import EventMarker, save_batch_plots
+from sim.plots import POLL_SERIES, EventMarker, PollMark, save_batch_plots
 from sim.runner import BatchPlan, RunFailure, RunRecord, RunResult, execute, read_record, to_record
-from sim.scenario import Scenario, parse_date
+from sim.scenario import Scenario, load_scenario, parse_date
+from sim.start_state import prepare_start_states
 
 MANIFEST = "manifest.json"
 TIMESERIES = "timeseries.parquet"
@@ -112,6 +113,33 @@ def event_markers(scenario: Scenario) -> list[EventMarker]:
         EventMarker(pd.Timestamp(parse_date(e.date)), e.description or e.kind.value, e.kind.value)
         for e in scenario.events
     ]
+
+
+def poll_history(scenario: Scenario) -> dict[str, list[PollMark]]:
+    """The observed polls to draw before a projection that starts from the measured present (a scenario with
+    ``meta.start_state``), by the outcome they are read like; none for other scenarios."""
+    if scenario.meta.start_state is None:
+        return {}
+    from sim.validation.observe import DEFAULT_POLLS, read_polls
+    from sim.validation.simulate import covered_points
+
+    record = scenario.meta.start_state.source
+    points = covered_points(read_polls(DEFAULT_POLLS), load_scenario(record)) if record else []
+    history: dict[str, list[PollMark]] = {}
+    for outcome, series in POLL_SERIES.items():
+        history[outcome] = [
+            PollMark(
+                pd.Timestamp(
+                    year=p.fieldwork[len(p.fieldwork) // 2][0], month=p.fieldwork[len(p.fieldwork) // 2][1], day=15
+                ),
+                float(p.observed),
+                p.fielded_by or p.instrument.instrument,
+                p.segment == "base",
+            )
+            for p in points
+            if p.series == series and p.observed is not None
+        ]
+    return history
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
@@ -346,7 +374,13 @@ class BatchStore:
         if plots and writer.rows:
             columns = ["scenario", "run", "month", "date", *KEY_OUTCOMES]
             timeseries = pd.read_parquet(self.staging / TIMESERIES, columns=columns)
-            save_batch_plots(timeseries, finished, self.staging / "plots", event_markers(scenario))
+            save_batch_plots(
+                timeseries,
+                finished,
+                self.staging / "plots",
+                event_markers(scenario),
+                history=poll_history(scenario),
+            )
         shutil.rmtree(self.parts)
         (self.staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         _replace(self.staging, self.out_dir)
@@ -395,6 +429,8 @@ def drive(
 ) -> None:
     """Compute every pending run of an open store on ``executor``, recording each as it completes."""
     pending = store.pending()
+    if pending:
+        prepare_start_states(store.plan.scenario)
     for outcome in executor.imap_unordered(execute, map(store.plan.task, pending), total=len(pending)):
         store.record(outcome)
         if on_result is not None:

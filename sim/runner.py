@@ -24,7 +24,9 @@ import pyarrow as pa
 from sim.executors import make_executor
 from sim.model import RapprochementModel, classify_run
 from sim.outcomes import EVENT_COUNTS, OUTCOMES
+from sim.posterior import load_posterior, posterior_draw
 from sim.scenario import Scenario, add_months
+from sim.start_state import StartState, prepare_start_states, state_for
 
 if TYPE_CHECKING:
     from sim.designs import Design
@@ -32,19 +34,53 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class RunSeeds:
-    """The two seeds of one replication."""
+    """The seeds of one replication: its uncertain parameters, its model, and its posterior draw."""
 
     params: int
     model: int
+    posterior: int
 
 
 def run_seeds(root_seed: int, replication: int) -> RunSeeds:
-    """Seeds of replication ``replication`` under ``root_seed`` (the same in every scenario)."""
-    params_ss, model_ss = np.random.SeedSequence(root_seed, spawn_key=(replication,)).spawn(2)
+    """Seeds of replication ``replication`` under ``root_seed`` (the same in every scenario).
+
+    The third child (the posterior draw) came later than the first two; spawning three keeps the first two as
+    they were, so adding it changed no earlier seed.
+    """
+    params_ss, model_ss, posterior_ss = np.random.SeedSequence(root_seed, spawn_key=(replication,)).spawn(3)
     return RunSeeds(
         params=int(params_ss.generate_state(1, np.uint32)[0]),
         model=int(model_ss.generate_state(1, np.uint32)[0]),
+        posterior=int(posterior_ss.generate_state(1, np.uint32)[0]),
     )
+
+
+@dataclass(frozen=True)
+class Draw:
+    """What a replication's posterior draw fixes: the draw's index, its parameters and its start state."""
+
+    index: int | None
+    values: dict[str, float]
+    start: StartState | None
+
+
+def posterior_values(scenario: Scenario, seeds: RunSeeds) -> Draw:
+    """The posterior draw of a replication of ``scenario``: none unless the scenario reads a posterior
+    (``parameters``) or hands over a start state (``meta.start_state``), which share the draw."""
+    if scenario.parameters is None and scenario.meta.start_state is None:
+        return Draw(None, {}, None)
+    draw = posterior_draw(seeds.posterior)
+    values = load_posterior(scenario.parameters.source).model_values(draw) if scenario.parameters else {}
+    return Draw(draw, values, state_for(scenario, draw))
+
+
+def build_model(scenario: Scenario, seeds: RunSeeds, params: dict[str, float]) -> tuple[RapprochementModel, Draw]:
+    """The model of one replication: the posterior draw's parameters, then ``params`` (sampled uncertainties or a
+    design point, which win over the posterior), the draw's start state, the model seed. Every run, replay,
+    exercise and dashboard builds its model here."""
+    draw = posterior_values(scenario, seeds)
+    applied = scenario.with_values(draw.values | params)
+    return RapprochementModel(applied, rng=seeds.model, start=draw.start), draw
 
 
 def sample_uncertainties(scenario: Scenario, seed: int) -> dict[str, float]:
@@ -61,7 +97,8 @@ def replication_model(scenario: Scenario, replication: int, root_seed: int) -> R
     """The model of replication ``replication`` of a batch under ``root_seed``: its uncertainties sampled from
     the replication's parameter seed, the model seeded with its model seed (as every batch runs it)."""
     seeds = run_seeds(root_seed, replication)
-    return RapprochementModel(scenario.with_values(sample_uncertainties(scenario, seeds.params)), rng=seeds.model)
+    model, _ = build_model(scenario, seeds, sample_uncertainties(scenario, seeds.params))
+    return model
 
 
 @dataclass(frozen=True)
@@ -131,7 +168,7 @@ def simulate_run(
     seeds = run_seeds(root_seed, replication)
     run_id = replication if run is None else run
     params = sample_uncertainties(scenario, seeds.params) if values is None else dict(values)
-    model = RapprochementModel(scenario.with_values(params), rng=seeds.model)
+    model, draw = build_model(scenario, seeds, params)
     model.run()
     collected = model.monthly()
     months = len(collected["relations_index"])
@@ -155,7 +192,9 @@ def simulate_run(
     }
     summary |= {f"final_{name}": float(columns[name][-1]) for name in OUTCOMES}
     summary |= {f"total_{name}": int(columns[name].sum()) for name in EVENT_COUNTS}
-    summary |= {f"param:{path}": value for path, value in params.items()}
+    if draw.index is not None:
+        summary["posterior_draw"] = draw.index
+    summary |= {f"param:{path}": value for path, value in (draw.values | params).items()}
     return RunResult(columns, summary)
 
 
@@ -286,6 +325,7 @@ def run_batch(scenario: Scenario, runs: int, root_seed: int, *, workers: int = 1
         raise ValueError(f"workers must be at least 1, got {workers}")
     buffer: dict[int, RunResult] = {}
     following = 0
+    prepare_start_states(scenario)
     with make_executor(workers) as executor:
         compute = functools.partial(execute, as_record=False)
         for outcome in executor.imap_unordered(compute, map(plan.task, range(plan.total)), total=plan.total):

@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from sim.loading import apply_overrides, load, validate
+from sim.loading import Problem, ScenarioError, apply_overrides, load, resolve_extends, validate
 from sim.moves import DEFAULT_EFFECTS, Move
 
 _DATE_RE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
@@ -102,6 +102,80 @@ class _Table(_Block):
         return completed
 
 
+#: The stocks a projection takes from the handed-over state unless its ``meta.start_state.keep`` lists them: those
+#: the replay derives from the record (salience from dated incidents, threat from counted launches, China's drift,
+#: cooperation from GSOMIA and the engagement path, the boycott). Approvals are not among them: the scenario's
+#: come from the polls of the month, the replay's are modelled (Tokyo's at 0.49 in July 2025 against Ishiba's
+#: 20-30 %). Nor is institutionalisation: no observation pins it down, and the replay's 0.09 in July 2025 (against
+#: the judged 0.4 after Camp David) reflects building rates that nothing calibrates (docs/validation.md).
+HANDED_OVER_STOCKS = (
+    "drivers.history.salience",
+    "drivers.security.cooperation",
+    "drivers.security.nk_threat",
+    "drivers.security.china_pressure",
+    "drivers.trade.boycott",
+)
+
+
+class StartStateSpec(_Block):
+    """Where a projection's starting state comes from: a replay of another scenario, run to this month.
+
+    Handed over (per posterior draw, see ``parameters``): every citizen's age, camp, partisanship, nationalist
+    predisposition, long-run level, anchor and opinion (resampled to this scenario's number of citizens), the
+    levels opinion answers changes from (contact, threat, salience and the leaders at the replay's start), each
+    public's remembered contact, and the stocks of ``HANDED_OVER_STOCKS`` except those listed in ``keep``, which
+    keep this scenario's value. Approvals, institutions, regimes (trade measures, GSOMIA, the compensation
+    dispute), leaders, rates and scheduled events are this scenario's own.
+    """
+
+    scenario: str = Field(
+        pattern=r"^[A-Za-z0-9_./-]+\.ya?ml$",
+        description="The replay's scenario file, relative to this scenario's folder.",
+    )
+    date: DateStr = Field(description="The month handed over (YYYY-MM): the scenario's own first month.")
+    keep: tuple[str, ...] = Field(
+        (), description="Stocks that keep this scenario's value instead of the replay's (from HANDED_OVER_STOCKS)."
+    )
+    source: str = Field(
+        "", description="Filled in by the loader: the replay's file, resolved. Leave it out of scenario files."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            scenario, at, date = data.partition("@")
+            if not at:
+                raise ValueError(f"expected 'FILE.yaml@YYYY-MM' or a mapping, got {data!r}")
+            return {"scenario": scenario.strip(), "date": date.strip()}
+        return data
+
+    @field_validator("keep")
+    @classmethod
+    def _known_stocks(cls, keep: tuple[str, ...]) -> tuple[str, ...]:
+        for path in keep:
+            if path not in HANDED_OVER_STOCKS:
+                raise ValueError(
+                    f"{path!r} is not a handed-over stock; expected one of {', '.join(HANDED_OVER_STOCKS)}"
+                )
+        return keep
+
+
+class ParameterSource(_Block):
+    """Where a scenario's behavioural parameters come from when they are uncertain: a calibrated posterior."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str = Field(
+        alias="from",
+        pattern=r"^(posterior|[A-Za-z0-9_./-]+\.csv)$",
+        description="'posterior' (the package's calibrated posterior, sim/validation/posterior.csv) or a "
+        "posterior.csv written by 'rapprochement calibrate', relative to the scenario's folder. One draw per "
+        "replication, chosen with the replication's own seed.",
+    )
+    source: str = Field("", description="Filled in by the loader: the posterior file, resolved.")
+
+
 class Meta(_Block):
     """What the scenario is and the period it covers."""
 
@@ -113,6 +187,20 @@ class Meta(_Block):
     description: str = Field("", max_length=4000, description="What the scenario assumes, in words.")
     start: DateStr = Field(description="First simulated month (YYYY-MM).")
     months: int = Field(60, ge=1, le=600, description="Number of monthly ticks.")
+    start_state: StartStateSpec | None = Field(
+        None,
+        description="Start from the state a calibrated replay reaches at this scenario's first month, e.g. "
+        "'historical_2013_2025.yaml@2025-07' (see docs/ODD.md, 'Start-state hand-off').",
+    )
+
+    @model_validator(mode="after")
+    def _hand_off_at_the_start(self) -> Self:
+        if self.start_state is not None and self.start_state.date != self.start:
+            raise ValueError(
+                f"start_state.date {self.start_state.date} must be the scenario's first month {self.start}: "
+                "the state is handed over where the projection starts"
+            )
+        return self
 
 
 class Camp(StrEnum):
@@ -287,6 +375,13 @@ class Public(_Block):
     )
     nationalism_mean: Unit = Field(0.3, description="Mean nationalist predisposition (Beta).")
     nationalism_concentration: float = Field(4.0, gt=0.0, le=1000.0)
+    nationalism_shift: float = Field(
+        0.0,
+        ge=-1.0,
+        le=1.0,
+        description="Added to every citizen's nationalist predisposition at the start (after the draw or the "
+        "hand-off of a start state): a variant's change of mood that keeps the measured starting opinions.",
+    )
     nationalism_opinion_link: float = Field(
         0.3, ge=0.0, le=2.0, description="How much predisposition lowers initial opinion."
     )
@@ -955,6 +1050,11 @@ class Scenario(_Block):
         description="Dotted parameter path -> range, e.g. drivers.security.nk_provocation_rate.",
     )
     exercise: Exercise | None = Field(None, description="Settings for playing the scenario as a class exercise.")
+    parameters: ParameterSource | None = Field(
+        None,
+        description="Draw the calibrated behavioural parameters from a posterior, one draw per replication "
+        "(e.g. {from: posterior}); a parameter in 'uncertainties' or --set still wins.",
+    )
 
     @field_validator("events")
     @classmethod
@@ -1015,8 +1115,16 @@ class Scenario(_Block):
         return type(self).model_validate(data)
 
     def digest(self) -> str:
-        """SHA-256 of the resolved scenario's canonical JSON: identifies exactly what was run."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """SHA-256 of the resolved scenario's canonical JSON: identifies exactly what was run.
+
+        A resolved file (the replay of a start state, a posterior) counts by its content, not its location, so
+        the same scenario has one digest in every clone.
+        """
+        data = self.model_dump(mode="json")
+        for block in (data["meta"].get("start_state"), data.get("parameters")):
+            if block and block.get("source"):
+                block["source"] = hashlib.sha256(Path(block["source"]).read_bytes()).hexdigest()
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -1028,10 +1136,57 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     so its entry in ``uncertainties`` is dropped. Raises ``sim.loading.ScenarioError`` naming the file (or
     ``--set``), the field and what was expected.
     """
-    scenario = load(Scenario, path)
+    scenario = _resolve_sources(load(Scenario, path), Path(path))
     if not overrides:
         return scenario
     data = apply_overrides(scenario.model_dump(mode="json"), overrides)
     fixed = {item.partition("=")[0].strip() for item in overrides}
     data["uncertainties"] = {key: value for key, value in data["uncertainties"].items() if key not in fixed}
     return validate(Scenario, data, file="--set")
+
+
+#: The package's calibrated posterior (``rapprochement calibrate --write``), what ``parameters: {from: posterior}``
+#: reads.
+POSTERIOR_FILE = Path(__file__).resolve().parent / "validation" / "posterior.csv"
+
+
+def _resolve_sources(scenario: Scenario, path: Path) -> Scenario:
+    """Fill in the ``source`` of a start state and of a posterior: the files they name, resolved against the
+    folder of the file that names them (a parent reached through ``extends`` names its own neighbours). Raises
+    ScenarioError naming the file and field when a named file does not exist."""
+    values: dict[str, str] = {}
+    start = scenario.meta.start_state
+    if start is None and scenario.parameters is None:
+        return scenario
+    _, origins = resolve_extends(path)
+
+    def folder_of(field: str) -> Path:
+        written_in = origins.get(field, (str(path), None))[0]
+        return Path(written_in).resolve().parent
+
+    if start is not None:
+        replay = (folder_of("meta.start_state.scenario") / start.scenario).resolve()
+        if not replay.is_file() and start.source and Path(start.source).is_file():
+            replay = Path(start.source)  # a resolved scenario saved beside its results names the file it used
+        if not replay.is_file():
+            raise ScenarioError(
+                path, [Problem("meta.start_state.scenario", f"no scenario file {replay} to hand the state over")]
+            )
+        values["meta.start_state.source"] = str(replay)
+    if scenario.parameters is not None:
+        name = scenario.parameters.from_
+        posterior = POSTERIOR_FILE if name == "posterior" else (folder_of("parameters.from") / name).resolve()
+        if not posterior.is_file() and scenario.parameters.source and Path(scenario.parameters.source).is_file():
+            posterior = Path(scenario.parameters.source)
+        if not posterior.is_file():
+            raise ScenarioError(
+                path,
+                [
+                    Problem(
+                        "parameters.from",
+                        f"no posterior file {posterior} (write one with 'rapprochement calibrate')",
+                    )
+                ],
+            )
+        values["parameters.source"] = str(posterior)
+    return scenario.with_values(values) if values else scenario

@@ -7,6 +7,7 @@ The reference is generated, never written by hand, so the documentation cannot d
 from __future__ import annotations
 
 import json
+import typing
 from typing import Any
 
 from pydantic import BaseModel
@@ -73,6 +74,14 @@ def _range_text(prop: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _block_of(annotation: Any) -> type[BaseModel] | None:
+    """The block class of a field's annotation, an optional block (``X | None``) included; None otherwise."""
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
 def _section(
     name: str,
     model: type[BaseModel],
@@ -86,8 +95,9 @@ def _section(
     lines = [f"## `{name}`", "", summary, ""]
     lines += ["| field | type | default | allowed | meaning |", "|---|---|---|---|---|"]
     nested: list[tuple[str, type[BaseModel], dict[str, Any] | None]] = []
+    by_alias = {info.alias or name: name for name, info in model.model_fields.items()}
     for field, prop in schema.get("properties", {}).items():
-        info = model.model_fields[field]
+        info = model.model_fields[by_alias[field]]
         default = prop.get("default", "required" if info.is_required() else "")
         if defaults is not None and field in defaults:
             default = defaults[field]
@@ -98,8 +108,8 @@ def _section(
             f"| `{field}` | {_type_text(prop, defs)} | {default_text} | {_range_text(prop)} "
             f"| {prop.get('description', info.description or '')} |"
         )
-        annotation = info.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        annotation = _block_of(info.annotation)
+        if annotation is not None:
             row_defaults = default if isinstance(default, dict) else None
             nested.append((f"{name}.{field}", annotation, row_defaults))
     lines.append("")
@@ -115,8 +125,8 @@ def markdown_reference() -> str:
     defs = schema.get("$defs", {})
     lines = [_INTRO]
     for field, info in Scenario.model_fields.items():
-        annotation = info.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        annotation = _block_of(info.annotation)
+        if annotation is not None:
             lines += _section(field, annotation, defs[annotation.__name__], defs)
     lines += _section("events[]", Event, defs["Event"], defs)
     lines += _section("uncertainties.<path>", Uncertainty, defs["Uncertainty"], defs)

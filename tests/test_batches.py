@@ -19,9 +19,10 @@ import pytest
 from sim.cli import main
 from sim.designs import Design, DesignKind, Factor
 from sim.executors import MAX_CHUNK, DaskExecutor, ProcessExecutor, SerialExecutor, chunk_size
+from sim.posterior import load_posterior
 from sim.results import BatchStore, drive, load_batch
 from sim.runner import BatchPlan, RunTask, execute, run_seeds
-from sim.scenario import Scenario, load_scenario
+from sim.scenario import POSTERIOR_FILE, Scenario, load_scenario
 from tests.conftest import ROOT, SCENARIOS
 
 FILES = ("timeseries.parquet", "runs.parquet", "summary.csv", "scenario.yaml")
@@ -50,6 +51,9 @@ def run_store(scenario: Scenario, out: Path, executor: object, runs: int = 6, se
 
 
 def test_serial_process_pool_and_dask_write_identical_files(small_baseline: Scenario, tmp_path: Path) -> None:
+    # The baseline draws each replication's parameters and start state from the posterior: the draws too must
+    # not depend on the executor.
+    assert small_baseline.parameters is not None and small_baseline.meta.start_state is not None
     with SerialExecutor() as serial:
         run_store(small_baseline, tmp_path / "serial", serial)
     with ProcessExecutor(2) as pool:
@@ -352,7 +356,7 @@ def test_sweep_writes_its_design_into_the_runs_table(
     runs = pd.read_parquet(out / f"small_sweep_{design}" / "runs.parquet")
     params = [c for c in runs.columns if c.startswith("param:")]
     assert "param:levers.seoul.cooperation_priority" in params
-    assert len(params) == 7  # baseline's six uncertainties and the lever
+    assert len(params) == 14  # baseline's six uncertainties, the lever and the posterior's seven behavioural ones
     n_points = runs["design_point"].nunique()
     if points is not None:
         assert n_points == points
@@ -361,9 +365,12 @@ def test_sweep_writes_its_design_into_the_runs_table(
     if design == "morris":
         assert n_points == 2 * (7 + 1)
     assert len(runs) == 2 * n_points
-    # Both replications of a point share its values; replication r has the same seed at every point.
-    per_point = runs.groupby("design_point")[params].nunique()
-    assert (per_point == 1).all().all()
-    assert runs.groupby("replication")["seed"].nunique().eq(1).all()
+    # Both replications of a point share its design values; replication r has the same seed, and the same
+    # posterior draw, at every point.
+    drawn = [f"param:{path}" for path in load_posterior(str(POSTERIOR_FILE)).model_values(0)]
+    design_columns = [c for c in params if c not in drawn]
+    assert len(design_columns) == 7
+    assert (runs.groupby("design_point")[design_columns].nunique() == 1).all().all()
+    assert (runs.groupby("replication")[[*drawn, "seed", "posterior_draw"]].nunique() == 1).all().all()
     lever = runs["param:levers.seoul.cooperation_priority"]
     assert lever.between(-0.5, 0.5).all()

@@ -132,6 +132,9 @@ def test_a_team_summit_the_climate_no_longer_allows_is_dropped_and_said_so(small
 # --------------------------------------------------------------------------------------------------
 # The game
 def test_choices_show_acceptance_the_win_set_and_the_approval_cost(small: Scenario) -> None:
+    # Half or more of the handed-over Korean public accepts the hard-line moves under a progressive president;
+    # a stricter win-set puts some of them outside it.
+    small = small.with_values({"actors.seoul.win_set_share": 0.7})
     game = new_game(small)
     seoul = {c.name: c for c in game.choices(Team.SEOUL)}
     assert "remorse_statement" not in seoul  # Tokyo's move is not Seoul's to consider
@@ -143,7 +146,7 @@ def test_choices_show_acceptance_the_win_set_and_the_approval_cost(small: Scenar
             assert choice.in_win_set == (choice.acceptance >= needed)
             assert choice.approval_cost == pytest.approx(winset_cost * max(0.0, needed - choice.acceptance))
     outside = [c for c in seoul.values() if not c.in_win_set and c.acceptance == c.acceptance]
-    assert outside, "the baseline's hard-line moves should lie outside Seoul's win-set"
+    assert outside, "the hard-line moves should lie outside Seoul's stricter win-set"
     # Outside the win-set is not a veto: the move can be chosen, and is made at its cost.
     assert all(c.available and (c.approval_cost or 0) > 0 for c in outside)
     choice = game.submit(Team.SEOUL, outside[0].name)
@@ -302,7 +305,8 @@ def test_every_future_starts_from_the_games_state(small: Scenario) -> None:
     opinions = game.model.publics["korea"].opinions.copy()
     game.advance()
     for run in (0, 1, 2):
-        model = future_model(FutureTask(game.model.spec, game.model_seed, future_seed(game.seed, run), run))
+        task = FutureTask(game.model.spec, game.model_seed, future_seed(game.seed, run), run, game.draw.start)
+        model = future_model(task)
         assert model.month == 0
         assert {name: getattr(model, name) for name in start} == start
         np.testing.assert_array_equal(model.publics["korea"].opinions, opinions)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.posterior import load_posterior, posterior_draw
 from sim.results import ResultsConflict, load_batch, write_batch
 from sim.runner import run_batch, run_seeds, sample_uncertainties, simulate_run
 from sim.scenario import Scenario
@@ -38,7 +39,10 @@ def test_sampled_uncertainties_lie_within_bounds(baseline: Scenario) -> None:
 def test_sampled_values_are_the_ones_the_model_ran_with(small_baseline: Scenario) -> None:
     result = simulate_run(small_baseline, 4, 17)
     params = {k.removeprefix("param:"): v for k, v in result.summary.items() if k.startswith("param:")}
-    assert params == sample_uncertainties(small_baseline, run_seeds(17, 4).params)
+    seeds = run_seeds(17, 4)
+    drawn = load_posterior(small_baseline.parameters.source).model_values(posterior_draw(seeds.posterior))
+    assert result.summary["posterior_draw"] == posterior_draw(seeds.posterior)
+    assert params == drawn | sample_uncertainties(small_baseline, seeds.params)
 
 
 def test_results_are_identical_for_one_and_two_workers(small_baseline: Scenario, tmp_path: Path) -> None:

@@ -553,7 +553,8 @@ def test_backtest_is_the_same_for_any_number_of_workers() -> None:
 
 def test_calibrate_writes_values_errors_and_provenance(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "fit.yaml"
-    args = ["calibrate", "--polls", str(POLLS), "--replications", "2", "--citizens", "60", "--workers", "1"]
+    args = ["calibrate", "--method", "lsq", "--polls", str(POLLS), "--replications", "2", "--citizens", "60"]
+    args += ["--workers", "1"]
     code = main([*args, "--max-evaluations", "10", "--train-until", "2016", "--out", str(out)])
     assert code == 0
     printed = capsys.readouterr().out

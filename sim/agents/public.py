@@ -112,6 +112,7 @@ class PublicOpinion(mesa.Agent["RapprochementModel"]):
         self.partisanship: NDArray[np.float64] = np.empty(n)
         self.base: NDArray[np.float64] = np.empty(n)
         self._draw(np.arange(n), cohort == Cohort.YOUNG)
+        self._shift_nationalism()
         self._hostility: float | None = None
         self.opinions = self.base.copy()
         self.anchors: NDArray[np.float64] = self.base.copy()
@@ -143,6 +144,25 @@ class PublicOpinion(mesa.Agent["RapprochementModel"]):
         base -= spec.nationalism_opinion_link * (self.nationalism[who] - spec.nationalism_mean)
         base += spec.camp_offset * (self.camp[who] - 0.5)
         self.base[who] = np.clip(base, 0.0, 1.0)
+
+    def _shift_nationalism(self) -> None:
+        """Add the scenario's ``nationalism_shift`` to every citizen's predisposition (kept in [0, 1])."""
+        if self.spec.nationalism_shift:
+            self.nationalism = np.clip(self.nationalism + self.spec.nationalism_shift, 0.0, 1.0)
+
+    def adopt(self, citizens: dict[str, NDArray[np.float64]], reference: Leader) -> None:
+        """Take over handed-over citizens (``sim.start_state``): their arrays by name, one entry per citizen of
+        this public, and the leader whose stance the replay's equilibrium included (cues are measured from it)."""
+        self.age = citizens["age"].astype(np.float64)
+        self.camp = citizens["camp"].astype(np.int8)
+        self.partisanship = citizens["partisanship"].astype(np.float64)
+        self.nationalism = citizens["nationalism"].astype(np.float64)
+        self._shift_nationalism()
+        self.base = citizens["base"].astype(np.float64)
+        self.anchors = citizens["anchors"].astype(np.float64)
+        self.opinions = citizens["opinions"].astype(np.float64)
+        self._start_leader = reference
+        self._refresh()
 
     def _refresh(self) -> None:
         """Recompute what follows from who the citizens are and who leads (after a draw, ageing or a new

@@ -39,7 +39,8 @@ from sim.plots import (
     outcome_class_shares,
     save_figure,
 )
-from sim.results import Batch
+from sim.results import Batch, poll_history
+from sim.scenario import Scenario
 
 __all__ = ["REPORT", "build_comparison", "build_report", "render", "write_comparison", "write_report"]
 
@@ -249,6 +250,34 @@ def _base_context(title: str, subtitle: str, facts: list[dict[str, Any]], notes:
 # --------------------------------------------------------------------------- one batch
 
 
+def uncertainty_note(scenario: Scenario | None, runs: pd.DataFrame) -> str:
+    """What the bands of a batch hold: parameter uncertainty (posterior draws) and the model's randomness, or
+    the randomness alone; and where the start comes from."""
+    sampled = sorted(scenario.uncertainties) if scenario is not None else []
+    parts = []
+    if "posterior_draw" in runs.columns:
+        draws = runs["posterior_draw"].nunique()
+        parts.append(
+            f"The bands hold parameter uncertainty and the model's own randomness together: each run draws its "
+            f"behavioural parameters from the calibrated posterior ({draws} distinct draws over {len(runs)} runs)"
+        )
+    else:
+        parts.append(
+            "The bands hold the model's own randomness at fixed behavioural parameters, not the uncertainty of "
+            "those parameters (the scenario does not draw them from a posterior)"
+        )
+    if sampled:
+        parts.append(f"and the scenario's uncertain parameters ({', '.join(sampled)})")
+    text = " ".join(parts) + "."
+    if scenario is not None and scenario.meta.start_state is not None:
+        start = scenario.meta.start_state
+        text += (
+            f" The runs start from the state the calibrated replay ({start.scenario}) reaches in {start.date}; "
+            "the favourability charts show the observed polls before it."
+        )
+    return text
+
+
 def build_report(batch: Batch, folder: Path, *, outcomes: Sequence[str] | None = None) -> Path:
     """Write plots (PNG and SVG, under ``folder/plots``) and ``report.html`` of one batch into ``folder``."""
     chosen = _outcomes(outcomes)
@@ -257,11 +286,16 @@ def build_report(batch: Batch, folder: Path, *, outcomes: Sequence[str] | None =
     timeseries = batch.timeseries.assign(scenario=label)
     events = events_of(batch)
     plots = folder / PLOTS
-    fans = [_figure(fan_chart(timeseries, o, events=events), plots, f"fan_{o}", _FAN_CAPTION) for o in chosen]
+    scenario = scenario_of(batch)
+    history = poll_history(scenario) if scenario is not None else {}
+    fans = [
+        _figure(fan_chart(timeseries, o, events=events, history=history), plots, f"fan_{o}", _FAN_CAPTION)
+        for o in chosen
+    ]
     horizon = [_figure(horizon_distribution(runs, o), plots, f"horizon_{o}", _HORIZON_CAPTION) for o in chosen]
     classes = [_figure(outcome_class_shares(runs), plots, "outcome_classes", _CLASS_CAPTION)]
     facts = [_scenario_facts(batch, label)]
-    notes = []
+    notes = [uncertainty_note(scenario, runs)]
     if facts[0]["failed"]:
         notes.append(f"{facts[0]['failed']} runs failed and are left out of every figure and number.")
     context = _base_context(

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +25,9 @@ from sim.cli import UsageError, load_all, positive_int, seed_value, set_option
 from sim.executors import make_executor
 from sim.results import versions
 from sim.runner import default_workers
-from sim.scenario import Scenario
-from sim.validation.backtest import Backtest, key_events, run_backtest, save_figures
+from sim.scenario import POSTERIOR_FILE, Scenario
+from sim.validation.abc import GENERATIONS, MAX_SIMULATIONS, POPULATION, PPC_DRAWS, AbcSettings
+from sim.validation.backtest import Backtest, key_events, run_backtest, save_figures, split_of
 from sim.validation.calibrate import (
     CALIBRATED_FILE,
     DEFAULT_PARAMETERS,
@@ -46,6 +49,8 @@ from sim.validation.calibrate import (
     write_document,
 )
 from sim.validation.observe import DEFAULT_POLLS, ObservationSettings, PollDataError, read_polls
+from sim.validation.rolling import DEFAULT_ORIGINS
+from sim.validation.simulate import covered_points
 
 HISTORICAL = Path("scenarios/historical_2013_2025.yaml")
 AUTONOMOUS = Path("scenarios/historical_autonomous.yaml")
@@ -69,11 +74,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         + ", ".join(p.path for p in DEFAULT_PARAMETERS)
         + ")",
     )
+    cal.add_argument(
+        "--method",
+        choices=("abc", "lsq"),
+        default="abc",
+        help="abc: ABC-SMC posterior (pyabc; the default); lsq: penalised least squares, fast (default abc)",
+    )
     _fit_options(cal)
+    _abc_options(cal)
+    cal.add_argument("--no-plots", action="store_true", help="skip the posterior-predictive figures")
     target = cal.add_mutually_exclusive_group()
-    target.add_argument("--write", action="store_true", help=f"replace {CALIBRATED_FILE.name} of the package")
-    target.add_argument("--out", type=Path, default=None, help="write the calibration to this YAML file")
-    cal.add_argument("--force", action="store_true", help="replace an existing --out file")
+    target.add_argument(
+        "--write",
+        action="store_true",
+        help=f"replace the package's calibration ({POSTERIOR_FILE.name} with abc, "
+        f"{CALIBRATED_FILE.name} with lsq)",
+    )
+    target.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="abc: results folder (default results/); lsq: write the calibration to this YAML file",
+    )
+    cal.add_argument("--force", action="store_true", help="replace an existing calibration at the target")
     cal.set_defaults(handler=_cmd_calibrate)
 
     back = sub.add_parser("backtest", help="run the historical scenario many times against the polls")
@@ -92,6 +115,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--citizens", type=positive_int, default=None, help="citizens per country (default: the scenario's)"
     )
     _fit_options(back, prefix="fit-")
+    back.add_argument(
+        "--origins",
+        type=year_list,
+        default=None,
+        metavar="YEAR,YEAR,...",
+        help="rolling origin: fit on the poll years up to each origin, forecast the later ones and score them "
+        "against persistence, trend and mean (e.g. " + ",".join(map(str, DEFAULT_ORIGINS)) + ")",
+    )
+    back.add_argument("--method", choices=("abc", "lsq"), default="abc", help="how --origins fits (default abc)")
+    _abc_options(back, prefix="fit-")
+    back.add_argument("--dask", metavar="ADDRESS", default=None, help="run on Dask ('local' or tcp://HOST:8786)")
     back.add_argument("--out", type=Path, default=Path("results"), help="results folder (default results/)")
     back.add_argument("--force", action="store_true", help="replace an earlier backtest in the same folder")
     back.add_argument("--no-plots", action="store_true", help="skip the figures")
@@ -166,23 +200,24 @@ def _common(parser: argparse.ArgumentParser) -> None:
     set_option(parser)
 
 
+def _count_options(
+    parser: argparse.ArgumentParser, prefix: str, what: str, rows: tuple[tuple[str, int, str], ...]
+) -> None:
+    """Whole-number options ``--<prefix><name>`` (default and help of each row), ``what`` added to each help."""
+    for name, default, text in rows:
+        parser.add_argument(
+            f"--{prefix}{name}", type=positive_int, default=default, help=f"{text}{what} (default {default})"
+        )
+
+
 def _fit_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
     what = " of the re-fit (with --train-until)" if prefix else ""
-    parser.add_argument(
-        f"--{prefix}replications", type=positive_int, default=10, help=f"runs per evaluation{what} (default 10)"
+    rows = (
+        ("replications", 10, "runs per evaluation"),
+        ("citizens", FIT_CITIZENS, "citizens per country during the fit"),
+        ("max-evaluations", MAX_EVALUATIONS, "budget of objective evaluations, Jacobians included"),
     )
-    parser.add_argument(
-        f"--{prefix}citizens",
-        type=positive_int,
-        default=FIT_CITIZENS,
-        help=f"citizens per country during the fit{what} (default {FIT_CITIZENS})",
-    )
-    parser.add_argument(
-        f"--{prefix}max-evaluations",
-        type=positive_int,
-        default=MAX_EVALUATIONS,
-        help=f"budget of objective evaluations{what}, Jacobians included (default {MAX_EVALUATIONS})",
-    )
+    _count_options(parser, prefix, what, rows)
     parser.add_argument(
         f"--{prefix}discrepancy",
         type=non_negative_float,
@@ -191,6 +226,34 @@ def _fit_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
         help=f"error (pp) the prior weighs each point as{what}: each parameter's judgement start is a prior with "
         f"sd a quarter of its range; 0 fits by plain least squares (default {CalibrationSettings.discrepancy_pp})",
     )
+
+
+def _abc_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    what = " of each re-fit" if prefix else ""
+    rows = (
+        ("population", POPULATION, "ABC particles"),
+        ("generations", GENERATIONS, "ABC generations at most"),
+        ("max-simulations", MAX_SIMULATIONS, "ABC budget of runs"),
+    )
+    _count_options(parser, prefix, what, rows)
+    if not prefix:
+        parser.add_argument(
+            "--dask",
+            metavar="ADDRESS",
+            default=None,
+            help="run on Dask: 'local' starts a LocalCluster on 127.0.0.1, or tcp://HOST:8786 (needs .[dask])",
+        )
+
+
+def year_list(text: str) -> tuple[int, ...]:
+    """Comma-separated years for an option (argparse type), in increasing order."""
+    try:
+        years = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected years separated by commas, got {text!r}") from None
+    if not years:
+        raise argparse.ArgumentTypeError("expected at least one year")
+    return years
 
 
 def non_negative_float(text: str) -> float:
@@ -265,13 +328,118 @@ def _fit(
         raise UsageError(str(exc)) from None
 
 
+def _abc_settings(args: argparse.Namespace, prefix: str = "") -> AbcSettings:
+    prefix = prefix.replace("-", "_")
+    return AbcSettings(
+        population=getattr(args, f"{prefix}population"),
+        generations=getattr(args, f"{prefix}generations"),
+        max_simulations=getattr(args, f"{prefix}max_simulations"),
+        discrepancy_pp=getattr(args, f"{prefix}discrepancy"),
+        citizens=getattr(args, f"{prefix}citizens"),
+        train_until=args.train_until,
+        seed=args.seed,
+    )
+
+
+def _calibrate_abc(args: argparse.Namespace, path: Path, scenario: Scenario, polls: pd.DataFrame) -> int:
+    """``calibrate --method abc``: run or resume ABC-SMC, write the posterior, its provenance and the
+    posterior-predictive check into ``results/calibration_<scenario>[_train<YEAR>]/``."""
+    from sim.validation.abc import finish, posterior_predictive, provenance, run_abc
+
+    try:
+        parameters = parse_parameters(args.params, scenario) if args.params else DEFAULT_PARAMETERS
+    except CalibrationError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+    _require_pyabc()
+    name = f"calibration_{scenario.meta.name}" + (
+        f"_train{args.train_until}" if args.train_until is not None else ""
+    )
+    out = (args.out or Path("results")) / name
+    if out.exists() and not args.force:
+        raise UsageError(f"{out}: holds a finished calibration; pass --force to replace it")
+    work = out.with_name(f".{name}.partial")
+    workers = args.workers or default_workers()
+    settings = _abc_settings(args)
+    try:
+        with _executor(workers, args.dask) as executor:
+            result = run_abc(scenario, polls, parameters, settings, executor, work)
+            points = covered_points(polls, scenario)
+            train = np.array([args.train_until is None or p.year <= args.train_until for p in points])
+            paths = [p.path for p in parameters]
+            ppc = posterior_predictive(scenario, points, result.posterior, paths, executor, settings, train=train)
+    except CalibrationError as exc:
+        raise UsageError(str(exc)) from None
+    ppc["split"] = [
+        split_of(int(y), o, args.train_until) for y, o in zip(ppc["year"], ppc["observed"], strict=True)
+    ]
+    ppc["in_interval"] = (ppc["observed"] >= ppc["p5"]) & (ppc["observed"] <= ppc["p95"])
+    record = provenance(
+        result, scenario=scenario, polls_path=args.polls, workers=workers, executor=args.dask or "processes"
+    )
+    observed = ppc[ppc["observed"].notna()]
+    record["posterior_predictive"] = {
+        "draws": PPC_DRAWS,
+        "interval": "5-95 % of one run per draw plus the poll's sampling error and the discrepancy",
+        "coverage_90": round(float(observed["in_interval"].mean()), 3),
+    }
+    import yaml
+
+    result.posterior.to_csv(work / "posterior.csv", index=False, float_format="%.6g")
+    result.generations.to_csv(work / "generations.csv", index=False, float_format="%.4f")
+    result.mean_sd().to_csv(work / "summary.csv", index=False, float_format="%.5g")
+    ppc.to_csv(work / "ppc.csv", index=False, float_format="%.3f")
+    (work / "calibration.yaml").write_text(yaml.safe_dump(record, sort_keys=False, allow_unicode=True))
+    if not args.no_plots:
+        save_figures(
+            ppc,
+            work / "plots",
+            events=key_events(scenario),
+            train_until=args.train_until,
+            band="90 % posterior-predictive interval",
+            prefix="ppc_",
+        )
+    try:
+        finish(work, out, force=args.force)
+    except CalibrationError as exc:
+        raise UsageError(str(exc)) from None
+    print(result.mean_sd().to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    coverage = record["posterior_predictive"]["coverage_90"]
+    print(
+        f"\n{result.simulations} runs in {result.wall_time_s:.0f} s over {len(result.generations)} generations; "
+        f"90 % posterior-predictive coverage of the observed polls {coverage:.0%} -> {out}/"
+    )
+    if args.write:
+        shutil.copyfile(out / "posterior.csv", POSTERIOR_FILE)
+        POSTERIOR_FILE.with_suffix(".yaml").write_text((out / "calibration.yaml").read_text())
+        print(f"wrote {POSTERIOR_FILE} (scenarios with 'parameters: {{from: posterior}}' now draw from it)")
+    return 0
+
+
+def _require_pyabc() -> None:
+    try:
+        import pyabc  # noqa: F401
+    except ImportError:
+        raise UsageError(
+            "calibrate --method abc needs pyabc: pip install '.[calibrate]' (or use --method lsq)"
+        ) from None
+
+
+def _executor(workers: int, dask: str | None) -> Any:
+    try:
+        return make_executor(workers, dask)
+    except RuntimeError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     path, scenario, polls = _load(args)
     if args.write and args.train_until is not None:
         raise UsageError(
             f"--write: a fit on the years up to {args.train_until} cannot become the package's calibration; "
-            "use --out FILE for it"
+            "use --out for it"
         )
+    if args.method == "abc":
+        return _calibrate_abc(args, path, scenario, polls)
     if args.out is not None:
         _check_new_file(args.out, force=args.force)
     try:
@@ -352,8 +520,73 @@ def _backtest_values(
     return cal.all_values(), refit, params_path
 
 
+def _cmd_rolling(args: argparse.Namespace, path: Path, scenario: Scenario, polls: pd.DataFrame) -> int:
+    """``backtest --origins``: fit at each origin, forecast the later polls, score against the naive forecasts."""
+    from sim.validation.rolling import rolling_origin, skill_figure
+
+    if args.train_until is not None or args.params is not None:
+        raise UsageError("--origins fits at every origin itself: leave out --train-until and --params")
+    try:
+        for origin in args.origins:
+            check_train_until(polls, origin, "--origins")
+    except CalibrationError as exc:
+        raise UsageError(str(exc)) from None
+    if args.method == "abc":
+        _require_pyabc()
+    name = f"backtest_{scenario.meta.name}_origins"
+    out_dir = args.out / name
+    _check_target(out_dir, force=args.force)
+    work = args.out / f".{name}.work"  # each origin's ABC history: an interrupted run resumes from it
+    workers = args.workers or default_workers()
+    settings = replace(_abc_settings(args, prefix="fit-"), train_until=None)
+    started = time.perf_counter()
+    try:
+        with _executor(workers, args.dask) as executor:
+            result = rolling_origin(
+                scenario, polls, DEFAULT_PARAMETERS, args.origins, executor, work, method=args.method, abc=settings
+            )
+    except CalibrationError as exc:
+        raise UsageError(str(exc)) from None
+    seconds = time.perf_counter() - started
+    manifest = _backtest_manifest(scenario.meta.name, scenario.digest(), path) | {
+        "origins": list(args.origins),
+        "method": args.method,
+        "settings": asdict(settings),
+        "polls": {"file": args.polls.name, "sha256": file_sha256(args.polls)},
+        "wall_time_s": round(seconds, 1),
+        "versions": versions(),
+    }
+    with fresh_folder(out_dir, force=args.force, about={"command": "backtest --origins"}, checked=True) as staging:
+        result.points.to_csv(staging / "points.csv", index=False, float_format="%.3f")
+        result.by_origin.to_csv(staging / "skill_by_origin.csv", index=False, float_format="%.4f")
+        result.by_horizon.to_csv(staging / "skill_by_horizon.csv", index=False, float_format="%.4f")
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n")
+        if not args.no_plots:
+            (staging / "plots").mkdir()
+            skill_figure(result).savefig(staging / "plots" / "skill.png")
+    shutil.rmtree(work, ignore_errors=True)
+    columns = [
+        "series",
+        "points",
+        "rmse_model",
+        "skill_vs_persistence",
+        "skill_vs_trend",
+        "skill_vs_mean",
+        "coverage_90",
+    ]
+    print("skill by origin (1 - RMSE_model / RMSE_naive) and 90 % interval coverage:")
+    print(result.by_origin[["origin", *columns]].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print("\nby horizon, all series:")
+    overall = result.by_horizon[result.by_horizon["series"] == "all"]
+    print(overall[["horizon", *columns[1:]]].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print(f"{len(args.origins)} origins in {seconds:.0f} s -> {out_dir}/")
+    return 0
+
+
 def _cmd_backtest(args: argparse.Namespace) -> int:
     path, scenario, polls = _load(args)
+    if args.origins is not None:
+        return _cmd_rolling(args, path, scenario, polls)
     if args.params is not None and args.train_until is None:
         # A calibration fitted on part of the years keeps its split: its later years are out of sample.
         try:
@@ -375,11 +608,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     with make_executor(workers) as executor:
         result = run_backtest(scenario, polls, args.runs, args.seed, executor, values, args.train_until)
     seconds = time.perf_counter() - started
-    manifest = {
-        "kind": BACKTEST_KIND,
-        "scenario": scenario.meta.name,
-        "scenario_hash": applied.digest(),
-        "source": str(path),
+    manifest = _backtest_manifest(scenario.meta.name, applied.digest(), path) | {
         "overrides": list(args.overrides),
         "runs": args.runs,
         "root_seed": args.seed,
@@ -399,6 +628,12 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         print(result.skill.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"{scenario.meta.name}: {args.runs} runs in {seconds:.1f} s -> {out_dir}/")
     return 0
+
+
+def _backtest_manifest(name: str, digest: str, source: Path) -> dict[str, Any]:
+    """The fields every backtest's manifest starts with: its kind (what ``_check_target`` recognises), the
+    scenario's name, hash and file."""
+    return {"kind": BACKTEST_KIND, "scenario": name, "scenario_hash": digest, "source": str(source)}
 
 
 def _check_target(out_dir: Path, *, force: bool) -> None:

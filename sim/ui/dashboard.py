@@ -34,6 +34,8 @@ from sim.loading import ScenarioError
 from sim.model import RapprochementModel
 from sim.moves import Side
 from sim.outcomes import OUTCOMES
+from sim.runner import RunSeeds
+from sim.runner import build_model as replication_build
 from sim.scenario import Scenario, add_months, load_scenario
 from sim.ui import DASHBOARD_SCENARIO_ENV, DEFAULT_DASHBOARD_SCENARIO
 
@@ -120,7 +122,11 @@ def adjusted(scenario: Scenario, knobs: Mapping[str, float]) -> Scenario:
 def build_model(scenario_file: str, seed: int, knobs: Mapping[str, float]) -> RapprochementModel:
     """The dashboard's model: the picked scenario with the sliders applied, on the seed."""
     folder, _ = scenario_folder()
-    return RapprochementModel(adjusted(load_scenario(folder / scenario_file), knobs), rng=seed)
+    # The seed is the model's own (as typed in the dashboard); it also picks the posterior draw.
+    model, _ = replication_build(
+        adjusted(load_scenario(folder / scenario_file), knobs), RunSeeds(0, seed, seed), {}
+    )
+    return model
 
 
 def event_log(model: RapprochementModel) -> list[str]:

@@ -30,6 +30,7 @@ from sim.model import RapprochementModel, classify_run
 from sim.outcomes import KEY_OUTCOMES, OUTCOMES, OutcomeClass
 from sim.plots import EventMarker, fan_chart, outcome_class_shares, wilson_interval
 from sim.scenario import Event, Scenario, Team
+from sim.start_state import StartState
 from sim.ui.game import Game, TurnRecord, inject_label, label
 
 #: Colour of the played path (black over the coloured fans).
@@ -68,6 +69,7 @@ class FutureTask:
     model_seed: int
     stream_seed: int | None
     run: int
+    start: StartState | None = None  # the game's handed-over start state, if its scenario has one
 
 
 def future_seed(root_seed: int, run: int) -> int | None:
@@ -79,7 +81,7 @@ def future_seed(root_seed: int, run: int) -> int | None:
 
 def future_model(task: FutureTask) -> RapprochementModel:
     """A future's model at month 0: the game's starting state, with the future's own random stream."""
-    model = RapprochementModel(task.scenario, rng=task.model_seed)
+    model = RapprochementModel(task.scenario, rng=task.model_seed, start=task.start)
     if task.stream_seed is not None:
         # Construction drew the citizens and the burn-in from the game's seed, so the start is the game's;
         # from here on this future draws its own incidents, provocations, choices and interactions.
@@ -109,7 +111,7 @@ def simulate_futures(
     their dates as they did in the game."""
     injects = game.injects_played() if injects is None else tuple(injects)
     scenario, model_seed = game.futures_scenario(injects), game.model_seed
-    tasks = [FutureTask(scenario, model_seed, future_seed(game.seed, r), r) for r in range(runs)]
+    tasks = [FutureTask(scenario, model_seed, future_seed(game.seed, r), r, game.draw.start) for r in range(runs)]
     dates = pd.date_range(game.date(0), periods=scenario.meta.months, freq="MS")
     frames, rows = [], []
     with make_executor(workers) as executor:

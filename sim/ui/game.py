@@ -36,10 +36,10 @@ import pandas as pd
 from pydantic import ValidationError
 
 from sim.agents.washington import BROKERING_FACTORS, ENGAGEMENT_STEP, WashingtonAction
-from sim.model import RapprochementModel, classify_run
+from sim.model import classify_run
 from sim.moves import MOVES, Move, Side
 from sim.outcomes import OUTCOMES, OutcomeClass
-from sim.runner import run_seeds, sample_uncertainties
+from sim.runner import build_model, run_seeds, sample_uncertainties
 from sim.scenario import Event, EventKind, Scenario, Team, add_months, months_between
 
 #: Version of the saved-game format.
@@ -198,7 +198,7 @@ class Game:
         seeds = run_seeds(seed, 0)
         params = sample_uncertainties(self.scenario, seeds.params)
         self.model_seed = seeds.model
-        self.model = RapprochementModel(self.scenario.with_values(params), rng=seeds.model)
+        self.model, self.draw = build_model(self.scenario, seeds, params)
         for team in self.teams:
             if team is Team.WASHINGTON:
                 self.model.washington.team_controlled = True

@@ -102,7 +102,7 @@ def run_backtest(
             "series": [p.series for p in points],
             "instrument": [p.instrument.instrument for p in points],
             "year": [p.year for p in points],
-            "fieldwork": [_fieldwork_text(p) for p in points],
+            "fieldwork": [fieldwork_text(p) for p in points],
             "segment": [p.segment for p in points],
             "observed": observed,
             "median": median,
@@ -185,7 +185,8 @@ def skill_table(fit: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _fieldwork_text(point: PollPoint) -> str:
+def fieldwork_text(point: PollPoint) -> str:
+    """A point's fieldwork months as text (``2019-05..2019-06``)."""
     (y0, m0), (y1, m1) = point.fieldwork[0], point.fieldwork[-1]
     return f"{y0}-{m0:02d}" if (y0, m0) == (y1, m1) else f"{y0}-{m0:02d}..{y1}-{m1:02d}"
 
@@ -259,6 +260,7 @@ def series_figure(
     events: Sequence[EventMarker] = (),
     train_until: int | None = None,
     ax: Axes | None = None,
+    band: str = "simulated 5-95 %",
 ) -> Axes:
     """One series: the simulated 5-95 % band and median at each year's fieldwork, the observed values, events.
 
@@ -271,7 +273,7 @@ def series_figure(
         raise KeyError(f"no rows of series {series!r} in the fit table")
     x = np.array([_mid_date(f) for f in rows["fieldwork"]])
     color = OKABE_ITO[0]
-    ax.fill_between(x, rows["p5"], rows["p95"], color=color, alpha=0.2, linewidth=0, label="simulated 5-95 %")
+    ax.fill_between(x, rows["p5"], rows["p95"], color=color, alpha=0.2, linewidth=0, label=band)
     ax.plot(x, rows["median"], color=color, linewidth=2, marker="o", markersize=3, label="simulated median")
     seen = rows["observed"].notna().to_numpy()
     ax.plot(x[seen], rows["observed"][seen], "o", color="black", markersize=5, label="observed", zorder=4)
@@ -314,7 +316,13 @@ def series_figure(
 
 
 def save_figures(
-    fit: pd.DataFrame, folder: Path, *, events: Sequence[EventMarker] = (), train_until: int | None = None
+    fit: pd.DataFrame,
+    folder: Path,
+    *,
+    events: Sequence[EventMarker] = (),
+    train_until: int | None = None,
+    band: str = "simulated 5-95 %",
+    prefix: str = "",
 ) -> list[Path]:
     """Write one PNG per series into ``folder``; return the paths."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -323,8 +331,8 @@ def save_figures(
         if not (fit["series"] == series).any():
             continue
         figure = Figure(figsize=(8.5, 4.2), dpi=110, layout="constrained")
-        series_figure(fit, series, events=events, train_until=train_until, ax=figure.add_subplot())
-        path = folder / f"{series}.png"
+        series_figure(fit, series, events=events, train_until=train_until, ax=figure.add_subplot(), band=band)
+        path = folder / f"{prefix}{series}.png"
         figure.savefig(path)
         paths.append(path)
     return paths

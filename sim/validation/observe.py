@@ -89,6 +89,8 @@ class Instrument:
     mode_break_year: int | None = None
     #: Pollsters or modes that break the series: a row fielded by one of these forms a segment of its own.
     break_instruments: frozenset[str] = frozenset()
+    #: Respondents of a typical wave: the poll's sampling error in the ABC distance (sim.validation.abc).
+    sample_size: int = 1000
 
     def usual_fieldwork(self, year: int) -> tuple[tuple[int, int], ...]:
         """The (year, month) pairs of the instrument's usual fieldwork in ``year`` (for years without a row)."""
@@ -132,6 +134,8 @@ INSTRUMENTS: dict[str, Instrument] = {
         min_age_before=20,
         min_age_change_year=2016,
         mode_break_year=2020,
+        # About 1,600-1,800 valid answers of the 3,000 sampled each year (face to face, then by mail).
+        sample_size=1700,
     ),
     "kr_good_impression_of_jp": Instrument(
         series="kr_good_impression_of_jp",
