@@ -85,13 +85,23 @@ def posterior_frame(
     return frame
 
 
-@functools.cache
 def load_posterior(path: str) -> Posterior:
-    """Read ``posterior.csv`` (memoised per process: every replication of a batch reads the same file).
+    """Read ``posterior.csv``, memoised per process and per version of the file (every replication of a batch
+    reads the same file; a rewritten file is read again).
 
     Raises :class:`PosteriorError` naming the file for a missing file, no parameter column, a non-numeric value or
     weights that are negative or sum to zero.
     """
+    try:
+        stat = Path(path).stat()
+    except OSError as exc:
+        raise PosteriorError(f"{path}: not a readable posterior ({exc})") from None
+    return _read_posterior(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.cache
+def _read_posterior(path: str, mtime_ns: int, size: int) -> Posterior:
+    """The posterior file at ``path`` as it was at (``mtime_ns``, ``size``): the memo's key."""
     file = Path(path)
     try:
         data = file.read_bytes()

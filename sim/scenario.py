@@ -31,6 +31,7 @@ from pydantic import (
 
 from sim.loading import Problem, ScenarioError, apply_overrides, load, resolve_extends, validate
 from sim.moves import DEFAULT_EFFECTS, Move
+from sim.posterior import PosteriorError, load_posterior
 
 _DATE_RE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
 
@@ -1172,6 +1173,23 @@ def _resolve_sources(scenario: Scenario, path: Path) -> Scenario:
             raise ScenarioError(
                 path, [Problem("meta.start_state.scenario", f"no scenario file {replay} to hand the state over")]
             )
+        replayed = load_scenario(replay)
+        if replayed.meta.start_state is not None:
+            raise ScenarioError(
+                path, [Problem("meta.start_state.scenario", f"{replay} starts from a handed-over state itself")]
+            )
+        if not 0 < months_between(replayed.meta.start, start.date) <= replayed.meta.months:
+            end = add_months(replayed.meta.start, replayed.meta.months - 1)
+            raise ScenarioError(
+                path,
+                [
+                    Problem(
+                        "meta.start_state.date",
+                        f"{start.date} is not a month {replay.name} reaches (it runs {replayed.meta.start} to "
+                        f"{end:%Y-%m})",
+                    )
+                ],
+            )
         values["meta.start_state.source"] = str(replay)
     if scenario.parameters is not None:
         name = scenario.parameters.from_
@@ -1188,5 +1206,14 @@ def _resolve_sources(scenario: Scenario, path: Path) -> Scenario:
                     )
                 ],
             )
+        try:
+            drawn = load_posterior(str(posterior)).model_values(0)
+            scenario.with_values(drawn)
+        except PosteriorError as exc:
+            raise ScenarioError(path, [Problem("parameters.from", str(exc))]) from None
+        except (KeyError, ValidationError) as exc:
+            raise ScenarioError(
+                path, [Problem("parameters.from", f"{posterior} holds parameters this scenario lacks ({exc})")]
+            ) from None
         values["parameters.source"] = str(posterior)
     return scenario.with_values(values) if values else scenario

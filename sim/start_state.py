@@ -204,12 +204,19 @@ def _load(path: Path) -> list[StartState]:
     return states
 
 
-@functools.cache
 def start_states(source: str, date: str, posterior_path: str) -> tuple[StartState, ...]:
-    """The hand-off states of every draw (memoised per process; read from the cache file or derived and cached).
+    """The hand-off states of every draw (memoised per process and per version of the files; read from the cache
+    file or derived and cached).
 
     ``posterior_path`` "" derives from the replay's own parameters (one state repeated for every draw).
     """
+    sha = load_posterior(posterior_path).sha256 if posterior_path else ""
+    return _states(source, Path(source).stat().st_mtime_ns, date, posterior_path, sha)
+
+
+@functools.cache
+def _states(source: str, _mtime_ns: int, date: str, posterior_path: str, _sha: str) -> tuple[StartState, ...]:
+    """``start_states`` for one version of the replay file (``_mtime_ns``) and of the posterior (``_sha``)."""
     spec = StartStateSpec(scenario=Path(source).name, date=date, source=source)
     posterior = load_posterior(posterior_path) if posterior_path else None
     path = cache_folder() / f"{Path(source).stem}@{date}_{hand_off_key(spec, posterior)}.npz"

@@ -12,7 +12,7 @@ from sim.loading import ScenarioError
 from sim.posterior import DRAWS, PosteriorError, load_posterior, posterior_draw
 from sim.runner import build_model, run_batch, run_seeds
 from sim.scenario import POSTERIOR_FILE, load_scenario
-from sim.start_state import adopt, capture, derive, start_states
+from sim.start_state import _states, adopt, capture, derive, start_states
 from sim.validation.observe import DEFAULT_POLLS, INSTRUMENTS, ObservationSettings, measure_point, read_polls
 from sim.validation.observe import poll_points as points_of
 from tests.conftest import SCENARIOS, shipped
@@ -139,19 +139,19 @@ def test_a_new_calibration_changes_the_starting_state(tmp_path: Path) -> None:
 
 def test_the_hand_off_is_derived_per_draw_and_cached(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("RAPPROCHEMENT_CACHE", str(tmp_path / "cache"))
-    start_states.cache_clear()
+    _states.cache_clear()
     scenario = shipped("baseline")
     spec = scenario.meta.start_state
     posterior = load_posterior(scenario.parameters.source)
     first = start_states(spec.source, spec.date, scenario.parameters.source)
     assert len(first) == DRAWS
     assert len(list((tmp_path / "cache" / "start_states").glob("*.npz"))) == 1
-    start_states.cache_clear()
+    _states.cache_clear()
     again = start_states(spec.source, spec.date, scenario.parameters.source)  # read back from the file
     assert np.array_equal(again[5].citizens["japan"]["opinions"], first[5].citizens["japan"]["opinions"])
     direct = derive(spec, posterior, range(2))
     assert np.array_equal(direct[1].citizens["korea"]["base"], first[1].citizens["korea"]["base"])
-    start_states.cache_clear()
+    _states.cache_clear()
 
 
 def _first_month_readings(scenario_name: str, runs: int = 12) -> dict[str, float]:
@@ -192,3 +192,25 @@ def test_the_baseline_starts_inside_the_observed_band() -> None:
         noise = np.hypot(100 * np.sqrt(share * (1 - share) / INSTRUMENTS[series].sample_size), 4.0)
         low, high = last_two.min() - 2 * noise, last_two.max() + 2 * noise
         assert low <= reading <= high, (series, reading, (low, high))
+
+
+def test_a_hand_off_date_the_replay_does_not_reach_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "later.yaml"
+    path.write_text(
+        f"extends: {SCENARIOS / 'baseline.yaml'}\n"
+        "meta:\n  name: later\n  start: 2027-01\n"
+        f"  start_state: {{scenario: {SCENARIOS / 'historical_2013_2025.yaml'}, date: 2027-01}}\n"
+        "events: []\n"
+    )
+    with pytest.raises(ScenarioError, match=r"meta.start_state.date: 2027-01 is not a month .* reaches"):
+        load_scenario(path)
+
+
+def test_a_posterior_for_another_model_is_refused_at_load(tmp_path: Path) -> None:
+    bad = tmp_path / "posterior.csv"
+    bad.write_text("publics.dynamics.no_such_push,weight\n0.1,1\n")
+    with pytest.raises(ScenarioError, match=r"parameters.from: .*holds parameters this scenario lacks"):
+        load_scenario(_scenario_with(tmp_path, bad))
+    bad.write_text("publics.dynamics.trade_push,weight\nx,1\n")
+    with pytest.raises(ScenarioError, match=r"parameters.from: .*every parameter and weight must be a number"):
+        load_scenario(_scenario_with(tmp_path, bad))
