@@ -10,6 +10,7 @@ that a variant can ``extends:`` another file and change only what its name says.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -1151,6 +1152,14 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
 POSTERIOR_FILE = Path(__file__).resolve().parent / "validation" / "posterior.csv"
 
 
+@functools.cache
+def _replay_span(path: str, _mtime_ns: int) -> tuple[str, int, bool]:
+    """A replay scenario's first month, its months and whether it hands over a state itself (memoised per version
+    of the file: every variant of the baseline names the same replay)."""
+    replay = load_scenario(path)
+    return replay.meta.start, replay.meta.months, replay.meta.start_state is not None
+
+
 def _resolve_sources(scenario: Scenario, path: Path) -> Scenario:
     """Fill in the ``source`` of a start state and of a posterior: the files they name, resolved against the
     folder of the file that names them (a parent reached through ``extends`` names its own neighbours). Raises
@@ -1173,20 +1182,19 @@ def _resolve_sources(scenario: Scenario, path: Path) -> Scenario:
             raise ScenarioError(
                 path, [Problem("meta.start_state.scenario", f"no scenario file {replay} to hand the state over")]
             )
-        replayed = load_scenario(replay)
-        if replayed.meta.start_state is not None:
+        first, months, handed = _replay_span(str(replay), replay.stat().st_mtime_ns)
+        if handed:
             raise ScenarioError(
                 path, [Problem("meta.start_state.scenario", f"{replay} starts from a handed-over state itself")]
             )
-        if not 0 < months_between(replayed.meta.start, start.date) <= replayed.meta.months:
-            end = add_months(replayed.meta.start, replayed.meta.months - 1)
+        if not 0 < months_between(first, start.date) <= months:
+            end = add_months(first, months - 1)
             raise ScenarioError(
                 path,
                 [
                     Problem(
                         "meta.start_state.date",
-                        f"{start.date} is not a month {replay.name} reaches (it runs {replayed.meta.start} to "
-                        f"{end:%Y-%m})",
+                        f"{start.date} is not a month {replay.name} reaches (it runs {first} to {end:%Y-%m})",
                     )
                 ],
             )

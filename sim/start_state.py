@@ -190,46 +190,59 @@ def _save(path: Path, states: list[StartState]) -> None:
     os.replace(temporary, path)
 
 
-def _load(path: Path) -> list[StartState]:
+@functools.cache
+def _read_draw(path: str, draw: int) -> StartState:
+    """One draw's state from a cache file (only its own arrays: a worker touches the draws of its runs)."""
     with np.load(path) as data:
         names = [str(n) for n in data["scalar_names"]]
-        count = sum(1 for key in data.files if key.endswith("/scalars"))
-        states = []
-        for d in range(count):
-            citizens = {
-                public: {name: data[f"{d}/{public}/{name}"] for name in CITIZEN_ARRAYS}
-                for public in ("korea", "japan")
-            }
-            states.append(StartState(citizens, dict(zip(names, data[f"{d}/scalars"].tolist(), strict=True))))
-    return states
+        citizens = {
+            public: {name: data[f"{draw}/{public}/{name}"] for name in CITIZEN_ARRAYS}
+            for public in ("korea", "japan")
+        }
+        return StartState(citizens, dict(zip(names, data[f"{draw}/scalars"].tolist(), strict=True)))
 
 
-def start_states(source: str, date: str, posterior_path: str) -> tuple[StartState, ...]:
-    """The hand-off states of every draw (memoised per process and per version of the files; read from the cache
-    file or derived and cached).
+@dataclass(frozen=True)
+class HandOff:
+    """The hand-off states of every draw, read from their cache file draw by draw as they are asked for."""
 
-    ``posterior_path`` "" derives from the replay's own parameters (one state repeated for every draw).
+    path: Path
+    repeated: bool  # one state serves every draw (no posterior: the replay's own parameters)
+
+    def __len__(self) -> int:
+        return DRAWS
+
+    def __getitem__(self, draw: int) -> StartState:
+        if not 0 <= draw < DRAWS:
+            raise IndexError(f"draw {draw} is not one of the {DRAWS} draws")
+        return _read_draw(str(self.path), 0 if self.repeated else draw)
+
+
+def start_states(source: str, date: str, posterior_path: str) -> HandOff:
+    """The hand-off states of every draw, derived and cached on first use (memoised per process and per version
+    of the files).
+
+    ``posterior_path`` "" derives from the replay's own parameters (one state serves every draw).
     """
     sha = load_posterior(posterior_path).sha256 if posterior_path else ""
     return _states(source, Path(source).stat().st_mtime_ns, date, posterior_path, sha)
 
 
 @functools.cache
-def _states(source: str, _mtime_ns: int, date: str, posterior_path: str, _sha: str) -> tuple[StartState, ...]:
+def _states(source: str, _mtime_ns: int, date: str, posterior_path: str, _sha: str) -> HandOff:
     """``start_states`` for one version of the replay file (``_mtime_ns``) and of the posterior (``_sha``)."""
     spec = StartStateSpec(scenario=Path(source).name, date=date, source=source)
     posterior = load_posterior(posterior_path) if posterior_path else None
     path = cache_folder() / f"{Path(source).stem}@{date}_{hand_off_key(spec, posterior)}.npz"
-    states: list[StartState] | None = None
-    if path.is_file():
-        try:
-            states = _load(path)
-        except (OSError, ValueError, KeyError):
-            states = None  # a damaged cache file is derived again
-    if states is None:
-        states = derive(spec, posterior, range(DRAWS) if posterior else range(1))
-        _save(path, states)
-    return tuple(states) if posterior else tuple(states * DRAWS)
+    expected = DRAWS if posterior else 1
+    try:
+        with np.load(path) as data:
+            complete = sum(1 for key in data.files if key.endswith("/scalars")) == expected
+    except (OSError, ValueError):
+        complete = False  # missing or damaged: derived again
+    if not complete:
+        _save(path, derive(spec, posterior, range(expected)))
+    return HandOff(path, repeated=posterior is None)
 
 
 def state_for(scenario: Scenario, draw: int) -> StartState | None:
