@@ -18,7 +18,7 @@ settings.register_profile("project", deadline=None, suppress_health_check=[Healt
 settings.load_profile("project")
 # Tests fork worker pools from a process that already runs threads (pyarrow, Dask); a fork server is safe there.
 os.environ.setdefault("RAPPROCHEMENT_START_METHOD", "forkserver")
-# Derived start states go to a folder of this session's own (the workers inherit the variable).
+# Derived start states go to a folder of this test run's own (the workers inherit the variable).
 os.environ.setdefault("RAPPROCHEMENT_CACHE", tempfile.mkdtemp(prefix="rapprochement-cache-"))
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -32,7 +32,7 @@ from sim.validation.calibrate import CalibrationSettings, Parameter, calibrate, 
 from sim.validation.observe import INSTRUMENTS, rmse
 from sim.validation.simulate import covered_points
 
-#: The origins the issue's benchmark scores (the 2020 polls are skipped as an origin: a one-year-old series
+#: The default origins (the 2020 polls are skipped as an origin: a one-year-old series
 #: break and the pandemic make it a poor place to start a forecast, and 2021 tests the post-break years).
 DEFAULT_ORIGINS = (2015, 2016, 2017, 2018, 2019, 2021)
 
