@@ -47,6 +47,7 @@ __all__ = [
     "apply_overrides",
     "deep_merge",
     "load",
+    "load_traced",
     "read_yaml_mapping",
     "resolve_extends",
     "validate",
@@ -971,6 +972,14 @@ def validate[M: pydantic.BaseModel](
 
 def load[M: pydantic.BaseModel](model_cls: type[M], path: str | Path, overrides: Sequence[str] = ()) -> M:
     """Read ``path`` (following ``extends``), apply ``--set`` overrides and validate."""
+    return load_traced(model_cls, path, overrides)[0]
+
+
+def load_traced[M: pydantic.BaseModel](
+    model_cls: type[M], path: str | Path, overrides: Sequence[str] = ()
+) -> tuple[M, dict[str, Origin]]:
+    """:func:`load`, and where each field was written (field path -> (file, line)): a field naming another file
+    is read relative to the file that wrote it."""
     data, file_origins = resolve_extends(path)
     origins: dict[str, Origin] = dict(file_origins)
     if overrides:
@@ -980,4 +989,4 @@ def load[M: pydantic.BaseModel](model_cls: type[M], path: str | Path, overrides:
                 if known == field or known.startswith((f"{field}.", f"{field}[")):
                     del origins[known]
             origins[field] = ("--set", None)
-    return validate(model_cls, data, file=path, origins=origins)
+    return validate(model_cls, data, file=path, origins=origins), origins

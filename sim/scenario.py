@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from sim.loading import Problem, ScenarioError, apply_overrides, load, resolve_extends, validate
+from sim.loading import Problem, ScenarioError, apply_overrides, load_traced, validate
 from sim.moves import DEFAULT_EFFECTS, Move
 from sim.posterior import PosteriorError, load_posterior
 
@@ -1138,7 +1138,8 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     so its entry in ``uncertainties`` is dropped. Raises ``sim.loading.ScenarioError`` naming the file (or
     ``--set``), the field and what was expected.
     """
-    scenario = _resolve_sources(load(Scenario, path), Path(path))
+    scenario, origins = load_traced(Scenario, path)
+    scenario = _resolve_sources(scenario, Path(path), origins)
     if not overrides:
         return scenario
     data = apply_overrides(scenario.model_dump(mode="json"), overrides)
@@ -1160,7 +1161,7 @@ def _replay_span(path: str, _mtime_ns: int) -> tuple[str, int, bool]:
     return replay.meta.start, replay.meta.months, replay.meta.start_state is not None
 
 
-def _resolve_sources(scenario: Scenario, path: Path) -> Scenario:
+def _resolve_sources(scenario: Scenario, path: Path, origins: Mapping[str, tuple[str, int | None]]) -> Scenario:
     """Fill in the ``source`` of a start state and of a posterior: the files they name, resolved against the
     folder of the file that names them (a parent reached through ``extends`` names its own neighbours). Raises
     ScenarioError naming the file and field when a named file does not exist."""
@@ -1168,7 +1169,6 @@ def _resolve_sources(scenario: Scenario, path: Path) -> Scenario:
     start = scenario.meta.start_state
     if start is None and scenario.parameters is None:
         return scenario
-    _, origins = resolve_extends(path)
 
     def folder_of(field: str) -> Path:
         written_in = origins.get(field, (str(path), None))[0]

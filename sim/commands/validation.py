@@ -344,7 +344,7 @@ def _abc_settings(args: argparse.Namespace, prefix: str = "") -> AbcSettings:
 def _calibrate_abc(args: argparse.Namespace, path: Path, scenario: Scenario, polls: pd.DataFrame) -> int:
     """``calibrate --method abc``: run or resume ABC-SMC, write the posterior, its provenance and the
     posterior-predictive check into ``results/calibration_<scenario>[_train<YEAR>]/``."""
-    from sim.validation.abc import finish, posterior_predictive, provenance, run_abc
+    from sim.validation.abc import posterior_predictive, provenance, run_abc
 
     try:
         parameters = parse_parameters(args.params, scenario) if args.params else DEFAULT_PARAMETERS
@@ -355,9 +355,8 @@ def _calibrate_abc(args: argparse.Namespace, path: Path, scenario: Scenario, pol
         f"_train{args.train_until}" if args.train_until is not None else ""
     )
     out = (args.out or Path("results")) / name
-    if out.exists() and not args.force:
-        raise UsageError(f"{out}: holds a finished calibration; pass --force to replace it")
-    work = out.with_name(f".{name}.partial")
+    _check_fresh(out, force=args.force)
+    work = out.with_name(f".{name}.partial")  # pyabc's history: an interrupted calibration resumes from it
     workers = args.workers or default_workers()
     settings = _abc_settings(args)
     try:
@@ -384,24 +383,25 @@ def _calibrate_abc(args: argparse.Namespace, path: Path, scenario: Scenario, pol
     }
     import yaml
 
-    result.posterior.to_csv(work / "posterior.csv", index=False, float_format="%.6g")
-    result.generations.to_csv(work / "generations.csv", index=False, float_format="%.4f")
-    result.mean_sd().to_csv(work / "summary.csv", index=False, float_format="%.5g")
-    ppc.to_csv(work / "ppc.csv", index=False, float_format="%.3f")
-    (work / "calibration.yaml").write_text(yaml.safe_dump(record, sort_keys=False, allow_unicode=True))
-    if not args.no_plots:
-        save_figures(
-            ppc,
-            work / "plots",
-            events=key_events(scenario),
-            train_until=args.train_until,
-            band="90 % posterior-predictive interval",
-            prefix="ppc_",
-        )
-    try:
-        finish(work, out, force=args.force)
-    except CalibrationError as exc:
-        raise UsageError(str(exc)) from None
+    about = {"command": "calibrate --method abc", "scenario": str(path)}
+    with fresh_folder(out, force=args.force, about=about, checked=True) as staging:
+        for kept in ("abc.db", "fingerprint.json"):
+            shutil.move(work / kept, staging / kept)
+        result.posterior.to_csv(staging / "posterior.csv", index=False, float_format="%.6g")
+        result.generations.to_csv(staging / "generations.csv", index=False, float_format="%.4f")
+        result.mean_sd().to_csv(staging / "summary.csv", index=False, float_format="%.5g")
+        ppc.to_csv(staging / "ppc.csv", index=False, float_format="%.3f")
+        (staging / "calibration.yaml").write_text(yaml.safe_dump(record, sort_keys=False, allow_unicode=True))
+        if not args.no_plots:
+            save_figures(
+                ppc,
+                staging / "plots",
+                events=key_events(scenario),
+                train_until=args.train_until,
+                band="90 % posterior-predictive interval",
+                prefix="ppc_",
+            )
+    shutil.rmtree(work)
     print(result.mean_sd().to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     coverage = record["posterior_predictive"]["coverage_90"]
     print(

@@ -32,9 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import re
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -393,19 +391,6 @@ def provenance(
             for row in result.mean_sd().to_dict("records")
         },
     }
-
-
-def finish(work: Path, target: Path, *, force: bool) -> None:
-    """Move a finished calibration's working folder into place (an earlier one only with ``force``)."""
-    if target.exists():
-        if not force:
-            raise CalibrationError(f"{target}: holds a finished calibration; pass --force to replace it")
-        old = target.with_name(f".{target.name}.old.{os.getpid()}")
-        os.replace(target, old)
-        os.replace(work, target)
-        shutil.rmtree(old)
-    else:
-        os.replace(work, target)
 
 
 @dataclass(frozen=True)
