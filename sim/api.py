@@ -26,13 +26,13 @@ def simulate(scenario: Scenario | str | Path, *, seed: int, **overrides: Any) ->
     Returns every outcome's final value by name, plus ``window_relations_index`` (the last-window mean the
     outcome class is judged on) and one 0/1 indicator per outcome class (``is_relapse`` ...), so the result
     can be averaged over seeds into class probabilities.
+
+    Raises ``sim.loading.ScenarioPathError`` (a ``ValueError``) naming the dotted path of an override that is
+    not a field of the scenario, and ``pydantic.ValidationError`` for a value its field refuses.
     """
     loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     fixed = {key.replace("__", "."): value for key, value in overrides.items()}
     if fixed:
-        unknown = [path for path in fixed if not _is_field(loaded, path)]
-        if unknown:
-            raise ValueError(f"not parameters of the scenario: {', '.join(sorted(unknown))}")
         remaining = {k: v for k, v in loaded.uncertainties.items() if k not in fixed}
         loaded = loaded.with_values(fixed).model_copy(update={"uncertainties": remaining})
     summary = simulate_run(loaded, 0, seed).summary
@@ -41,12 +41,3 @@ def simulate(scenario: Scenario | str | Path, *, seed: int, **overrides: Any) ->
     for outcome in OutcomeClass:
         result[f"is_{outcome.value}"] = float(summary["outcome_class"] == outcome.value)
     return result
-
-
-def _is_field(scenario: Scenario, path: str) -> bool:
-    node: Any = scenario
-    for part in path.split("."):
-        if not hasattr(type(node), "model_fields") or part not in type(node).model_fields:
-            return False
-        node = getattr(node, part)
-    return True

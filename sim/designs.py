@@ -41,6 +41,8 @@ from SALib.sample import morris as morris_sample
 from SALib.sample import sobol as sobol_sample
 from scipy.stats import qmc
 
+from sim.errors import RapprochementError
+from sim.loading import ScenarioPathError
 from sim.scenario import Scenario
 
 __all__ = [
@@ -69,7 +71,7 @@ CONFIDENCE_LEVEL = 0.95
 _SPEC_EXAMPLE = "levers.seoul.cooperation_priority=-0.5:0.5"
 
 
-class DesignError(ValueError):
+class DesignError(RapprochementError, ValueError):
     """A factor, design or analysis request that cannot be honoured; the message names what and why."""
 
 
@@ -204,34 +206,21 @@ def is_whole_number(scenario: Scenario, path: str) -> bool:
     return isinstance(current, int) and not isinstance(current, bool)
 
 
-def _resolve(scenario: Scenario, path: str) -> tuple[pydantic.BaseModel | dict[str, Any], str, Any]:
-    """Walk ``path`` through the scenario as its uncertainty validator does: (parent, leaf name, value)."""
-    parts = path.split(".")
-    if parts[0] == "uncertainties":
+def _resolve(scenario: Scenario, path: str) -> tuple[Any, str | int, Any]:
+    """(the block holding ``path``, the field's key in it, its value), as the scenario locates the path;
+    DesignError with the scenario's own message for a path that names nothing."""
+    if path.split(".", 1)[0] == "uncertainties":
         raise DesignError(f"{path}: the uncertainties block holds ranges, not model parameters")
-    parent: pydantic.BaseModel | dict[str, Any] = scenario
-    current: Any = scenario
-    walked: list[str] = []
-    for part in parts:
-        if isinstance(current, pydantic.BaseModel) and part in type(current).model_fields:
-            parent, current = current, getattr(current, part)
-        elif isinstance(current, dict) and part in current:
-            parent, current = current, current[part]
-        else:
-            where = ".".join(walked) or "the scenario"
-            if isinstance(current, pydantic.BaseModel):
-                known = ", ".join(sorted(type(current).model_fields))
-                hint = f" ({where} has: {known})"
-            else:
-                hint = f" ({where} is a {type(current).__name__}, not a block of parameters)"
-            raise DesignError(f"{path}: not a parameter of the scenario{hint}")
-        walked.append(part)
-    return parent, parts[-1], current
+    try:
+        found = scenario.locate(path)
+    except ScenarioPathError as exc:
+        raise DesignError(str(exc)) from None
+    return found.parent, found.keys[-1], found.value
 
 
-def _allowed_range(parent: pydantic.BaseModel | dict[str, Any], leaf: str) -> str:
+def _allowed_range(parent: Any, leaf: str | int) -> str:
     """The schema's bounds on a field in words, e.g. ``'0 <= value <= 1'``, from its pydantic constraints."""
-    if not isinstance(parent, pydantic.BaseModel):
+    if not isinstance(parent, pydantic.BaseModel) or not isinstance(leaf, str):
         return "any number"
     lower = upper = ""
     for item in type(parent).model_fields[leaf].metadata:

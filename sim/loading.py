@@ -7,6 +7,10 @@ one :class:`ScenarioError` whose text reads like compiler output::
 
     scenarios/x.yaml:12: drivers.security.nk_rate: expected a number >= 0, got -3
 
+A field path as such messages print it (``drivers.security.nk_rate``, ``events[2].date``) is followed by
+:func:`locate`, through raw data (``--set``) and validated models (``Scenario.resolve``) alike, so a path that
+names nothing is one :class:`ScenarioPathError` with one kind of message everywhere.
+
 Reading rules (stricter than plain ``yaml.safe_load``):
 
 * only plain YAML values are accepted: text, numbers, true/false, null, lists and mappings
@@ -25,11 +29,12 @@ from __future__ import annotations
 
 import copy
 import difflib
+import enum
 import re
 import types
 from collections import abc
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -37,17 +42,24 @@ import pydantic
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from sim.errors import RapprochementError
+
 __all__ = [
     "MAX_EXTENDS_DEPTH",
     "MAX_FILE_BYTES",
     "MAX_NESTING",
     "MAX_YAML_NODES",
+    "Location",
     "Problem",
     "ScenarioError",
+    "ScenarioPathError",
     "apply_overrides",
+    "close_names",
     "deep_merge",
     "load",
     "load_traced",
+    "locate",
+    "path_keys",
     "read_yaml_mapping",
     "resolve_extends",
     "validate",
@@ -93,7 +105,7 @@ class Problem:
         return ": ".join(parts)
 
 
-class ScenarioError(Exception):
+class ScenarioError(RapprochementError):
     """A user's mistake in a scenario file or override; ``str(err)`` is one line per problem."""
 
     def __init__(self, file: str | Path, problems: Sequence[Problem]) -> None:
@@ -544,11 +556,30 @@ def resolve_extends(
     from the result. Returns ``(data, origins)`` where ``origins`` maps each dotted field path
     to the ``(file, line)`` its value came from.
     """
-    return _resolve(Path(path), key, [])
+    return _resolve(Path(path), key, [], None)
 
 
-def _resolve(path: Path, key: str, chain: list[Path]) -> tuple[dict[str, Any], dict[str, tuple[str, int]]]:
-    data, lines = read_yaml_mapping(path)
+def _shown(path: Path) -> str:
+    """A parent's path as written, and where it leads when it climbs folders (``../../x.yaml``)."""
+    return f"{path} (that is, {path.resolve()})" if ".." in path.parts else str(path)
+
+
+def _resolve(
+    path: Path, key: str, chain: list[Path], line_of_extends: int | None
+) -> tuple[dict[str, Any], dict[str, tuple[str, int]]]:
+    try:
+        data, lines = read_yaml_mapping(path)
+    except ScenarioError as exc:
+        if not chain:
+            raise
+        # A parent that cannot be read (not YAML, not a mapping, a folder, /etc/passwd): the error names first the
+        # file whose 'extends' led there, and where, then what is wrong with the parent.
+        child = chain[-1]
+        problems = [
+            Problem(key, f"the parent file {_shown(path)} cannot be loaded:", line_of_extends),
+            *(replace(problem, file=problem.file or exc.file) for problem in exc.problems),
+        ]
+        raise ScenarioError(child, problems) from None
     name = str(path)
     origins = {field: (name, line) for field, line in lines.items()}
     if key not in data:
@@ -573,8 +604,8 @@ def _resolve(path: Path, key: str, chain: list[Path]) -> tuple[dict[str, Any], d
         route = " -> ".join(str(link) for link in [*chain, parent])
         raise refuse(f"too many levels of '{key}' (the limit is {MAX_EXTENDS_DEPTH}): {route}")
     if not parent.exists():
-        raise refuse(f"the parent file {parent} does not exist")
-    parent_data, parent_origins = _resolve(parent, key, chain)
+        raise refuse(f"the parent file {_shown(parent)} does not exist")
+    parent_data, parent_origins = _resolve(parent, key, chain, line)
     merged = deep_merge(parent_data, data)
     combined: dict[str, tuple[str, int]] = {}
     for field in _iter_paths(merged):
@@ -584,10 +615,132 @@ def _resolve(path: Path, key: str, chain: list[Path]) -> tuple[dict[str, Any], d
     return merged, combined
 
 
+# --------------------------------------------------------------------------- dotted paths
+
+#: A field path as errors print it and ``--set`` takes it: names joined by dots, list positions in brackets.
+_FIELD_PATH = re.compile(r"[^.\[\]=]+(?:\[\d+\])*(?:\.[^.\[\]=]+(?:\[\d+\])*)*")
+_PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+class ScenarioPathError(RapprochementError, KeyError, ValueError):
+    """A dotted path (``drivers.security.nk_rate``, ``events[2].date``) that names nothing in a scenario.
+
+    ``str(err)`` is ``path: reason``; the reason names the part that failed, suggests close names and lists the
+    valid ones. It is a KeyError to code that looks a field up and a ValueError to code that checks a parameter
+    (a pydantic validator raising it reports a field error).
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(path, reason)
+        self.path = path
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a dotted path leads: the keys followed (field names, list positions, mapping keys as stored - an
+    alias such as ``from`` becomes its field's name), the container that holds the value, and the value."""
+
+    keys: tuple[str | int, ...]
+    parent: Any
+    value: Any
+
+
+def path_keys(path: str) -> list[str | int]:
+    """The parts of a field path: ``"events[2].date"`` -> ``["events", 2, "date"]``.
+
+    Raises :class:`ScenarioPathError` when ``path`` is not written like one.
+    """
+    if not _FIELD_PATH.fullmatch(path):
+        raise ScenarioPathError(
+            path, "not a valid field path; write it like drivers.security.nk_rate or events[2].date"
+        )
+    return [name if name else int(index) for name, index in _PATH_TOKEN.findall(path)]
+
+
+def close_names(name: str, names: Sequence[str], n: int = 3) -> list[str]:
+    """The names of ``names`` that ``name`` is likely a misspelling of, closest first (for "did you mean")."""
+    return difflib.get_close_matches(name, list(names), n=n, cutoff=0.6)
+
+
+def _members(node: Any) -> tuple[dict[str, Any], list[str]] | None:
+    """What a name can follow from ``node``: name -> key (a model's fields by name and by alias, a mapping's keys)
+    and the names to show; None when ``node`` holds no names."""
+    if isinstance(node, pydantic.BaseModel):
+        keys: dict[str, Any] = {}
+        shown = []
+        for name, field in type(node).model_fields.items():
+            keys[name] = name
+            if field.alias:
+                keys[field.alias] = name
+            shown.append(field.alias or name)  # as written in files
+        return keys, shown
+    if isinstance(node, Mapping):
+        keys = {str(key): key for key in node}
+        return keys, list(keys)
+    return None
+
+
+def locate(root: Any, path: str) -> Location:
+    """Follow ``path`` through ``root``: pydantic models (a field by its name or alias), mappings and lists.
+
+    Serves raw data (``--set`` on a file before validation) and validated scenarios alike, so every path is
+    checked, and every mistake explained, the same way. Raises :class:`ScenarioPathError` naming the part that
+    does not exist, with a "did you mean" and the valid names where there are some.
+    """
+    keys: list[str | int] = []
+    parent: Any = None
+    current = root
+    walked = ""
+    for token in path_keys(path):
+        if isinstance(token, int):
+            if not isinstance(current, list | tuple):
+                raise ScenarioPathError(path, f"{walked} is not a list (it holds {_show(current)})")
+            if token >= len(current):
+                raise ScenarioPathError(path, f"{walked} has {len(current)} items, so there is no [{token}]")
+            parent, current = current, current[token]
+            keys.append(token)
+            walked = f"{walked}[{token}]"
+            continue
+        members = _members(current)
+        if members is None:
+            where = walked or "the top level"
+            raise ScenarioPathError(
+                path, f"{where} is not a mapping (it holds {_show(current)}), so it has no '{token}'"
+            )
+        by_name, shown = members
+        if token not in by_name:
+            raise ScenarioPathError(path, _unknown_field(token, walked, shown))
+        key = by_name[token]
+        parent = current
+        current = getattr(current, key) if isinstance(current, pydantic.BaseModel) else current[key]
+        keys.append(key)
+        walked = _join(walked, token)
+    return Location(tuple(keys), parent, current)
+
+
+def _unknown_field(name: str, walked: str, names: Sequence[str]) -> str:
+    """Why ``name`` is not a field of the block at ``walked``: did-you-mean first, then the valid names."""
+    where = f"in {walked}" if walked else "at the top level"
+    message = f"unknown field '{name}' {where}"
+    close = close_names(name, names)
+    if close:
+        message += f"; did you mean {' or '.join(_join(walked, c) for c in close)}?"
+    if names:
+        message += f" (valid fields here: {_list_names(names)})"
+    return message
+
+
+def _list_names(names: Sequence[str], limit: int = 30) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
+
+
 # --------------------------------------------------------------------------- overrides
 
-_OVERRIDE_PATH = re.compile(r"[^.\[\]=]+(?:\[\d+\])*(?:\.[^.\[\]=]+(?:\[\d+\])*)*")
-_PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 _YAML_SYNTAX_STARTS = frozenset("[{\"'!&*")
 
 
@@ -615,50 +768,6 @@ def _parse_override_value(text: str) -> Any:
     return value
 
 
-def _apply_one(data: dict[str, Any], path: str, value: Any) -> str | None:
-    """Set ``path`` in ``data``; return a message when the path does not exist."""
-    tokens: list[str | int] = [name if name else int(index) for name, index in _PATH_TOKEN.findall(path)]
-    current: Any = data
-    walked = ""
-    for position, token in enumerate(tokens):
-        last = position == len(tokens) - 1
-        if isinstance(token, int):
-            if not isinstance(current, list):
-                return f"{walked} is not a list (it holds {_show(current)})"
-            if token >= len(current):
-                return f"{walked} has {len(current)} items, so there is no [{token}]"
-            if last:
-                current[token] = value
-                return None
-            current = current[token]
-            walked = f"{walked}[{token}]"
-            continue
-        if not isinstance(current, dict):
-            where = walked or "the top level"
-            return f"{where} is not a mapping (it holds {_show(current)}), so it has no '{token}'"
-        if token not in current:
-            keys = [str(k) for k in current]
-            where = f"in {walked}" if walked else "at the top level"
-            message = f"unknown field '{token}' {where}"
-            close = difflib.get_close_matches(token, keys, n=3, cutoff=0.6)
-            if close:
-                message += f"; did you mean {' or '.join(_join(walked, c) for c in close)}?"
-            if keys:
-                message += f" (valid fields here: {_list_names(keys)})"
-            return message
-        if last:
-            current[token] = value
-            return None
-        current = current[token]
-        walked = _join(walked, token)
-    return "empty path"
-
-
-def _list_names(names: Sequence[str], limit: int = 30) -> str:
-    shown = ", ".join(names[:limit])
-    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
-
-
 def _apply_overrides(
     data: Mapping[str, Any], overrides: Sequence[str], source: str
 ) -> tuple[dict[str, Any], list[str]]:
@@ -671,24 +780,23 @@ def _apply_overrides(
         if not sep or not path:
             problems.append(Problem("", f"expected dotted.path=value, got {override!r}"))
             continue
-        if not _OVERRIDE_PATH.fullmatch(path):
-            problems.append(
-                Problem(
-                    path,
-                    "not a valid field path; write it like drivers.security.nk_rate or events[2].date",
-                )
-            )
+        try:
+            path_keys(path)  # a malformed path is reported before its value is read
+        except ScenarioPathError as exc:
+            problems.append(Problem(path, exc.reason))
             continue
         try:
             value = _parse_override_value(raw_value)
         except _Refused as exc:
             problems.extend(Problem(path, p.message) for p in exc.problems)
             continue
-        error = _apply_one(result, path, value)
-        if error is None:
-            applied.append(path)
-        else:
-            problems.append(Problem(path, error))
+        try:
+            found = locate(result, path)  # an override may only change a field that is there
+        except ScenarioPathError as exc:
+            problems.append(Problem(path, exc.reason))
+            continue
+        found.parent[found.keys[-1]] = value
+        applied.append(path)
     if problems:
         raise ScenarioError(source, problems)
     return result, applied
@@ -719,7 +827,7 @@ def _show(value: Any) -> str:
         return repr(value)
     if isinstance(value, str):
         return repr(value if len(value) <= 60 else value[:57] + "...")
-    if isinstance(value, Mapping):
+    if isinstance(value, Mapping | pydantic.BaseModel):
         return "a mapping"
     if isinstance(value, list | tuple):
         return "an empty list" if not value else "a list"
@@ -830,6 +938,36 @@ def _valid_fields(model_cls: type[pydantic.BaseModel], loc: tuple[int | str, ...
     return names
 
 
+def _allowed_values(model_cls: type[pydantic.BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The values an enum or literal field at ``loc`` accepts, as written in files ([] when not found)."""
+    tp: Any = model_cls
+    is_key = bool(loc) and loc[-1] == "[key]"
+    for part in loc[:-2] if is_key else loc:  # a mapping's key: its annotation, not its value's
+        tp = _step(tp, part)
+        if tp is None:
+            return []
+    tp = _strip_annotation(tp)
+    if is_key:
+        args = get_args(tp)
+        tp = _strip_annotation(args[0]) if get_origin(tp) in (dict, abc.Mapping) and args else None
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return [str(member.value) for member in tp]
+    if get_origin(tp) is Literal:
+        return [str(arg) for arg in get_args(tp)]
+    return []
+
+
+def _did_you_mean(value: Any, allowed: Sequence[str]) -> str:
+    """``"; did you mean 'x'?"`` when ``value`` is text close to one of ``allowed``, else ""."""
+    close = close_names(value, allowed) if isinstance(value, str) else []
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+#: Up to this many allowed values are all listed when a value is not one of them; past it, a close match is
+#: suggested alone (the full list is given only when nothing is close).
+_LISTED_VALUES = 10
+
+
 _TYPE_EXPECTATIONS = {
     "int_type": "a whole number",
     "int_parsing": "a whole number",
@@ -882,7 +1020,7 @@ def _describe(error: Mapping[str, Any], model_cls: type[pydantic.BaseModel]) -> 
         message = "unknown field"
         if names:
             message += f" (valid fields here: {_list_names(names)})"
-            close = difflib.get_close_matches(str(loc[-1]) if loc else "", names, n=1)
+            close = close_names(str(loc[-1]) if loc else "", names, n=1)
             if close:
                 message += f"; did you mean '{close[0]}'?"
         return message
@@ -904,11 +1042,16 @@ def _describe(error: Mapping[str, Any], model_cls: type[pydantic.BaseModel]) -> 
     if kind == "too_long":
         return f"expected at most {ctx.get('max_length')} items, got {ctx.get('actual_length')}"
     if kind in ("literal_error", "enum"):
-        return f"expected {ctx.get('expected')}{got}"
+        allowed = _allowed_values(model_cls, loc)
+        hint = _did_you_mean(value, allowed)
+        if hint and len(allowed) > _LISTED_VALUES:
+            return f"expected one of {len(allowed)} values{got}{hint}"
+        return f"expected {ctx.get('expected')}{got}{hint}"
     if kind == "union_tag_invalid":
+        tags = re.findall(r"'([^']*)'", str(ctx.get("expected_tags", "")))
         return (
             f"expected {ctx.get('discriminator')} to be one of {ctx.get('expected_tags')}, "
-            f"got {_show(ctx.get('tag'))}"
+            f"got {_show(ctx.get('tag'))}{_did_you_mean(ctx.get('tag'), tags)}"
         )
     if kind == "union_tag_not_found":
         return f"required field {ctx.get('discriminator')} missing"

@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import operator
 import re
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
@@ -30,7 +31,17 @@ from pydantic import (
     model_validator,
 )
 
-from sim.loading import Problem, ScenarioError, apply_overrides, load_traced, validate
+from sim.loading import (
+    Location,
+    Problem,
+    ScenarioError,
+    ScenarioPathError,
+    apply_overrides,
+    load_traced,
+    locate,
+    path_keys,
+    validate,
+)
 from sim.moves import DEFAULT_EFFECTS, Move
 from sim.posterior import PosteriorError, load_posterior
 
@@ -998,9 +1009,8 @@ class OutcomeThresholds(_Block):
         return value
 
 
-def _check_range(block: BaseModel, path: str, spec: Uncertainty) -> None:
-    """Both ends of an uncertainty's range must be values the parameter itself accepts."""
-    leaf = path.rsplit(".", 1)[-1]
+def _check_range(block: BaseModel, leaf: str, path: str, spec: Uncertainty) -> None:
+    """Both ends of an uncertainty's range must be values the parameter (field ``leaf`` of ``block``) accepts."""
     for end in (spec.low, spec.high):
         try:
             type(block).model_validate(block.model_dump() | {leaf: end})
@@ -1077,43 +1087,50 @@ class Scenario(_Block):
     @classmethod
     def _paths_are_numbers(cls, value: dict[str, Uncertainty], info: ValidationInfo) -> dict[str, Uncertainty]:
         for path, spec in value.items():
-            if path.split(".")[0] not in info.data:
-                continue  # that block failed its own validation and is already reported
-            current: Any = info.data
-            parent: Any = None
-            for part in path.split("."):
-                parent = current
-                if isinstance(current, BaseModel) and part in type(current).model_fields:
-                    current = getattr(current, part)
-                elif isinstance(current, dict) and part in current:
-                    current = current[part]
-                else:
-                    raise ValueError(f"{path!r} is not a parameter of the scenario")
+            first = path_keys(path)[0]
+            if first in cls.model_fields and first not in info.data:
+                continue  # that block failed its own validation (already reported) or is validated later
+            found = locate(info.data, path)  # the validated blocks so far; ScenarioPathError is a ValueError
+            current = found.value
             if isinstance(current, bool) or not isinstance(current, int | float):
                 raise ValueError(f"{path!r} is not a numeric parameter")
             if isinstance(current, int) and not (float(spec.low).is_integer() and float(spec.high).is_integer()):
                 raise ValueError(f"{path!r} is a whole number: give whole-number low and high")
-            if isinstance(parent, BaseModel):
-                _check_range(parent, path, spec)
+            if isinstance(found.parent, BaseModel):
+                _check_range(found.parent, str(found.keys[-1]), path, spec)
         return value
 
-    def with_values(self, values: Mapping[str, Any]) -> Self:
-        """A copy with dotted-path fields replaced and re-validated (sampled uncertainties, test variants).
+    def locate(self, path: str) -> Location:
+        """Where ``path`` leads (see :meth:`resolve`): the keys followed, the block holding the value and the
+        value, for callers that need the field's block (its schema bounds, its other fields)."""
+        return locate(self, path)
 
-        A float given for a whole-number field is rounded, so a uniform draw can set an integer parameter.
+    def resolve(self, path: str) -> Any:
+        """The value at ``path``: a field path as errors print it and ``--set`` takes it, e.g.
+        ``drivers.security.nk_provocation_rate``, ``levers.seoul.cooperation_priority`` or ``events[2].date``.
+
+        Raises :class:`sim.loading.ScenarioPathError` naming the path and the part that does not exist, with a
+        "did you mean" where a name is close.
+        """
+        return self.locate(path).value
+
+    def with_values(self, values: Mapping[str, Any]) -> Self:
+        """A copy with the fields at these paths (as :meth:`resolve` reads them) replaced and re-validated:
+        sampled uncertainties, sliders, test variants.
+
+        A float given for a whole-number field is rounded, so a uniform draw can set an integer parameter. Raises
+        :class:`sim.loading.ScenarioPathError` for a path that names no field, ``pydantic.ValidationError`` for
+        a value the schema refuses.
         """
         if not values:
             return self
-        data = self.model_dump(mode="json")
+        data: Any = self.model_dump(mode="json")
         for path, value in values.items():
-            node = data
-            *parents, leaf = path.split(".")
-            for part in parents:
-                node = node[part]
-            if leaf not in node:
-                raise KeyError(f"{path!r} is not a field of the scenario")
-            is_whole = isinstance(node[leaf], int) and not isinstance(node[leaf], bool)
-            node[leaf] = round(value) if is_whole and isinstance(value, float) else value
+            found = self.locate(path)
+            is_whole = isinstance(found.value, int) and not isinstance(found.value, bool)
+            # The dump has the model's shape under the same keys (field names, positions, mapping keys).
+            holder: Any = functools.reduce(operator.getitem, found.keys[:-1], data)
+            holder[found.keys[-1]] = round(value) if is_whole and isinstance(value, float) else value
         return type(self).model_validate(data)
 
     def digest(self) -> str:
@@ -1219,7 +1236,7 @@ def _resolve_sources(scenario: Scenario, path: Path, origins: Mapping[str, tuple
             scenario.with_values(drawn)
         except PosteriorError as exc:
             raise ScenarioError(path, [Problem("parameters.from", str(exc))]) from None
-        except (KeyError, ValidationError) as exc:
+        except (ScenarioPathError, ValidationError) as exc:
             raise ScenarioError(
                 path, [Problem("parameters.from", f"{posterior} holds parameters this scenario lacks ({exc})")]
             ) from None

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from sim.errors import RapprochementError
+from sim.files import atomic_path
 from sim.posterior import DRAWS, Posterior, load_posterior
 from sim.scenario import Camp, Scenario, StartStateSpec, load_scenario, months_between
 
@@ -41,7 +43,7 @@ CITIZEN_ARRAYS = ("age", "camp", "partisanship", "nationalism", "base", "anchors
 _MODEL_SOURCES = ("model.py", "moves.py", "opinion.py", "scenario.py", "agents", "drivers", "start_state.py")
 
 
-class StartStateError(ValueError):
+class StartStateError(RapprochementError, ValueError):
     """A hand-off that cannot be derived (the replay does not reach the date); the message names the files."""
 
 
@@ -185,9 +187,9 @@ def _save(path: Path, states: list[StartState]) -> None:
         arrays[f"{d}/scalars"] = np.array([state.scalars[k] for k in keys])
     arrays["scalar_names"] = np.array(sorted(states[0].scalars))
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    np.savez_compressed(temporary, **arrays)  # type: ignore[arg-type]
-    os.replace(temporary, path)
+    # Through a handle: given a name, numpy would add ".npz" to the temporary file's.
+    with atomic_path(path) as temporary, temporary.open("wb") as handle:
+        np.savez_compressed(handle, **arrays)  # type: ignore[arg-type]
 
 
 @functools.cache

@@ -112,7 +112,7 @@ def test_whole_number_fields_give_integer_factors(scenario: Scenario) -> None:
         ("a=2:1", "a", "low < high"),
         ("a=one:2", "a", "numbers"),
         ("a=nan:1", "a", "finite"),
-        ("drivers.nope=0:1", "drivers.nope", "not a parameter"),
+        ("drivers.nope=0:1", "drivers.nope", "unknown field 'nope' in drivers"),
         ("actors.seoul.decision_rule=0:1", "actors.seoul.decision_rule", "numeric"),
         ("drivers.history.dispute_open=0:1", "drivers.history.dispute_open", "numeric"),  # bool is not numeric
         ("drivers.history.decay=0:5", "drivers.history.decay", "0 <= value <= 1"),

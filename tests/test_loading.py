@@ -10,6 +10,7 @@ import re
 import string
 import tempfile
 import textwrap
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -288,6 +289,88 @@ def test_discriminated_union_errors(tmp_path: Path) -> None:
     ]
 
 
+class Crew(StrEnum):
+    PILOT = "pilot"
+    NAVIGATOR = "navigator"
+
+
+class Signal(StrEnum):
+    """More values than an error lists when one of them is close."""
+
+    ALPHA = "alpha"
+    BRAVO = "bravo"
+    CHARLIE = "charlie"
+    DELTA = "delta"
+    ECHO = "echo"
+    FOXTROT = "foxtrot"
+    GOLF = "golf"
+    HOTEL = "hotel"
+    INDIA = "india"
+    JULIET = "juliet"
+    KILO = "kilo"
+
+
+class Flight(_Strict):
+    crew: Crew
+    signals: tuple[Signal, ...] = ()
+    mode: Literal["day", "night"] = "day"
+    briefings: dict[Crew, str] = {}
+
+
+def test_a_misspelt_enum_value_gets_a_suggestion(tmp_path: Path) -> None:
+    text = """\
+    crew: pilto
+    signals: [alpha, fxtrot, zulu]
+    mode: nihgt
+    briefings: {navigatr: text}
+    """
+    path = write(tmp_path, "f.yaml", text)
+    with pytest.raises(ScenarioError) as info:
+        load(Flight, path)
+    assert str(info.value).splitlines() == [
+        f"{path}:1: crew: expected 'pilot' or 'navigator', got 'pilto'; did you mean 'pilot'?",
+        f"{path}:2: signals[1]: expected one of 11 values, got 'fxtrot'; did you mean 'foxtrot'?",
+        # nothing close: every value is listed
+        f"{path}:2: signals[2]: expected 'alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', "
+        "'hotel', 'india', 'juliet' or 'kilo', got 'zulu'",
+        f"{path}:3: mode: expected 'day' or 'night', got 'nihgt'; did you mean 'night'?",
+        f"{path}:4: briefings.navigatr: expected 'pilot' or 'navigator', got 'navigatr'; "
+        "did you mean 'navigator'?",
+    ]
+
+
+def test_a_misspelt_event_kind_or_actor_in_a_scenario_gets_a_suggestion(tmp_path: Path) -> None:
+    from sim.scenario import load_scenario
+
+    baseline = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
+    text = f"""\
+    extends: {baseline}
+    meta:
+      name: typo
+    events:
+      - date: 2026-01
+        kind: court_rulling
+        actor: seul
+    """
+    path = write(tmp_path, "typo.yaml", text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert str(info.value).splitlines() == [
+        f"{path}:6: events[0].kind: expected one of 28 values, got 'court_rulling'; did you mean 'court_ruling'?",
+        f"{path}:7: events[0].actor: expected 'seoul', 'tokyo', 'seoul+tokyo', 'washington', 'pyongyang', "
+        "'beijing', 'korea_public', 'japan_public' or 'world', got 'seul'; did you mean 'seoul'?",
+    ]
+
+
+def test_a_misspelt_union_tag_gets_a_suggestion(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.yaml", "items:\n  - {kind: shok, size: 1}\n")
+    with pytest.raises(ScenarioError) as info:
+        load(Timeline, path)
+    assert str(info.value) == (
+        f"{path}:2: items[0]: expected 'kind' to be one of 'shock', 'vote', got 'shok'; did you mean 'shock'?"
+    )
+
+
 def test_validate_without_origins_has_no_lines() -> None:
     data: dict[str, Any] = {"name": "n", "start": "2026-03", "steps": 1.5}
     data["drivers"] = {"security": {"nk_rate": 0, "alert": 0}}
@@ -535,8 +618,9 @@ def test_error_in_parent_reported_with_parents_file_and_line(tmp_path: Path) -> 
 def test_yaml_error_in_parent_names_parent(tmp_path: Path) -> None:
     base = write(tmp_path, "base.yaml", "a: 1\na: 2\n")
     child = write(tmp_path, "child.yaml", "extends: base.yaml\n")
-    err = load_error(child)
-    assert str(err).startswith(f"{base}:2: a: duplicate key 'a'")
+    first, second = str(load_error(child)).splitlines()[:2]
+    assert first == f"{child}:1: extends: the parent file {base} cannot be loaded:"
+    assert second.startswith(f"{base}:2: a: duplicate key 'a'")
 
 
 def test_missing_parent(tmp_path: Path) -> None:
@@ -575,6 +659,40 @@ def test_extends_must_be_a_path(tmp_path: Path, value: str) -> None:
     assert str(load_error(child)).startswith(
         f"{child}:2: extends: expected the path of another scenario file, got "
     )
+
+
+def test_extends_that_climbs_out_of_its_folder_names_the_file_that_said_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sim.cli import main
+
+    outside = tmp_path / "etc"
+    outside.mkdir()
+    (outside / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    folder = tmp_path / "scenarios" / "class"
+    folder.mkdir(parents=True)
+    missing = write(folder, "missing.yaml", "meta:\n  name: missing\nextends: ../../etc/x.yaml\n")
+    unreadable = write(folder, "unreadable.yaml", "extends: ../../etc/passwd\nmeta:\n  name: unreadable\n")
+    a_folder = write(folder, "folder.yaml", "extends: ../..\n")
+    up = folder / ".." / ".."  # as the loader shows a path: as written, from the file's folder
+    for command in ("validate", "run"):
+        assert main([command, str(missing)]) == 2
+        assert capsys.readouterr().err == (
+            f"error: {missing}:3: extends: the parent file {up / 'etc' / 'x.yaml'} "
+            f"(that is, {outside.resolve() / 'x.yaml'}) does not exist\n"
+        )
+        assert main([command, str(unreadable)]) == 2
+        assert capsys.readouterr().err.splitlines() == [
+            f"error: {unreadable}:1: extends: the parent file {up / 'etc' / 'passwd'} "
+            f"(that is, {outside.resolve() / 'passwd'}) cannot be loaded:",
+            f"{up / 'etc' / 'passwd'}:1: expected settings written as 'key: value' lines at the top level, "
+            "got 'root:x:0:0:root:/root:/bin/bash'",
+        ]
+    assert main(["validate", str(a_folder)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {a_folder}:1: extends: the parent file {up} (that is, {tmp_path.resolve()}) cannot be loaded:",
+        f"{up}: expected a YAML file, but this is a folder",
+    ]
 
 
 def test_custom_extends_key(tmp_path: Path) -> None:

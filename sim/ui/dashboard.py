@@ -22,7 +22,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import solara
@@ -100,20 +99,13 @@ KNOBS: dict[str, Knob] = {
 }
 
 
-def _field(scenario: Scenario, path: str) -> float:
-    node: Any = scenario
-    for part in path.split("."):
-        node = getattr(node, part)
-    return float(node)
-
-
 def adjusted(scenario: Scenario, knobs: Mapping[str, float]) -> Scenario:
     """The scenario with slider values applied (each a shift or multiplier of its fields, clipped)."""
     values = {}
     for name, value in knobs.items():
         knob = KNOBS[name]
         for path in knob.paths:
-            base = _field(scenario, path)
+            base = float(scenario.resolve(path))
             new = base * value if knob.multiply else base + value
             values[path] = min(knob.clip[1], max(knob.clip[0], new))
     return scenario.with_values(values)

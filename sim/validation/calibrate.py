@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -43,7 +42,9 @@ from numpy.typing import NDArray
 from scipy.optimize import least_squares
 
 from sim.designs import DesignError, factors_of
+from sim.errors import RapprochementError
 from sim.executors import Executor
+from sim.files import write_atomic
 from sim.scenario import Scenario
 from sim.validation.observe import (
     INSTRUMENTS,
@@ -69,7 +70,7 @@ FIT_CITIZENS = 500
 MAX_EVALUATIONS = 600
 
 
-class CalibrationError(ValueError):
+class CalibrationError(RapprochementError, ValueError):
     """A parameter spec or setting that cannot be calibrated; the message names it and what was expected."""
 
 
@@ -479,7 +480,7 @@ def calibrate(
         if p.start is not None:
             start_values[p.path] = float(np.clip(p.start, p.low, p.high))
             continue
-        current = getattr(base, p.path.removeprefix("observe.")) if p.is_observation else _get(scenario, p.path)
+        current = getattr(base, p.path.removeprefix("observe.")) if p.is_observation else scenario.resolve(p.path)
         start_values[p.path] = float(np.clip(float(current), p.low, p.high))
     u0 = np.array([(start_values[p.path] - p.low) / (p.high - p.low) for p in parameters])
     objective.start = u0
@@ -552,13 +553,6 @@ def calibrate(
     )
 
 
-def _get(scenario: Scenario, path: str) -> Any:
-    node: Any = scenario
-    for part in path.split("."):
-        node = getattr(node, part)
-    return node
-
-
 def to_document(cal: Calibration, *, polls_path: Path, scenario: Scenario, workers: int) -> dict[str, Any]:
     """The calibration as the YAML document ``calibrated.yaml`` holds: values with provenance."""
     metrics = cal.metrics()
@@ -629,13 +623,11 @@ def _metric(metrics: pd.DataFrame, series: str, split: str, column: str) -> floa
 
 
 def write_document(path: Path, document: Mapping[str, Any]) -> None:
-    """Write a calibration document atomically (a temporary sibling renamed over the target)."""
+    """Write a calibration document atomically and durably (see :func:`sim.files.write_atomic`)."""
     text = "# Written by `rapprochement calibrate`; see docs/validation.md. Values are copied into\n"
     text += "# scenarios/*.yaml by hand, and tests/test_validation.py checks that they agree.\n"
     text += yaml.safe_dump(dict(document), sort_keys=False, allow_unicode=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+    write_atomic(path, text)
 
 
 def read_document(path: Path) -> dict[str, Any]:
