@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import socket
 from dataclasses import dataclass
@@ -17,12 +18,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.agents.decision import MoveOption, MoveOutcome, MoveResult
+from sim.agents.team import TeamRule, WashingtonTeam
 from sim.agents.washington import BROKERING_FACTORS, ENGAGEMENT_STEP, WashingtonAction
 from sim.cli import EXIT_USAGE, main
 from sim.model import RapprochementModel
 from sim.moves import Move, Side
 from sim.outcomes import OutcomeClass
-from sim.scenario import Scenario, Team
+from sim.scenario import Event, EventActor, EventKind, Scenario, Team
 from sim.ui.debrief import (
     GID_PLAYED,
     Debrief,
@@ -33,8 +36,17 @@ from sim.ui.debrief import (
     simulate_futures,
     write_debrief,
 )
-from sim.ui.game import ExerciseError, Game, game_scenario, load_state, save_state
-from sim.ui.server import FACILITATOR, ExerciseServer, new_tokens
+from sim.ui.game import (
+    INJECT_KINDS,
+    ExerciseError,
+    Game,
+    TurnRecord,
+    game_scenario,
+    load_state,
+    outcome_words,
+    save_state,
+)
+from sim.ui.server import FACILITATOR, UNSAID_IN_HISTORY, ExerciseServer, new_tokens
 from tests.conftest import SCENARIOS, shipped
 
 ALL_TEAMS = [Team.SEOUL, Team.TOKYO, Team.WASHINGTON]
@@ -57,30 +69,79 @@ def test_a_team_government_makes_its_move_once_per_turn_and_nothing_else(small: 
     eager = small.with_values({"actors.seoul.initiative": 1.0, "actors.seoul.rationality": 0.0})
     free = RapprochementModel(eager, rng=3)
     team = RapprochementModel(eager, rng=3)
-    team.governments[Side.SEOUL].team_controlled = True
-    team.governments[Side.SEOUL].impose(Move.FILE_WTO_CASE)
-    for _ in range(6):
+    rule = TeamRule.install(team.governments[Side.SEOUL])
+    rule.impose(Move.FILE_WTO_CASE)
+    for month in range(6):
         free.step()
         team.step()
+        if month == 0:
+            assert rule.result == MoveResult(MoveOutcome.MADE)  # inside the win-set: no approval cost
     assert len([side for _, side, _ in free.moves_log if side is Side.SEOUL]) >= 3
     assert [(m, mv) for m, side, mv in team.moves_log if side is Side.SEOUL] == [(0, Move.FILE_WTO_CASE)]
     assert team.trade.flags["wto_case"]
+    assert rule.outcome is MoveOutcome.MADE and rule.pending is None  # the later months did not touch it
 
 
 def test_a_government_cannot_be_given_its_partners_move(small: Scenario) -> None:
     model = RapprochementModel(small, rng=3)
-    with pytest.raises(ValueError, match="not played by a team"):
-        model.governments[Side.TOKYO].impose(Move.SUMMIT)
-    model.governments[Side.TOKYO].team_controlled = True
+    rule = TeamRule.install(model.governments[Side.TOKYO])
+    assert model.governments[Side.TOKYO].rule is rule
     with pytest.raises(ValueError, match="tokyo cannot make the move compensation_plan"):
-        model.governments[Side.TOKYO].impose(Move.COMPENSATION_PLAN)
+        rule.impose(Move.COMPENSATION_PLAN)
+    assert rule.pending is None
+
+
+def test_a_team_hold_and_a_blocked_move_are_recorded_with_the_reason(small: Scenario) -> None:
+    model = RapprochementModel(small, rng=3)
+    seoul, tokyo = TeamRule.install(model.governments[Side.SEOUL]), TeamRule.install(model.governments[Side.TOKYO])
+    seoul.impose(Move.HOLD)
+    tokyo.impose(Move.LIFT_EXPORT_CONTROLS)  # nothing to lift at the start
+    model.step()
+    assert seoul.result == MoveResult(MoveOutcome.HELD)
+    assert tokyo.outcome is MoveOutcome.BLOCKED and tokyo.reason == "nothing to lift"
+    assert model.moves_log == []
+
+
+def test_the_model_reports_a_joint_move_both_teams_proposed_to_both(small: Scenario) -> None:
+    """Both capitals propose a summit: it is put forward once, as Seoul's, and Tokyo hears what became of it;
+    a narrow Tokyo win-set makes it rebuffed, and an inject of Seoul's the same month does not make it look
+    made."""
+    for win_set, made in ((0.5, True), (0.99, False)):
+        model = RapprochementModel(small.with_values({"actors.tokyo.win_set_share": win_set}), rng=3)
+        model.schedule(Event(date="2025-01", kind=EventKind.WTO_COMPLAINT, actor=EventActor.SEOUL))
+        seoul = TeamRule.install(model.governments[Side.SEOUL])
+        tokyo = TeamRule.install(model.governments[Side.TOKYO])
+        seoul.impose(Move.SUMMIT)
+        tokyo.impose(Move.SUMMIT)
+        model.step()
+        summits = [(side, move) for _, side, move in model.moves_log if move is Move.SUMMIT]
+        if made:
+            assert summits == [(Side.SEOUL, Move.SUMMIT)]
+            assert (seoul.outcome, tokyo.outcome) == (MoveOutcome.MADE, MoveOutcome.MADE_JOINTLY)
+        else:
+            assert summits == []
+            assert seoul.outcome is MoveOutcome.REBUFFED and "of the tokyo public would accept" in (
+                seoul.reason or ""
+            )
+            assert tokyo.result == MoveResult(MoveOutcome.REBUFFED_JOINTLY)
+
+
+def test_the_shipped_rules_hear_results_and_change_nothing(small: Scenario) -> None:
+    """A model government's rule is told every result too (a no-op), and a team's rule joins nothing outside
+    the win-set."""
+    model = RapprochementModel(small, rng=3)
+    rule = model.governments[Side.SEOUL].rule
+    assert rule.directive() is None and not rule.pressure_in_win_set
+    option = MoveOption(Move.SUMMIT, 0.3, None, 1.0, 0.1)
+    assert rule.joins(option) and not rule.joins(option._replace(utility=-1.0))
+    rule.hear(Move.SUMMIT, MoveResult(MoveOutcome.MADE))  # nothing to record
+    assert not TeamRule("seoul", [Move.SUMMIT]).joins(option)
 
 
 def test_washington_actions_map_onto_its_mechanisms(small: Scenario) -> None:
     def after(action: WashingtonAction) -> RapprochementModel:
         model = RapprochementModel(small, rng=4)
-        model.washington.team_controlled = True
-        model.washington.impose(action)
+        WashingtonTeam.install(model.washington).impose(action)
         model.step()
         return model
 
@@ -103,8 +164,7 @@ def test_a_team_washington_convenes_no_summit_of_its_own(small: Scenario) -> Non
         {"actors.washington.trilateral_summit_rate": 1.0, "actors.washington.engagement": 1.0}
     )
     free, team = RapprochementModel(scenario, rng=2), RapprochementModel(scenario, rng=2)
-    team.washington.team_controlled = True
-    team.washington.impose(WashingtonAction.STEADY)
+    WashingtonTeam.install(team.washington).impose(WashingtonAction.STEADY)
     free.step()
     team.step()
     assert free.institutions.stock > team.institutions.stock
@@ -120,12 +180,15 @@ def test_a_trilateral_summit_needs_the_climate(small: Scenario) -> None:
 def test_a_team_summit_the_climate_no_longer_allows_is_dropped_and_said_so(small: Scenario) -> None:
     cold = small.with_values({"drivers.institutions.climate": 0.2})
     summit, steady = RapprochementModel(cold, rng=1), RapprochementModel(cold, rng=1)
+    rules = []
     for model, action in ((summit, WashingtonAction.TRILATERAL_SUMMIT), (steady, WashingtonAction.STEADY)):
-        model.washington.team_controlled = True
-        model.washington.impose(action)
+        rules.append(WashingtonTeam.install(model.washington))
+        rules[-1].impose(action)
         model.step()
-    assert (summit.washington.team_outcome or "").startswith("dropped: the Seoul-Tokyo climate")
-    assert steady.washington.team_outcome == "made"
+    assert rules[0].outcome is MoveOutcome.DROPPED
+    assert (rules[0].reason or "").startswith("the Seoul-Tokyo climate")
+    assert outcome_words(rules[0].result or MoveResult(MoveOutcome.MADE)).startswith("dropped: the Seoul-Tokyo")
+    assert rules[1].result == MoveResult(MoveOutcome.MADE)
     assert summit.institutions.stock == steady.institutions.stock  # no summit was held
 
 
@@ -235,6 +298,10 @@ def test_injects_are_validated_like_scenario_events(small: Scenario) -> None:
         game.add_inject("us_policy_shift", "washington")
     with pytest.raises(ExerciseError, match="kind"):
         game.add_inject("alien_invasion")
+    # A kind that changes nothing in the model is not offered, nor taken, as an inject.
+    assert EventKind.ELECTION not in INJECT_KINDS
+    with pytest.raises(ExerciseError, match="election changes nothing"):
+        game.add_inject("election", "seoul")
     event = game.add_inject("us_policy_shift", "washington", engagement=0.2)
     assert event.date == "2025-07" and game.pending_injects == [event]
 
@@ -274,6 +341,73 @@ def test_a_saved_game_replays_to_the_same_state(small: Scenario, tmp_path: Path)
     # Both go on identically.
     assert again.advance().moves == game.advance().moves
     assert again.indicators() == game.indicators()
+
+
+#: A three-team game played move by move and saved (tests/golden/exercise_team_play.json): the baseline with a
+#: Tokyo whose win-set is narrow, so that its turns cover a move made, one made outside the win-set at a cost, a
+#: hold, a move an inject made first (blocked), a joint move the partner rebuffed, a joint move proposed by both
+#: capitals and rebuffed, one proposed by both and made, and a trilateral summit the turn's injects ruled out
+#: (dropped); six of its seven turns are played and the seventh's choices are pending.
+GOLDEN_GAME = Path(__file__).parent / "golden" / "exercise_team_play.json"
+
+
+def turn_summary(game: Game, record: TurnRecord) -> dict[str, Any]:
+    """What the golden file keeps of a turn played: the words for each team's move and the moves made."""
+    return {
+        "turn": record.turn,
+        "outcomes": {team.value: words for team, words in record.outcomes.items()},
+        "moves_made": [list(move) for move in game.moves_made(record)],
+    }
+
+
+def test_team_play_reproduces_the_golden_saved_game() -> None:
+    """Submitting the golden game's moves and injects turn by turn gives the same saved game (indicators, turns,
+    pending choices), the same moves made and the same words for what became of every team's move; resuming
+    from the saved state finds the same words again."""
+    golden = json.loads(GOLDEN_GAME.read_text(encoding="utf-8"))
+    saved = golden["state"]
+    scenario = Scenario.model_validate(saved["scenario"])
+    game = Game(
+        scenario,
+        seed=saved["seed"],
+        teams=[Team(t) for t in saved["teams"]],
+        turn_months=saved["turn_months"],
+        turns=saved["turns"],
+        source=saved["source"],
+    )
+
+    def choose(turn: dict[str, Any]) -> None:
+        for team, move in turn["moves"].items():
+            game.submit(Team(team), move)
+        for inject in turn["injects"]:
+            game.add_inject(
+                inject["kind"], inject["actor"], inject.get("magnitude", 1.0), inject.get("engagement")
+            )
+
+    turns = []
+    for played in saved["played"]:
+        choose(played)
+        turns.append(turn_summary(game, game.advance()))
+    choose(saved["pending"])
+    assert turns == golden["turns"]
+    state = json.loads(json.dumps(game.state()))
+    assert game.scenario == scenario
+    indicators = state.pop("indicators")
+    assert {k: v for k, v in state.items() if k != "scenario"} == {
+        k: v for k, v in saved.items() if k not in ("scenario", "indicators")
+    }
+    assert indicators.keys() == saved["indicators"].keys()
+    for name, value in indicators.items():
+        assert math.isclose(value, saved["indicators"][name], rel_tol=1e-9, abs_tol=1e-12), name
+    resumed = Game.from_state(saved)
+    assert [turn_summary(resumed, record) for record in resumed.history] == golden["turns"]
+    # The pages point out what the words always did: the history all but a plain move made or hold, the debrief
+    # all but a plain move made.
+    for record in resumed.history:
+        for team, words in record.outcomes.items():
+            assert record.remark(team) == ("" if words == "made" else words)
+            assert record.remark(team, unsaid=UNSAID_IN_HISTORY) == ("" if words in ("made", "held") else words)
+    assert resumed.pending == game.pending and resumed.pending_injects == game.pending_injects
 
 
 def test_a_saved_game_the_model_no_longer_reproduces_is_refused(small: Scenario, tmp_path: Path) -> None:

@@ -25,15 +25,16 @@ weighing says the cost is worth paying. The decision rule (``sim.agents.decision
 change on the scenario's calendar or by inject; institutions pull a successor's orientation toward the
 predecessor's, and the public hears the new leader's cues (``sim.agents.public``).
 
-In a class exercise a team may play the government (``team_controlled``): its move for a turn, set with
-``impose``, replaces the government's own choice in the turn's first month, and the government makes no other
-move in that turn (not even a regular summit of its levers). A team may choose a move outside its win-set and
-pays its approval cost (shown before it submits). The move is checked again when it is made (the turn's injects
-and events come first and may have ruled it out); a ruled-out move is not made and the government holds. A
-team-played government never weighs utilities, so US brokering reaches it through its win-set instead: a
-cooperative move needs ``US_PRESSURE_SHARE x (brokering factor - 1)`` less of the public (``broker``: 5 points
-less; ``stand_back``: 5 points more), the room an ally's visible pressure gives a leader at home. It joins a
-partner's joint move only inside its win-set. Without a team nothing of this is used.
+A rule may also settle the month's move outside the model (``DecisionRule.directive``; the class exercise's
+``sim.agents.team.TeamRule`` does): that move replaces the government's own choice, levers and initiative draw
+included, and is checked against the state when it is due (the month's injects and events come first and may
+have ruled it out); a ruled-out move is not made and the government holds. A move outside the win-set is made at
+its approval cost. The rule hears what became of the move it chose (``DecisionRule.hear``: made, blocked,
+rebuffed). A rule that does not weigh utilities feels US brokering through its win-set instead
+(``DecisionRule.pressure_in_win_set``): a cooperative move needs ``US_PRESSURE_SHARE x (brokering factor - 1)``
+less of the public (a factor of 2: 5 points less; 0: 5 points more), the room an ally's visible pressure gives a
+leader at home. The shipped rules keep the defaults (no directive, US pressure in the utility), so none of this
+changes a run without such a rule.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from typing import TYPE_CHECKING
 
 import mesa
 
-from sim.agents.decision import MoveOption, make_rule
+from sim.agents.decision import MoveOption, MoveOutcome, MoveResult, make_rule
 from sim.agents.public import Leader
 from sim.moves import Move, Side
 from sim.scenario import Camp, Government, GovernmentLevers, months_between
@@ -51,8 +52,8 @@ if TYPE_CHECKING:
     from sim.agents.public import PublicOpinion
     from sim.model import RapprochementModel
 
-#: Share of the public a team-played government's cooperative move needs less per unit of Washington's
-#: brokering factor above 1 (only team-played governments: the model's own read US pressure in their utility).
+#: Share of the public a cooperative move needs less per unit of Washington's brokering factor above 1, for a
+#: government whose rule feels US pressure through its win-set (the others read it in their utility).
 US_PRESSURE_SHARE = 0.05
 
 
@@ -73,12 +74,8 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         self.partner_memory = 0.0
         self.last_used: dict[Move, int] = {}
         self.last_acceptance = 1.0
+        #: Approval the last move made or joined cost (``record``).
         self.last_cost = 0.0
-        self.team_controlled = False
-        self.imposed: Move | None = None
-        #: What became of the last imposed move: ``made``, ``held``, ``blocked: why`` or ``rebuffed: why``; its
-        #: approval cost is ``last_cost``.
-        self.team_outcome: str | None = None
         # Reasons that never change in a run (who may make a move, what the levers forbid), worked out once:
         # the options are weighed most months, and these checks came first for every move.
         self._fixed_blocks: dict[Move, str] = {}
@@ -100,10 +97,11 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
     def required_share(self, move: Move | None = None, us_factor: float | None = None) -> float:
         """Share of the public a move needs: lower for a popular government.
 
-        For a team-played government a cooperative ``move`` needs less under US brokering (more when Washington
-        stands back): ``us_factor`` is Washington's brokering factor (default: the one in force now)."""
+        If the rule feels US pressure through the win-set, a cooperative ``move`` needs less under US brokering
+        (more when Washington stands back): ``us_factor`` is Washington's brokering factor (default: the one in
+        force now)."""
         needed = self.spec.win_set_share - self.spec.approval_slack * (self.approval - 0.5)
-        if self.team_controlled and move is not None and self.model.moves[move].cooperative:
+        if self.rule.pressure_in_win_set and move is not None and self.model.moves[move].cooperative:
             factor = self.model.washington.brokering_factor if us_factor is None else us_factor
             needed -= US_PRESSURE_SHARE * (factor - 1.0)
         return needed
@@ -130,16 +128,15 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
     def consents(self, move: Move) -> bool:
         """Whether this government joins a joint move the partner proposes.
 
-        Inside its win-set it joins; outside it, a government the model plays joins when its own weighing says
-        the move is worth its approval cost (the utility of making it, less the fixed cost of taking the
-        initiative, is positive), and a team-played government does not (its team chose no such move).
+        Inside its win-set it joins; outside it, its rule decides (``DecisionRule.joins``) on the utility of
+        joining: that of making the move, less the fixed cost of taking the initiative. The shipped rules join
+        when it is positive (the move is worth its approval cost).
         """
         acceptance = self.acceptance_of(move)
         if self._inside_win_set(move, acceptance):
             return True
-        if self.team_controlled:
-            return False
-        return self._utility(move, acceptance, self._stakes()) + self.spec.action_cost > 0.0
+        joining = self._utility(move, acceptance, self._stakes()) + self.spec.action_cost
+        return self.rule.joins(MoveOption(move, acceptance, None, joining, self.approval_cost(move, acceptance)))
 
     def _ruled_out(self, move: Move) -> str | None:
         """Why a move is not open (who may make it, levers, the bilateral state, cooldown), or None."""
@@ -208,7 +205,8 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
 
         Acceptance is measured only for moves that nothing rules out (it is NaN for the others): it is the one
         check that reads every citizen, and the model weighs options every month it takes initiative.
-        ``us_factor`` weighs a team-played government's win-set under a coming US action (``required_share``).
+        ``us_factor`` weighs the win-set under a coming US action, for a rule that feels US pressure there
+        (``required_share``).
         """
         ruled_out = {move: None if move is Move.HOLD else self._ruled_out(move) for move in Move}
         acceptance_by_c = self.public.acceptances(
@@ -227,25 +225,19 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         return result
 
     def decide(self) -> Move:
-        """This month's move: a regular-summit lever comes first; then, with probability ``initiative``,
-        the decision rule picks among the open options; otherwise the government holds.
+        """This month's move: the rule's directive if it has one; otherwise a regular-summit lever comes first,
+        then, with probability ``initiative``, the decision rule picks among the open options; otherwise the
+        government holds.
 
-        A team-controlled government makes the team's imposed move once, then holds (no draw either way); the
-        move is checked again first (``team_check``) and a blocked one is not made."""
-        if self.team_controlled:
-            move, self.imposed = self.imposed, None
-            if move is None:
-                return Move.HOLD
-            self.last_cost = 0.0  # ``record`` sets it if the team's move is made
-            if move is Move.HOLD:
-                self.team_outcome = "held"
-                return Move.HOLD
-            reason = self.team_check(move)
-            if reason is not None:
-                self.team_outcome = f"blocked: {reason}"
-                return Move.HOLD
-            self.team_outcome = "made"
-            return move
+        A directive draws nothing: it is checked against the state first, and a ruled-out one is not made (the
+        rule hears why)."""
+        directive = self.rule.directive()
+        if directive is not None:
+            reason = None if directive is Move.HOLD else self._ruled_out(directive)
+            if reason is None:
+                return directive
+            self.rule.hear(directive, MoveResult(MoveOutcome.BLOCKED, reason))
+            return Move.HOLD
         every = self.levers.summit_every_months
         due = every is not None and self.model.month - self.last_used.get(Move.SUMMIT, -every) >= every
         # A commitment kept while it costs nothing at home (outside the win-set the rule weighs it as any move).
@@ -256,31 +248,26 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
             return Move.HOLD
         return self.rule.choose(self.options(), self.model.rng)
 
-    def team_check(self, move: Move) -> str | None:
-        """Why a team's move cannot be made now (ruled out), or None; draws nothing. A move outside the win-set
-        can be made: it costs approval (``approval_cost``)."""
-        return self._ruled_out(move)
+    def settle(self, move: Move, made: bool, *, merged: bool = False) -> None:
+        """Tell the rule what became of ``move``, which it chose this month: made (at the approval cost just
+        recorded) or rebuffed by the partner's government (and why).
 
-    def impose(self, move: Move) -> None:
-        """Make ``move`` this government's next choice (a team's move for the turn)."""
-        if not self.team_controlled:
-            raise ValueError(f"the {self.side} government is not played by a team")
-        if self.side not in self.model.moves[move].actors:
-            raise ValueError(f"{self.side} cannot make the move {move}")
-        self.imposed = move
-        self.team_outcome = None
-
-    def rebuffed(self, move: Move) -> None:
-        """Note that the partner's government declined a team's joint move (the model calls it for any
-        government)."""
-        if self.team_controlled:
+        ``merged``: the partner proposed the same joint move in the same month and it was put forward once, as
+        the partner's (``made`` is what became of it); the model calls this right after enacting it."""
+        if merged:
+            outcome = MoveOutcome.MADE_JOINTLY if made else MoveOutcome.REBUFFED_JOINTLY
+            self.rule.hear(move, MoveResult(outcome, approval_cost=self.last_cost if made else 0.0))
+        elif made:
+            self.rule.hear(move, MoveResult(MoveOutcome.MADE, approval_cost=self.last_cost))
+        else:
             partner = self.model.governments[self.side.partner]
             acceptance = partner.acceptance_of(move)
-            self.team_outcome = (
-                f"rebuffed: {acceptance:.0%} of the {self.side.partner} public would accept, "
+            reason = (
+                f"{acceptance:.0%} of the {self.side.partner} public would accept, "
                 f"{partner.required_share(move):.0%} needed, and the {self.side.partner} government would not "
                 "pay the approval cost"
             )
+            self.rule.hear(move, MoveResult(MoveOutcome.REBUFFED, reason))
 
     def record(self, move: Move) -> None:
         """Remember a move made (for cooldowns) and its reception at home: approval moves with the share

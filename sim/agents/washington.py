@@ -6,33 +6,36 @@ grows as the climate between them worsens (US brokering in 2019 and 2023, the es
 summits happen at a monthly rate proportional to engagement when the climate allows, and build institutions and
 security cooperation (Camp David, 2023-08-18).
 
-In a class exercise a team may play Washington (``team_controlled``): its ``WashingtonAction`` for a turn, set
-with ``impose``, replaces the random convening of trilateral summits. It is taken in the turn's first month and
-maps onto the mechanisms above: a trilateral summit (if the climate allows), a higher or lower engagement target,
-or a brokering weight doubled (``broker``) or set to zero (``stand_back``) until the next action. A capital a
-team plays does not weigh utilities, so the brokering factor reaches it through its win-set instead
-(``sim.agents.government.US_PRESSURE_SHARE``). Engagement still moves toward its target, with noise, every
-month. Without a team nothing of this is used.
+What Washington does in a month beyond that is its rule's choice (``WashingtonRule``), a ``WashingtonAction`` or
+nothing. The model's own rule, ``Convening``, only ever convenes those random summits. Another rule (the class
+exercise's ``sim.agents.team.WashingtonTeam``) may take any action, each mapped onto the mechanisms above: a
+trilateral summit (if the climate allows), a higher or lower engagement target, or a brokering weight doubled
+(``broker``) or set to zero (``stand_back``) until the next action. A capital whose rule does not weigh
+utilities feels the brokering factor through its win-set instead (``sim.agents.government.US_PRESSURE_SHARE``).
+An action is checked when it is taken (``unavailable``) and the rule hears whether it was made or dropped.
+Engagement moves toward its target, with noise, every month whatever the rule.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import mesa
 
+from sim.agents.decision import MoveOutcome, MoveResult
 from sim.scenario import Washington
 
 if TYPE_CHECKING:
     from sim.model import RapprochementModel
 
-#: How far a team's raise or lower of engagement moves the engagement target.
+#: How far a raise or lower of engagement moves the engagement target.
 ENGAGEMENT_STEP = 0.2
 
 
 class WashingtonAction(StrEnum):
-    """What a Washington team does in a turn."""
+    """What Washington may do in a month beyond its engagement drift (the model's own rule only convenes
+    summits; a team may take any)."""
 
     STEADY = "steady"
     BROKER = "broker"
@@ -46,6 +49,36 @@ class WashingtonAction(StrEnum):
 BROKERING_FACTORS = {WashingtonAction.BROKER: 2.0, WashingtonAction.STAND_BACK: 0.0}
 
 
+class WashingtonRule(Protocol):
+    """Chooses Washington's action for the month, if any, and hears what became of it.
+
+    ``hear`` has a default (nothing), inherited by a rule that subclasses this protocol."""
+
+    def act(self, washington: WashingtonAgent) -> WashingtonAction | None:
+        """This month's action, or None for none (engagement follows its target either way)."""
+        ...
+
+    def hear(self, action: WashingtonAction, result: MoveResult) -> None:
+        """Learn what became of ``action``, which this rule chose (made or dropped); by default nothing."""
+        return None
+
+
+class Convening(WashingtonRule):
+    """The model's Washington: a trilateral summit with probability rate x engagement when the climate allows,
+    no other action."""
+
+    def act(self, washington: WashingtonAgent) -> WashingtonAction | None:
+        """Draw whether to convene a summit this month (no draw when the rate or the climate rules it out)."""
+        spec = washington.spec
+        model = washington.model
+        chance = spec.trilateral_summit_rate * washington.engagement
+        if chance <= 0 or model.institutions.climate < spec.trilateral_min_climate:
+            return None
+        if model.rng.random() >= chance:
+            return None
+        return WashingtonAction.TRILATERAL_SUMMIT
+
+
 class WashingtonAgent(mesa.Agent["RapprochementModel"]):
     """US engagement and brokering."""
 
@@ -55,17 +88,15 @@ class WashingtonAgent(mesa.Agent["RapprochementModel"]):
         self.spec = spec
         self.engagement = spec.engagement
         self.target = spec.target_engagement
-        self.team_controlled = False
-        self.imposed: WashingtonAction | None = None
+        self.rule: WashingtonRule = Convening()
+        #: Multiplier of the brokering weight set by the last action (``BROKERING_FACTORS``).
         self.brokering_factor = 1.0
-        #: What became of the last imposed action: ``made`` or ``dropped: why``.
-        self.team_outcome: str | None = None
 
     def pressure(self, climate: float) -> float:
         """Brokering pressure on each capital: engagement x brokering x (1.5 - climate).
 
-        A team's ``broker`` or ``stand_back`` scales the brokering weight (the factor is exactly 1 otherwise, so
-        runs without a team are unchanged)."""
+        A ``broker`` or ``stand_back`` action scales the brokering weight (the factor is exactly 1 otherwise:
+        ``Convening`` takes neither)."""
         return self.engagement * self.spec.brokering * self.brokering_factor * (1.5 - climate)
 
     def adjust(self) -> None:
@@ -76,19 +107,10 @@ class WashingtonAgent(mesa.Agent["RapprochementModel"]):
         self.engagement = min(1.0, max(0.0, self.engagement + step))
 
     def convene(self) -> bool:
-        """Hold a trilateral summit this month with probability rate x engagement, if the climate allows.
-
-        A team-controlled Washington takes its imposed action instead (see ``act``)."""
-        if self.team_controlled:
-            return self.act()
-        m = self.model
-        chance = self.spec.trilateral_summit_rate * self.engagement
-        if chance <= 0 or m.institutions.climate < self.spec.trilateral_min_climate:
-            return False
-        if m.rng.random() >= chance:
-            return False
-        self.hold_trilateral()
-        return True
+        """Take the action the rule chooses this month, if any (by default a random trilateral summit); True if
+        a summit was held."""
+        action = self.rule.act(self)
+        return False if action is None else self.take(action)
 
     def hold_trilateral(self, magnitude: float = 1.0) -> None:
         """A trilateral summit's effects."""
@@ -99,7 +121,7 @@ class WashingtonAgent(mesa.Agent["RapprochementModel"]):
         m.institutions.shift_climate(s.trilateral_climate * magnitude)
 
     def unavailable(self, action: WashingtonAction) -> str | None:
-        """Why a team's action cannot be taken now, or None (the analogue of a capital's win-set check)."""
+        """Why an action cannot be taken now, or None (the analogue of a capital's check of its moves)."""
         climate = self.model.institutions.climate
         needed = self.spec.trilateral_min_climate
         if action is WashingtonAction.TRILATERAL_SUMMIT and climate < needed:
@@ -110,27 +132,20 @@ class WashingtonAgent(mesa.Agent["RapprochementModel"]):
             return "the engagement target is already at zero"
         return None
 
-    def impose(self, action: WashingtonAction) -> None:
-        """Make ``action`` Washington's next action (a team's choice for the turn)."""
-        if not self.team_controlled:
-            raise ValueError("Washington is not played by a team")
-        self.imposed = action
-        self.team_outcome = None
+    def take(self, action: WashingtonAction) -> bool:
+        """Take ``action`` and tell the rule what became of it; True if a summit was held.
 
-    def act(self) -> bool:
-        """Take the imposed action once (later months of the turn: nothing); True if a summit was held."""
-        action, self.imposed = self.imposed, None
-        if action is None:
-            return False
-        # Checked again now: the turn's injects come first and may have soured the climate since it was chosen.
+        The action is checked now (the month's injects come first and may have soured the climate since it was
+        chosen): an unavailable one is dropped, though it still sets the brokering factor (to 1 for any action
+        but ``broker`` and ``stand_back``)."""
         reason = self.unavailable(action)
-        self.team_outcome = "made" if reason is None else f"dropped: {reason}"
+        self.rule.hear(action, MoveResult(MoveOutcome.MADE if reason is None else MoveOutcome.DROPPED, reason))
         self.brokering_factor = BROKERING_FACTORS.get(action, 1.0)
         if action is WashingtonAction.RAISE_ENGAGEMENT:
             self.target = min(1.0, self.target + ENGAGEMENT_STEP)
         elif action is WashingtonAction.LOWER_ENGAGEMENT:
             self.target = max(0.0, self.target - ENGAGEMENT_STEP)
-        elif action is WashingtonAction.TRILATERAL_SUMMIT and self.unavailable(action) is None:
+        elif action is WashingtonAction.TRILATERAL_SUMMIT and reason is None:
             self.hold_trilateral()
             return True
         return False

@@ -8,7 +8,9 @@ government's own choice (the government makes no other move in the turn), and th
 model's own rules. A team that has not chosen holds (Washington: ``steady``). Each move is checked again when it is
 made, after the month's injects and events (an inject may have made it already): a ruled-out move is not made, a
 move outside the win-set is made at its approval cost, and the turn's record says what became of every team move
-(``TurnRecord.outcomes``). Washington's team reaches a team-played capital through its win-set
+(``TurnRecord.results``, in words ``TurnRecord.outcomes``). A team plays its actor through a decision rule
+installed in place of the actor's own (``sim.agents.team``). Washington's team reaches a team-played capital
+through its win-set
 (``sim.agents.government.US_PRESSURE_SHARE``); the capitals' choices are weighed under Washington's choice so far
 (``Game.us_factor``).
 
@@ -24,8 +26,6 @@ from __future__ import annotations
 import fcntl
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +35,12 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
+from sim.agents.decision import MoveOutcome, MoveResult
+from sim.agents.team import TeamRule, WashingtonTeam
 from sim.agents.washington import BROKERING_FACTORS, ENGAGEMENT_STEP, WashingtonAction
-from sim.model import classify_run
+from sim.errors import RapprochementError
+from sim.files import write_atomic
+from sim.model import NO_EFFECT_EVENTS, classify_run
 from sim.moves import MOVES, Move, Side
 from sim.outcomes import OUTCOMES, OutcomeClass
 from sim.runner import build_model, run_seeds, sample_uncertainties
@@ -69,7 +73,30 @@ WASHINGTON_EFFECTS: dict[WashingtonAction, str] = {
 }
 
 
-class ExerciseError(ValueError):
+#: The words for each outcome of a team's move (``outcome_words``).
+OUTCOME_WORDS: dict[MoveOutcome, str] = {
+    MoveOutcome.HELD: "held",
+    MoveOutcome.MADE: "made",
+    MoveOutcome.BLOCKED: "blocked",
+    MoveOutcome.REBUFFED: "rebuffed",
+    MoveOutcome.MADE_JOINTLY: "made (proposed by both)",
+    MoveOutcome.REBUFFED_JOINTLY: "rebuffed (proposed by both)",
+    MoveOutcome.DROPPED: "dropped",
+}
+
+
+def outcome_words(result: MoveResult) -> str:
+    """What became of a team's move, in words: the outcome, why (``blocked: already in place``), and the approval
+    a move outside the win-set cost (``made, approval -1.8 pp (outside the win-set)``)."""
+    words = OUTCOME_WORDS[result.outcome]
+    if result.reason is not None:
+        words += f": {result.reason}"
+    if result.approval_cost > 0:
+        words += f", approval -{100 * result.approval_cost:.1f} pp (outside the win-set)"
+    return words
+
+
+class ExerciseError(RapprochementError, ValueError):
     """An action the game refuses (a move ruled out, a bad inject, a turn after the last)."""
 
 
@@ -125,9 +152,23 @@ class TurnRecord:
     month: int
     moves: dict[Team, str]
     injects: list[Event] = field(default_factory=list)
-    #: What became of each team's move when it was made (``made``, ``held``, ``blocked: why``...); not saved:
-    #: replaying the turn finds it again.
-    outcomes: dict[Team, str] = field(default_factory=dict)
+    #: What became of each team's move when it was due; not saved: replaying the turn finds it again.
+    results: dict[Team, MoveResult] = field(default_factory=dict)
+
+    @property
+    def outcomes(self) -> dict[Team, str]:
+        """What became of each team's move, in words (``made``, ``held``, ``blocked: why``...)."""
+        return {team: outcome_words(result) for team, result in self.results.items()}
+
+    def remark(self, team: Team, *, unsaid: frozenset[MoveOutcome] = frozenset({MoveOutcome.MADE})) -> str:
+        """What became of a team's move, in words, where a page points it out: "" when there is no result or
+        it is one of ``unsaid`` with no reason and no approval cost (by default a move made as chosen)."""
+        result = self.results.get(team)
+        if result is None:
+            return ""
+        if result.outcome in unsaid and result.reason is None and not result.approval_cost > 0:
+            return ""
+        return outcome_words(result)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -199,11 +240,14 @@ class Game:
         params = sample_uncertainties(self.scenario, seeds.params)
         self.model_seed = seeds.model
         self.model, self.draw = build_model(self.scenario, seeds, params)
-        for team in self.teams:
-            if team is Team.WASHINGTON:
-                self.model.washington.team_controlled = True
-            else:
-                self.model.governments[TEAM_SIDES[team]].team_controlled = True
+        # Installed after the model is built: the model judged from the scenario's own rules whether it replays
+        # the historical record (``replays_record``), and the futures of the debrief keep those rules.
+        self.rules: dict[Team, TeamRule | WashingtonTeam] = {
+            team: WashingtonTeam.install(self.model.washington)
+            if team is Team.WASHINGTON
+            else TeamRule.install(self.model.governments[TEAM_SIDES[team]])
+            for team in self.teams
+        }
         self.history: list[TurnRecord] = []
         self.pending: dict[Team, str] = {}
         self.pending_injects: list[Event] = []
@@ -342,6 +386,10 @@ class Game:
                 f"{'.'.join(str(p) for p in e['loc']) or 'inject'}: {e['msg']}" for e in exc.errors()
             )
             raise ExerciseError(f"inject refused: {problems}") from None
+        if event.kind in NO_EFFECT_EVENTS:
+            raise ExerciseError(
+                f"inject refused: {event.kind} changes nothing in the model ({NO_EFFECT_EVENTS[event.kind]})"
+            )
         self.pending_injects.append(event)
         return event
 
@@ -365,28 +413,21 @@ class Game:
                 f"(month {self.model.month})"
             )
         for team, name in record.moves.items():
-            if team is Team.WASHINGTON:
-                self.model.washington.impose(WashingtonAction(name))
+            rule = self.rules[team]
+            if isinstance(rule, WashingtonTeam):
+                rule.impose(WashingtonAction(name))
             else:
-                self.model.governments[TEAM_SIDES[team]].impose(Move(name))
+                rule.impose(Move(name))
         for event in record.injects:
             self.model.schedule(event)
         for month in range(self.turn_months):
             self.model.step()
             if month == 0:
-                record.outcomes = {team: self._outcome(team) for team in record.moves}
+                # Every team's move was due in the turn's first month.
+                record.results = {
+                    team: result for team in record.moves if (result := self.rules[team].result) is not None
+                }
         self.history.append(record)
-
-    def _outcome(self, team: Team) -> str:
-        """What became of a team's move, in words (a government's with the approval a move outside its win-set
-        cost)."""
-        if team is Team.WASHINGTON:
-            return self.model.washington.team_outcome or "made"
-        government = self.model.governments[TEAM_SIDES[team]]
-        outcome = government.team_outcome or "made"
-        if government.last_cost > 0:
-            outcome += f", approval -{100 * government.last_cost:.1f} pp (outside the win-set)"
-        return outcome
 
     # ----------------------------------------------------------------------------------------------
     # Saving and resuming
@@ -480,24 +521,7 @@ def save_state(path: Path, game: Game, extra: Mapping[str, Any] | None = None) -
     A temporary file in the same folder is renamed over the target, so a crash never leaves half a file."""
     data = game.state() | ({"server": dict(extra)} if extra else {})
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1)
-            handle.write("\n")
-            # On disk before the rename: otherwise a power cut can leave the new name on an empty file.
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)  # the rename itself is durable only once the folder is
-    finally:
-        os.close(folder)
+    write_atomic(path, json.dumps(data, indent=1) + "\n", mode=0o600)
 
 
 def lock_state(path: Path) -> IO[str]:
@@ -535,5 +559,6 @@ def load_state(path: Path) -> tuple[Game, dict[str, Any]]:
     return game, server if isinstance(server, dict) else {}
 
 
-#: Injects a facilitator can add (every scenario event kind).
-INJECT_KINDS: tuple[EventKind, ...] = tuple(EventKind)
+#: Injects a facilitator can add: every scenario event kind that does something (an election is only a dated
+#: marker in a scenario; a facilitator changes a government with a leadership change).
+INJECT_KINDS: tuple[EventKind, ...] = tuple(k for k in EventKind if k not in NO_EFFECT_EVENTS)

@@ -37,6 +37,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from sim.agents.decision import MoveOutcome
 from sim.outcomes import KEY_OUTCOMES, OUTCOMES
 from sim.scenario import EventActor, Team
 from sim.ui.debrief import TEMPLATES, Debrief, Futures, figure_png, render_html, simulate_futures
@@ -47,6 +48,8 @@ T = TypeVar("T")
 FACILITATOR = "facilitator"
 #: Indicators shown to everyone: the key outcomes and both governments' approval.
 SHOWN = (*KEY_OUTCOMES, "us_engagement", "institutionalization", "seoul_approval", "tokyo_approval", "nk_threat")
+#: What the turn history leaves unsaid of a team's move when it cost nothing: a move made as chosen, a hold.
+UNSAID_IN_HISTORY = frozenset({MoveOutcome.MADE, MoveOutcome.HELD})
 #: What a token looks like (``secrets.token_urlsafe(24)`` gives 32 such characters); a saved one must match.
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{20,}")
 #: Largest form body accepted (the forms are a few short fields).
@@ -174,7 +177,7 @@ class ExerciseServer:
             {
                 "turn": r.turn,
                 "date": game.date(r.month),
-                "moves": [(t.value, label(m), r.outcomes.get(t, "")) for t, m in r.moves.items()],
+                "moves": [(t.value, label(m), r.remark(t, unsaid=UNSAID_IN_HISTORY)) for t, m in r.moves.items()],
                 "injects": [inject_label(e) for e in r.injects],
                 "made": [(d, s, label(m)) for d, s, m in game.moves_made(r)],
             }
