@@ -8,14 +8,56 @@ from the move when it weighs it (see ``sim.agents.government``).
 
 The effect sizes are judgements scaled against the 2019 spiral and the 2023 thaw (the essay's sections on
 export controls and on the Yoon–Kishida initiative); docs/ODD.md lists them with their sources.
+
+The module also holds the checks that keep every table keyed by a move or an event kind complete
+(:class:`DispatchError`, :func:`require_every`, :func:`dispatch_table`; docs/extending.md shows them at work).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Any
+
+
+class DispatchError(LookupError):
+    """A move or event kind that a dispatch table does not cover: a gap in the code, not in a scenario.
+
+    The tables are checked against their enums when their module is imported, so a member added to ``Move`` or
+    ``EventKind`` without its entries stops the import; a table changed at run time raises when the missing
+    entry is first needed.
+    """
+
+
+def require_every[K: Enum](members: Iterable[K], table: Container[Any], table_name: str, hint: str = "") -> None:
+    """Raise :class:`DispatchError` naming every member of ``members`` (an enum) that ``table`` lacks.
+
+    ``hint`` ends the message: what the missing entry should be.
+    """
+    missing = [member for member in members if member not in table]
+    if missing:
+        kind = type(missing[0]).__name__
+        names = ", ".join(repr(member.value) for member in missing)
+        raise DispatchError(f"{table_name} has no entry for {kind} {names}: every member needs one{hint}")
+
+
+def dispatch_table[K: Enum, V](
+    members: Iterable[K], table_name: str, groups: Iterable[tuple[Iterable[K], V]], hint: str = ""
+) -> dict[K, V]:
+    """A table with exactly one entry per member of ``members``, from ``(keys, value)`` groups.
+
+    A member in two groups or in none raises :class:`DispatchError` (``hint`` as in :func:`require_every`): a
+    merged dictionary would let the later group win silently, and a missing member would do nothing at run time.
+    """
+    table: dict[K, V] = {}
+    for keys, value in groups:
+        for key in keys:
+            if key in table:
+                raise DispatchError(f"{table_name} has two entries for {type(key).__name__} {key.value!r}")
+            table[key] = value
+    require_every(members, table, table_name, hint)
+    return table
 
 
 class Side(StrEnum):
@@ -171,6 +213,11 @@ DEFAULT_EFFECTS: dict[Move, dict[str, float]] = {
     Move.FILE_WTO_CASE: {"conciliation": -0.3, "climate": -0.04, "trade": -0.1},
     Move.DROP_WTO_CASE: {"conciliation": 0.2, "climate": 0.02, "trade": 0.1},
 }
+
+# Checked here, so a new move without its actors or default effects stops the import with its name, rather than
+# as a KeyError inside ``move_table``.
+require_every(Move, MOVE_ACTORS, "MOVE_ACTORS", " (the capitals that may make it)")
+require_every(Move, DEFAULT_EFFECTS, "DEFAULT_EFFECTS", " (its effects, at least its conciliation)")
 
 _EFFECT_FIELDS = ("conciliation", "climate", "salience", "institutions", "security", "trade")
 

@@ -9,9 +9,11 @@ the rate of rulings.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
-from sim.moves import Move
+from sim.moves import DispatchError, Move, Side
 from sim.scenario import EventKind, HistoryDriver, HistoryImpact
 
 #: The incidents whose impacts a scenario's ``drivers.history.impacts`` gives (who is offended by what).
@@ -30,6 +32,9 @@ HISTORY_MOVES = frozenset({Move.COMPENSATION_PLAN, Move.REPUDIATE_SETTLEMENT, Mo
 
 class HistoryDisputes:
     """The history-salience stock, the open-dispute flag and the random incident processes."""
+
+    #: The moves whose change of state this driver applies (``sim.model.MOVE_DRIVERS`` is built from it).
+    MOVES: ClassVar[frozenset[Move]] = HISTORY_MOVES
 
     def __init__(self, spec: HistoryDriver) -> None:
         """Start from the scenario's salience and dispute state."""
@@ -54,10 +59,20 @@ class HistoryDisputes:
         impact: HistoryImpact = getattr(self.spec.impacts, kind.value)
         return impact
 
-    def apply(self, move: Move) -> None:
+    def feasible(self, side: Side, move: Move) -> str | None:
+        """Why a history move cannot be made in the current state, or None if it can (``side`` is unused: each
+        history move belongs to one capital, which ``MOVE_ACTORS`` enforces)."""
+        if move is Move.COMPENSATION_PLAN and not self.dispute_open:
+            return "no open compensation dispute"
+        if move is Move.REPUDIATE_SETTLEMENT and not self.settlement_in_force:
+            return "no settlement in force to repudiate"
+        return None
+
+    def apply(self, side: Side, move: Move) -> None:
         """A history move's change of state: a compensation plan settles the dispute and sets up its fund; a
         remorse statement (the 2015 agreement) puts an agreement in force; a repudiation undoes both and opens
-        the dispute."""
+        the dispute. A move outside :attr:`MOVES` raises :class:`~sim.moves.DispatchError`; ``side`` is unused,
+        as in :meth:`feasible`."""
         if move is Move.COMPENSATION_PLAN:
             self.dispute_open = False
             self.compensation_fund = True
@@ -67,6 +82,8 @@ class HistoryDisputes:
             self.agreement_in_force = False
         elif move is Move.REMORSE_STATEMENT:
             self.agreement_in_force = True
+        else:
+            raise DispatchError(f"the history disputes have no state change for move {move.value!r}")
 
     def rates(self, *, dispute_open: bool | None = None) -> dict[EventKind, float]:
         """Monthly Poisson rates of the random incidents in the current state (or with ``dispute_open``)."""

@@ -9,14 +9,19 @@ that moves toward a target set by GSOMIA, US engagement, the threat met by a goo
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
-from sim.moves import GsomiaState, Move
+from sim.moves import DispatchError, GsomiaState, Move, Side
 from sim.scenario import SecurityDriver
 
 
 class SecurityEnvironment:
     """Threat processes, the GSOMIA state and the security-cooperation stock."""
+
+    #: The moves whose change of state this driver applies (``sim.model.MOVE_DRIVERS`` is built from it).
+    MOVES: ClassVar[frozenset[Move]] = frozenset({Move.END_GSOMIA, Move.RESTORE_GSOMIA})
 
     def __init__(self, spec: SecurityDriver) -> None:
         """Start from the scenario's threat, GSOMIA and cooperation levels."""
@@ -63,23 +68,34 @@ class SecurityEnvironment:
         step = self.spec.china_trend + self.spec.china_volatility * rng.standard_normal()
         self.china = min(1.0, max(0.0, self.china + step))
 
-    def feasible(self, move: Move) -> str | None:
-        """Why a GSOMIA move cannot be made in the current state, or None if it can."""
+    def feasible(self, side: Side, move: Move) -> str | None:
+        """Why a GSOMIA move cannot be made in the current state, or None if it can.
+
+        ``side`` is unused (GSOMIA is Seoul's to end or restore) but keeps one signature for every driver.
+        """
         if move is Move.END_GSOMIA and self.gsomia is not GsomiaState.ACTIVE:
             return "GSOMIA is not in force"
         if move is Move.RESTORE_GSOMIA and self.gsomia is GsomiaState.ACTIVE:
             return "GSOMIA is already in force"
         return None
 
-    def apply(self, move: Move) -> None:
-        """Give notice of termination, or restore (which also withdraws a pending notice)."""
-        if move is Move.END_GSOMIA and self.gsomia is GsomiaState.ACTIVE:
-            self.gsomia = GsomiaState.TERMINATION_NOTICE
-            self.notice_months_left = self.spec.gsomia_notice_months
-            self.notice_given_this_month = True
+    def apply(self, side: Side, move: Move) -> None:
+        """Give notice of termination, or restore (which also withdraws a pending notice).
+
+        Idempotent, so injects may repeat a state: notice given while GSOMIA is not in force changes nothing. A
+        move outside :attr:`MOVES` raises :class:`~sim.moves.DispatchError`; ``side`` is unused, as in
+        :meth:`feasible`.
+        """
+        if move is Move.END_GSOMIA:
+            if self.gsomia is GsomiaState.ACTIVE:
+                self.gsomia = GsomiaState.TERMINATION_NOTICE
+                self.notice_months_left = self.spec.gsomia_notice_months
+                self.notice_given_this_month = True
         elif move is Move.RESTORE_GSOMIA:
             self.gsomia = GsomiaState.ACTIVE
             self.notice_months_left = 0
+        else:
+            raise DispatchError(f"the security environment has no state change for move {move.value!r}")
 
     def update(self, us_engagement: float, climate: float, institutions: float) -> None:
         """Run down a termination notice, decay the threat stock and move cooperation toward its target."""

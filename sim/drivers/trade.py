@@ -9,7 +9,9 @@ and visitors -65 % y/y in late 2019, rows of sim/data/events_2015_2025.csv).
 
 from __future__ import annotations
 
-from sim.moves import Move, Side
+from typing import ClassVar
+
+from sim.moves import DispatchError, Move, Side
 from sim.scenario import TradeDriver
 
 _IMPOSE = {
@@ -24,6 +26,9 @@ _LIFT = {
 
 class TradeRegime:
     """Both sides' trade measures, the WTO case and the boycott."""
+
+    #: The moves whose change of state this driver applies (``sim.model.MOVE_DRIVERS`` is built from it).
+    MOVES: ClassVar[frozenset[Move]] = frozenset({*_IMPOSE, *_LIFT, Move.FILE_WTO_CASE, Move.DROP_WTO_CASE})
 
     def __init__(self, spec: TradeDriver) -> None:
         """Start from the scenario's regime."""
@@ -45,7 +50,7 @@ class TradeRegime:
         return f"{'kr' if side is Side.SEOUL else 'jp'}_{measure}"
 
     def feasible(self, side: Side, move: Move) -> str | None:
-        """Why a trade move cannot be made in the current state, or None if it can."""
+        """Why a trade move (one of :attr:`MOVES`) cannot be made in the current state, or None if it can."""
         if move in _IMPOSE and self.flags[self._key(side, _IMPOSE[move])]:
             return "already in place"
         if move in _LIFT and not self.flags[self._key(side, _LIFT[move])]:
@@ -57,7 +62,10 @@ class TradeRegime:
         return None
 
     def apply(self, side: Side, move: Move) -> None:
-        """Set or clear the measure a trade move concerns (idempotent, so injects may repeat a state)."""
+        """Set or clear the measure a trade move concerns (idempotent, so injects may repeat a state).
+
+        A move outside :attr:`MOVES` raises :class:`~sim.moves.DispatchError` rather than changing nothing.
+        """
         if move in _IMPOSE:
             self.flags[self._key(side, _IMPOSE[move])] = True
         elif move in _LIFT:
@@ -68,6 +76,8 @@ class TradeRegime:
         elif move is Move.DROP_WTO_CASE:
             self.flags["wto_case"] = False
             self.wto_filer = None
+        else:
+            raise DispatchError(f"the trade regime has no state change for move {move.value!r}")
 
     def restricted_by(self, side: Side) -> bool:
         """Whether this side has any export control or white-list removal in force."""
