@@ -13,27 +13,32 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from pathlib import Path
 
 from tqdm import tqdm
 
 from sim.analysis.report import write_report
 from sim.designs import DesignError, DesignKind, factors_of, make_design
+from sim.errors import EXIT_USAGE, RapprochementError, UsageError  # noqa: F401 (EXIT_USAGE: part of the interface)
 from sim.executors import make_executor
 from sim.loading import ScenarioError
-from sim.results import BatchStore, ResultsConflict, drive
+from sim.results import BatchStore, drive, load_manifest
 from sim.runner import BatchPlan, default_workers
 from sim.scenario import Scenario, load_scenario
 from sim.schema_doc import json_schema, markdown_reference
 
 EXIT_FAILED_RUNS = 1
-EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 MAX_RUNS = 1_000_000
 
 
-class UsageError(Exception):
-    """One or more user mistakes, each already a complete message naming file and field."""
+def package_version() -> str:
+    """The installed version of rapprochement (``unknown`` when run from a source tree that is not installed)."""
+    try:
+        return metadata.version("rapprochement")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def positive_int(text: str) -> int:
@@ -108,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="rapprochement",
         description="Scenario simulator of South Korea-Japan rapprochement (Seoul, Tokyo, Washington, publics).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a Monte-Carlo batch of each scenario and plot the outcomes")
@@ -199,19 +205,31 @@ def run_plans(
 
     With ``report``, each finished batch also gets its printable report (``<out>/report/report.html``).
 
-    Open every store first (each checks its target, so a refusal costs nothing), then compute them."""
-    stores = []
-    for path, plan, out_dir in plans:
-        stores.append(BatchStore(out_dir, plan, source=str(path), overrides=tuple(args.overrides)))
-    for store in stores:  # every refusal (an interrupted batch, a different one) before any run starts
-        store.open(force=args.force, resume=args.resume)
-    failed_batches = 0
+    The executor is built first (a missing Dask or an unreachable scheduler is refused before anything is
+    written), then every store is opened (each checks its target, so a refusal costs no computing time), then
+    the batches are computed. A batch whose folder already holds it, finished, is reported and not computed
+    again."""
     # One pool for every batch, started before anything is written (see sim.executors.ProcessExecutor).
     with make_executor(args.workers or default_workers(), args.dask) as executor:
+        stores = [
+            BatchStore(out_dir, plan, source=str(path), overrides=tuple(args.overrides))
+            for path, plan, out_dir in plans
+        ]
+        for store in stores:  # every refusal (an interrupted batch, a different one) before any run starts
+            store.open(force=args.force, resume=args.resume, plots=not args.no_plots)
+        failed_batches = 0
         for store in stores:
             plan, name = store.plan, store.plan.scenario.meta.name
-            if args.resume and store.is_complete():
-                print(f"{name}: already complete in {store.out_dir}/ (nothing to resume)")
+            if store.complete:
+                failed = len(load_manifest(store.out_dir)["failed_runs"])
+                print(
+                    f"{name}: already complete in {store.out_dir}/ ({plan.total} runs"
+                    + (f", {failed} of them FAILED" if failed else "")
+                    + "); --force computes it again"
+                )
+                failed_batches += bool(failed)
+                if report and not (store.out_dir / "report" / "report.html").exists():
+                    print(f"{name}: report -> {write_report(store.out_dir) / 'report.html'}")
                 continue
             pending = store.pending()
             started = time.perf_counter()
@@ -295,9 +313,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except (UsageError, ScenarioError, ResultsConflict) as exc:
+    except (
+        RapprochementError
+    ) as exc:  # every failure a user can cause or must decide on: one message, no traceback
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted: finished runs are kept; run the same command with --resume", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -25,6 +25,8 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from sim.errors import ExecutorError
+
 START_METHOD_ENV = "RAPPROCHEMENT_START_METHOD"
 
 
@@ -174,8 +176,10 @@ class DaskExecutor(_Closing):
         """Connect to (or start) the cluster."""
         try:
             from dask.distributed import Client, LocalCluster
-        except ImportError as exc:  # the optional extra is missing
-            raise RuntimeError("Dask is not installed: pip install '.[dask]' (or 'dask[distributed]')") from exc
+        except ImportError:  # the optional extra is missing
+            raise ExecutorError(
+                f"--dask {address}: Dask is not installed; pip install '.[dask]' (or 'dask[distributed]')"
+            ) from None
         self._cluster: Any = None
         if address == "local":
             self._cluster = LocalCluster(
@@ -187,7 +191,13 @@ class DaskExecutor(_Closing):
             )
             self._client = Client(self._cluster)
         else:
-            self._client = Client(address, timeout="20s")
+            try:
+                self._client = Client(address, timeout="20s")
+            except (OSError, TimeoutError, ValueError) as exc:  # unreachable, refused, or not an address
+                raise ExecutorError(
+                    f"--dask {address}: cannot reach a Dask scheduler there ({exc}); expected 'local' or the "
+                    "address of a running scheduler, e.g. tcp://host:8786"
+                ) from None
         self.workers = max(1, len(self._client.scheduler_info().get("workers", {})) or workers)
 
     def imap_unordered(

@@ -18,9 +18,9 @@ All randomness comes from the model's generator, seeded by one integer.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from operator import attrgetter
-from typing import Any
+from typing import Any, ClassVar, Literal, Protocol
 
 import mesa
 import numpy as np
@@ -30,11 +30,11 @@ from sim.agents.government import GovernmentAgent
 from sim.agents.public import Leader, PublicOpinion
 from sim.agents.washington import WashingtonAgent
 from sim.drivers.exchange import ExchangeFlow
-from sim.drivers.history import HISTORY_KINDS, HISTORY_MOVES, HistoryDisputes
+from sim.drivers.history import HISTORY_KINDS, HistoryDisputes
 from sim.drivers.institutions import Institutions
 from sim.drivers.security import SecurityEnvironment
 from sim.drivers.trade import TradeRegime
-from sim.moves import Move, MoveSpec, Side, move_table
+from sim.moves import DispatchError, Move, MoveSpec, Side, dispatch_table, move_table, require_every
 from sim.outcomes import EVENT_COUNTS, OUTCOMES, OutcomeClass
 from sim.scenario import Event, EventActor, EventKind, PublicShock, Scenario, add_months, months_between
 from sim.start_state import StartState, adopt
@@ -59,6 +59,64 @@ EVENT_MOVES: dict[EventKind, Move] = {
 #: North Korean events counted as provocations; their threat weights are ``drivers.security.provocation_weights``.
 PROVOCATION_KINDS = frozenset({EventKind.MISSILE_LAUNCH, EventKind.MISSILE_OVERFLIGHT, EventKind.NUCLEAR_TEST})
 
+#: History incidents an inject brings as such. The dissolution of an agreement is one too, but it is first Seoul's
+#: repudiation, so it has a handler of its own.
+INCIDENT_KINDS = frozenset(HISTORY_KINDS) - {EventKind.HISTORY_AGREEMENT_DISSOLVED}
+
+#: Event kinds that are recorded and have no effect on the model, each with the reason. They stay in a scenario's
+#: events (marked on plots and in the dashboard's event log) but ``apply_event`` changes nothing for them.
+NO_EFFECT_EVENTS: dict[EventKind, str] = {
+    EventKind.ELECTION: (
+        "a dated marker of the vote: the winner takes office on a later date, by a leadership_change inject or "
+        "the scheduled change of leader, and changing the government at the vote as well would change it twice"
+    ),
+}
+
+#: The model attributes holding the drivers that moves change the state of.
+DriverName = Literal["history", "security", "trade"]
+
+
+class MoveDriver(Protocol):
+    """A driver whose state some moves change: it says which, whether the state allows each, and applies it."""
+
+    MOVES: ClassVar[frozenset[Move]]
+
+    def feasible(self, side: Side, move: Move) -> str | None:
+        """Why the current state rules out ``move`` by ``side``, or None."""
+
+    def apply(self, side: Side, move: Move) -> None:
+        """Change the state as ``move`` by ``side`` does."""
+
+
+#: Moves that change no driver's own state, each with the reason: their whole effect is their move-table numbers
+#: (climate, salience, institutions, the publics, reciprocity, approval), which ``enact`` applies to every move.
+NO_STATE_CHANGE: dict[Move, str] = {
+    Move.HOLD: "the government does nothing this month",
+    Move.SUMMIT: "a meeting leaves no standing arrangement behind; what it builds is its institutions number",
+    Move.JOINT_STATEMENT: "a statement leaves no standing arrangement behind; what it builds is its institutions "
+    "number",
+    Move.HARDLINE_GESTURE: "a gesture (a shrine visit, a Dokdo landing) is a history incident felt by the "
+    "publics, which enact adds, not a change to a dispute, a trade measure or GSOMIA",
+}
+
+# What a missing entry of each table should be, ending the error that names it.
+_MOVE_HINT = " (add it to a driver's MOVES, or to NO_STATE_CHANGE with the reason)"
+_EVENT_HINT = " (add a handler to EVENT_HANDLERS, or the kind to NO_EFFECT_EVENTS with the reason)"
+
+#: The driver whose state each move changes (by the model attribute that holds it), or None for the moves of
+#: ``NO_STATE_CHANGE``. Built from the drivers' own ``MOVES``, with exactly one entry per move.
+MOVE_DRIVERS: dict[Move, DriverName | None] = dispatch_table(
+    Move,
+    "MOVE_DRIVERS",
+    (
+        (HistoryDisputes.MOVES, "history"),
+        (SecurityEnvironment.MOVES, "security"),
+        (TradeRegime.MOVES, "trade"),
+        (NO_STATE_CHANGE, None),
+    ),
+    _MOVE_HINT,
+)
+
 #: The columns recorded every month: the outcome contract, then the event counts.
 MONTHLY_COLUMNS: tuple[str, ...] = (*OUTCOMES, *EVENT_COUNTS)
 #: Reads one month's row off the model in one call (``MONTHLY_COLUMNS`` order).
@@ -68,15 +126,26 @@ _read_month = attrgetter(*MONTHLY_COLUMNS)
 class RapprochementModel(mesa.Model):
     """The Seoul-Tokyo-Washington rapprochement model for one scenario and one seed."""
 
-    def __init__(self, scenario: Scenario, *, rng: int = 0, start: StartState | None = None) -> None:
+    # The month's event counts (``sim.outcomes.EVENT_COUNTS``), zeroed at the start of every month.
+    history_events: int
+    nk_provocations: int
+    cooperative_moves: int
+    hostile_moves: int
+
+    def __init__(self, scenario: Scenario, *, rng: int | None = None, start: StartState | None = None) -> None:
         """Build agents and driver states from a validated scenario; ``rng`` is the run's integer seed.
 
-        ``start`` is a handed-over state (``sim.start_state``) that replaces the scenario's drawn publics, the
-        levels opinion answers changes from, and the stocks the scenario does not keep.
+        As everywhere in Mesa, ``rng=None`` draws a fresh seed; it is kept in ``seed``, so such a run can be
+        repeated. ``start`` is a handed-over state (``sim.start_state``) that replaces the scenario's drawn
+        publics, the levels opinion answers changes from, and the stocks the scenario does not keep.
         """
+        if rng is None:
+            rng = int(np.random.SeedSequence().entropy) % 2**63  # type: ignore[arg-type]
         if not isinstance(rng, int | np.integer) or isinstance(rng, bool):
-            raise ValueError(f"rng must be an integer seed, got {rng!r}")
-        super().__init__(rng=int(rng))
+            raise ValueError(f"rng must be an integer seed or None, got {rng!r}")
+        #: The integer seed of this run's generator (the one drawn when ``rng`` was None).
+        self.seed = int(rng)
+        super().__init__(rng=self.seed)
         self.spec = scenario
         self.month = 0
         self.moves: dict[Move, MoveSpec] = move_table({move: scenario.moves.row(move) for move in Move})
@@ -121,6 +190,8 @@ class RapprochementModel(mesa.Model):
         # One tuple per month, read off the model's attributes. Mesa's DataCollector does the same job with a
         # deepcopy of every reporter every month, which was a tenth of a month's time at the default population.
         self._months: list[tuple[float, ...]] = []
+        # Mesa's batch_run steps a model while it is running: this one runs for the scenario's months.
+        self.running = scenario.meta.months > 0
 
     # ----------------------------------------------------------------------------------------------
     # The month
@@ -137,16 +208,18 @@ class RapprochementModel(mesa.Model):
         self.washington.adjust()
         self.washington.convene()
         chosen = {side: gov.decide() for side, gov in self.governments.items()}
-        if chosen[Side.SEOUL] is chosen[Side.TOKYO] and self.moves[chosen[Side.SEOUL]].needs_partner:
+        proposed = chosen[Side.TOKYO]
+        by_both = chosen[Side.SEOUL] is proposed and self.moves[proposed].needs_partner
+        if by_both:
             chosen[Side.TOKYO] = Move.HOLD  # both proposed the same summit or statement: it happens once
+        made = False
         for side, move in chosen.items():
-            if move is not Move.HOLD and not self.enact(side, move):
-                self.governments[side].rebuffed(move)
-        tokyo = self.governments[Side.TOKYO]
-        if tokyo.team_controlled and tokyo.team_outcome == "made" and chosen[Side.TOKYO] is Move.HOLD:
-            # Tokyo's team proposed the joint move Seoul proposed too: it happened (or not) once, as Seoul's.
-            made = bool(self.moves_log) and self.moves_log[-1][:2] == (self.month, Side.SEOUL)
-            tokyo.team_outcome = "made (proposed by both)" if made else "rebuffed (proposed by both)"
+            if move is not Move.HOLD:
+                made = self.enact(side, move)
+                self.governments[side].settle(move, made)  # each rule hears what became of its choice
+        if by_both:
+            # Tokyo's proposal happened (or not) once, as Seoul's, the one move enacted above.
+            self.governments[Side.TOKYO].settle(proposed, made, merged=True)
         self._update_stocks()
         # Korea then Japan, Seoul then Tokyo: the order the agents were created in, written out.
         publics = self.publics.values()
@@ -163,6 +236,7 @@ class RapprochementModel(mesa.Model):
         self._measure()
         self._months.append(_read_month(self))
         self.month += 1
+        self.running = self.month < self.spec.meta.months
 
     @property
     def date(self) -> dt.date:
@@ -197,15 +271,22 @@ class RapprochementModel(mesa.Model):
 
     # ----------------------------------------------------------------------------------------------
     # Moves and events
+    def driver_of(self, move: Move) -> MoveDriver | None:
+        """The driver whose state ``move`` changes (``MOVE_DRIVERS``), or None for a move of ``NO_STATE_CHANGE``.
+
+        Raises :class:`~sim.moves.DispatchError` for a move the table lacks, rather than treating it as no change.
+        """
+        try:
+            name = MOVE_DRIVERS[move]
+        except KeyError:
+            raise DispatchError(f"MOVE_DRIVERS has no entry for move {move.value!r}{_MOVE_HINT}") from None
+        driver: MoveDriver | None = None if name is None else getattr(self, name)
+        return driver
+
     def state_blocks(self, side: Side, move: Move) -> str | None:
         """Why the bilateral state rules out a move for this side (nothing to lift, GSOMIA already on...)."""
-        if move in (Move.END_GSOMIA, Move.RESTORE_GSOMIA):
-            return self.security.feasible(move)
-        if move is Move.COMPENSATION_PLAN and not self.history.dispute_open:
-            return "no open compensation dispute"
-        if move is Move.REPUDIATE_SETTLEMENT and not self.history.settlement_in_force:
-            return "no settlement in force to repudiate"
-        return self.trade.feasible(side, move)
+        driver = self.driver_of(move)
+        return None if driver is None else driver.feasible(side, move)
 
     def enact(self, side: Side, move: Move, *, magnitude: float = 1.0, inject: bool = False) -> bool:
         """Carry out a move by ``side``; return False if a joint move was rebuffed by the partner's public.
@@ -217,12 +298,9 @@ class RapprochementModel(mesa.Model):
         partner = self.governments[side.partner]
         if spec.needs_partner and not inject and not partner.consents(move):
             return False
-        if move in (Move.END_GSOMIA, Move.RESTORE_GSOMIA):
-            self.security.apply(move)
-        elif move in HISTORY_MOVES:
-            self.history.apply(move)
-        else:
-            self.trade.apply(side, move)
+        driver = self.driver_of(move)
+        if driver is not None:
+            driver.apply(side, move)
         self.institutions.shift_climate(spec.climate * magnitude)
         self.institutions.build(spec.institutions * magnitude)
         self.history.shift(spec.salience * magnitude)
@@ -274,36 +352,72 @@ class RapprochementModel(mesa.Model):
         self.history_events += 1
 
     def apply_event(self, event: Event) -> None:
-        """Apply a dated inject (from the scenario or a facilitator)."""
-        kind, magnitude = event.kind, event.magnitude
-        if kind in EVENT_MOVES:
-            side = Side.TOKYO if event.actor is EventActor.TOKYO else Side.SEOUL
-            if kind is EventKind.HISTORY_AGREEMENT:
-                side = Side.TOKYO
-            self.enact(side, EVENT_MOVES[kind], magnitude=magnitude, inject=True)
-        elif kind is EventKind.HISTORY_AGREEMENT_DISSOLVED:
-            # The repudiation move already raises salience; the incident adds the publics' shock only.
-            self.enact(Side.SEOUL, Move.REPUDIATE_SETTLEMENT, magnitude=magnitude, inject=True)
-            self._history_incident(kind, magnitude, salience=False)
-        elif kind in HISTORY_KINDS:
-            self._history_incident(kind, magnitude)
-        elif kind in PROVOCATION_KINDS:
-            weight = getattr(self.spec.drivers.security.provocation_weights, kind.value) * magnitude
-            self.security.provoke(weight)
-            self.nk_provocations += 1
-        elif kind is EventKind.BOYCOTT:
-            self.trade.start_boycott(self.spec.drivers.trade.boycott_inject * magnitude)
-        elif kind is EventKind.LEADERSHIP_CHANGE:
-            self._government_of(event).change_leader(event.orientation, event.leader, camp=event.camp)
-        elif kind is EventKind.DOMESTIC_CRISIS:
-            gov = self._government_of(event)
-            gov.approval = max(0.05, gov.approval - gov.spec.crisis_approval_loss * magnitude)
-        elif kind is EventKind.PANDEMIC:
-            self.exchange.start_pandemic()
-        elif kind is EventKind.TRILATERAL_SUMMIT:
-            self.washington.hold_trilateral(magnitude)
-        elif kind is EventKind.US_POLICY_SHIFT and event.engagement is not None:
-            self.washington.target = event.engagement
+        """Apply a dated inject (from the scenario or a facilitator) with its kind's handler (``EVENT_HANDLERS``).
+
+        A kind of ``NO_EFFECT_EVENTS`` changes nothing; a kind the table lacks raises
+        :class:`~sim.moves.DispatchError` rather than being skipped.
+        """
+        try:
+            handler = EVENT_HANDLERS[event.kind]
+        except KeyError:
+            raise DispatchError(
+                f"EVENT_HANDLERS has no entry for event kind {event.kind.value!r}{_EVENT_HINT}"
+            ) from None
+        if handler is not None:
+            handler(self, event)
+
+    # One handler per event kind (the table after the class says which); each takes the event as given.
+    def _inject_move(self, event: Event) -> None:
+        """An inject that is a government's move (``EVENT_MOVES``), made by Tokyo if the actor is Tokyo, else
+        Seoul."""
+        side = Side.TOKYO if event.actor is EventActor.TOKYO else Side.SEOUL
+        if event.kind is EventKind.HISTORY_AGREEMENT:
+            side = Side.TOKYO  # the remorse of a history agreement is Japan's, whoever the row names
+        self.enact(side, EVENT_MOVES[event.kind], magnitude=event.magnitude, inject=True)
+
+    def _dissolve_agreement(self, event: Event) -> None:
+        """Seoul repudiates the settlement, and the publics feel it as a history incident."""
+        # The repudiation move already raises salience; the incident adds the publics' shock only.
+        self.enact(Side.SEOUL, Move.REPUDIATE_SETTLEMENT, magnitude=event.magnitude, inject=True)
+        self._history_incident(event.kind, event.magnitude, salience=False)
+
+    def _incident(self, event: Event) -> None:
+        """A history or territorial incident, as a random one of its kind."""
+        self._history_incident(event.kind, event.magnitude)
+
+    def _provocation(self, event: Event) -> None:
+        """A North Korean provocation, weighted by its kind."""
+        weight = getattr(self.spec.drivers.security.provocation_weights, event.kind.value) * event.magnitude
+        self.security.provoke(weight)
+        self.nk_provocations += 1
+
+    def _boycott(self, event: Event) -> None:
+        """A Korean consumer boycott of at least the inject's intensity."""
+        self.trade.start_boycott(self.spec.drivers.trade.boycott_inject * event.magnitude)
+
+    def _leadership_change(self, event: Event) -> None:
+        """The actor's government changes leader (drawn as at a scheduled change where the event gives none)."""
+        self._government_of(event).change_leader(event.orientation, event.leader, camp=event.camp)
+
+    def _domestic_crisis(self, event: Event) -> None:
+        """The actor's government loses approval."""
+        gov = self._government_of(event)
+        gov.approval = max(0.05, gov.approval - gov.spec.crisis_approval_loss * event.magnitude)
+
+    def _pandemic(self, event: Event) -> None:
+        """Borders close for the scenario's pandemic length."""
+        self.exchange.start_pandemic()
+
+    def _trilateral_summit(self, event: Event) -> None:
+        """Washington holds a trilateral summit."""
+        self.washington.hold_trilateral(event.magnitude)
+
+    def _us_policy_shift(self, event: Event) -> None:
+        """Washington's target engagement becomes the event's."""
+        if event.engagement is None:
+            # The scenario schema requires it, so only an event built without validation gets here.
+            raise ValueError(f"us_policy_shift on {event.date} needs engagement (Washington's new target, 0-1)")
+        self.washington.target = event.engagement
 
     def schedule(self, event: Event) -> None:
         """Add an inject at its date (a facilitator's inject during a class exercise)."""
@@ -355,9 +469,71 @@ class RapprochementModel(mesa.Model):
         columns |= {name: table[:, offset + i].astype(np.int64) for i, name in enumerate(EVENT_COUNTS)}
         return columns
 
+    @property
+    def datacollector(self) -> mesa.DataCollector:
+        """The months recorded so far as Mesa's ``DataCollector`` holds them, built when asked for.
+
+        One model reporter per outcome and event count (``MONTHLY_COLUMNS``), collected after each step (steps
+        1, 2, ...), so Mesa's tools - ``mesa.batch_run``, ``get_model_vars_dataframe`` - work on the model. It is
+        built from the rows the model records anyway, not collected as the model runs: collecting costs a
+        deepcopy of every reporter every month, a tenth of a month's time.
+        """
+        collector = mesa.DataCollector(model_reporters={name: name for name in MONTHLY_COLUMNS})
+        rows = list(self._months)
+        for i, name in enumerate(MONTHLY_COLUMNS):
+            collector.model_vars[name] = [row[i] for row in rows]
+        # What DataCollector.collect appends at each collection: the model's time, one per step.
+        collector._collection_steps = list(range(1, len(rows) + 1))
+        return collector
+
     def outcomes_frame(self) -> pd.DataFrame:
         """The recorded monthly outcomes and event counts (one row per month, ``MONTHLY_COLUMNS`` order)."""
         return pd.DataFrame(self.monthly())
+
+
+#: What an inject of each kind does: a handler called with the model and the event.
+EventHandler = Callable[[RapprochementModel, Event], None]
+
+#: The handler of each event kind, or None for the kinds of ``NO_EFFECT_EVENTS``; exactly one entry per kind.
+#: docs/ODD.md section 9 describes each.
+EVENT_HANDLERS: dict[EventKind, EventHandler | None] = dispatch_table(
+    EventKind,
+    "EVENT_HANDLERS",
+    (
+        (EVENT_MOVES, RapprochementModel._inject_move),
+        ((EventKind.HISTORY_AGREEMENT_DISSOLVED,), RapprochementModel._dissolve_agreement),
+        (INCIDENT_KINDS, RapprochementModel._incident),
+        (PROVOCATION_KINDS, RapprochementModel._provocation),
+        ((EventKind.BOYCOTT,), RapprochementModel._boycott),
+        ((EventKind.LEADERSHIP_CHANGE,), RapprochementModel._leadership_change),
+        ((EventKind.DOMESTIC_CRISIS,), RapprochementModel._domestic_crisis),
+        ((EventKind.PANDEMIC,), RapprochementModel._pandemic),
+        ((EventKind.TRILATERAL_SUMMIT,), RapprochementModel._trilateral_summit),
+        ((EventKind.US_POLICY_SHIFT,), RapprochementModel._us_policy_shift),
+        (NO_EFFECT_EVENTS, None),
+    ),
+    _EVENT_HINT,
+)
+
+
+def check_dispatch(event_kinds: Iterable[EventKind] = EventKind, moves: Iterable[Move] = Move) -> None:
+    """Check that every event kind has a handler and every move a driver, each given or declared as no effect.
+
+    Run when this module is imported, so a member added to ``EventKind`` or ``Move`` without its entries stops the
+    import with a :class:`~sim.moves.DispatchError` naming it. The arguments default to the enums; a test passes
+    an enum with an extra member to see the check fail.
+    """
+    require_every(event_kinds, EVENT_HANDLERS, "EVENT_HANDLERS", _EVENT_HINT)
+    require_every(moves, MOVE_DRIVERS, "MOVE_DRIVERS", _MOVE_HINT)
+    for kind, handler in EVENT_HANDLERS.items():
+        if handler is None and not NO_EFFECT_EVENTS.get(kind):
+            raise DispatchError(f"event kind {kind.value!r} has no handler and no reason in NO_EFFECT_EVENTS")
+    for move, driver in MOVE_DRIVERS.items():
+        if driver is None and not NO_STATE_CHANGE.get(move):
+            raise DispatchError(f"move {move.value!r} has no driver and no reason in NO_STATE_CHANGE")
+
+
+check_dispatch()
 
 
 def classify(relations_window_mean: float, final_institutionalization: float, scenario: Scenario) -> OutcomeClass:

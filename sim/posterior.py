@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from sim.errors import RapprochementError
+
 #: Equally weighted draws a posterior is resampled to: enough that 200 replications see most of the posterior's
 #: spread, few enough that the start state of every draw is derived in seconds.
 DRAWS = 100
@@ -30,7 +32,7 @@ BOOKKEEPING = ("weight", "distance", "generation")
 INITIAL_CONDITIONS = ("publics.korea.mean_opinion", "publics.japan.mean_opinion")
 
 
-class PosteriorError(ValueError):
+class PosteriorError(RapprochementError, ValueError):
     """A posterior file that cannot be read; the message names the file and what was expected."""
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import platform
 import shutil
 import time
@@ -27,7 +26,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from sim.errors import RapprochementError
 from sim.executors import Executor, make_executor
+from sim.files import write_atomic
 from sim.outcomes import KEY_OUTCOMES, OUTCOMES, OutcomeClass
 from sim.plots import POLL_SERIES, EventMarker, PollMark, save_batch_plots
 from sim.runner import BatchPlan, RunFailure, RunRecord, RunResult, execute, read_record, to_record
@@ -49,7 +50,7 @@ ROW_GROUP_ROWS = 32_768
 DONE_PART = "arrow"
 
 
-class ResultsConflict(Exception):
+class ResultsConflict(RapprochementError):
     """Existing results in the target folder came from a different scenario or seed."""
 
 
@@ -74,37 +75,59 @@ def versions() -> dict[str, str]:
     return found
 
 
-def check_target(out_dir: Path, scenario: Scenario, root_seed: int, *, force: bool) -> None:
-    """Refuse to replace results of another scenario or seed unless forced.
+def _describe(identity: dict[str, Any], plots: bool | None) -> str:
+    """A batch in words, for a refusal: runs, seed, scenario hash, design and plots."""
+    words = [
+        f"{identity.get('runs', '?')} runs",
+        f"seed {identity.get('root_seed', '?')}",
+        f"scenario hash {str(identity.get('scenario_hash', '?'))[:12]}",
+    ]
+    if identity.get("design"):
+        words.append(f"{identity['design'].get('kind', '?')} design")
+    if plots is not None:
+        words.append("with plots" if plots else "without plots")
+    return ", ".join(words)
 
-    Re-running the identical scenario and seed may replace them: the results would be the same. A path that is
-    a file, or a folder that is not a results folder, is refused even when forced.
+
+def check_target(out_dir: Path, identity: dict[str, Any], *, plots: bool, force: bool) -> bool:
+    """Whether ``out_dir`` already holds this very batch, finished; refuse to replace any other batch.
+
+    A finished batch is replaced only when forced, whatever differs (scenario, seed, runs, design, plots): a
+    smaller batch, say, must never silently take the place of a larger one, nor delete its report. The same
+    batch is not computed again - its results would be identical - unless forced; one finished with plots also
+    serves a request without them. A path that is a file, or a folder that is not a results folder, is refused
+    even when forced.
     """
     manifest_path = out_dir / MANIFEST
     for folder in (out_dir.parent, out_dir):
         if folder.exists() and not folder.is_dir():
             raise ResultsConflict(f"{folder} is a file, not a folder; choose another --out")
     if not out_dir.exists():
-        return
+        return False
     if not manifest_path.exists():
         if any(out_dir.iterdir()):
             # Even --force never deletes a folder that this program did not write.
             raise ResultsConflict(
                 f"{out_dir} exists and is not a results folder (no {MANIFEST}); choose another --out"
             )
-        return
+        return False
     if force:
-        return
+        return False
     try:
         manifest = json.loads(manifest_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise ResultsConflict(f"{manifest_path} is unreadable ({exc}); pass --force to replace") from None
-    if manifest.get("scenario_hash") != scenario.digest() or manifest.get("root_seed") != root_seed:
-        raise ResultsConflict(
-            f"{out_dir} holds results of scenario hash {str(manifest.get('scenario_hash'))[:12]} with seed "
-            f"{manifest.get('root_seed')}; this batch is {scenario.digest()[:12]} with seed {root_seed}. "
-            "Pass --force to replace them, or --out to write elsewhere."
-        )
+        raise ResultsConflict(f"{manifest_path} is unreadable ({exc}); pass --force to replace it") from None
+    held = manifest.get("identity") or {
+        key: manifest.get(key) for key in ("scenario_hash", "root_seed", "runs")
+    }  # manifests written before the identity was recorded
+    has_plots = bool(manifest.get("plots", (out_dir / "plots").is_dir()))
+    if held == identity and (has_plots or not plots):
+        return True
+    extra = " and its report" if (out_dir / "report").exists() else ""
+    raise ResultsConflict(
+        f"{out_dir} holds another finished batch ({_describe(held, has_plots)}); this one is "
+        f"{_describe(identity, plots)}. Pass --force to replace it{extra}, or --out to write elsewhere."
+    )
 
 
 def event_markers(scenario: Scenario) -> list[EventMarker]:
@@ -192,18 +215,22 @@ class BatchStore:
         self.staging = out_dir.parent / f".{out_dir.name}.partial"
         self.parts = self.staging / "parts"
         self.progress = _Progress()
+        #: Set by ``open``: the results folder already holds this very batch, finished; nothing to compute.
+        self.complete = False
 
     # -- opening ----------------------------------------------------------------------------------------
-    def open(self, *, force: bool = False, resume: bool = False) -> None:
+    def open(self, *, force: bool = False, resume: bool = False, plots: bool = True) -> None:
         """Create the staging folder, or reopen an interrupted batch when resuming.
 
-        Refuses (``ResultsConflict``) to replace results of another batch without ``force``, to resume a batch
-        that differs from this one, and to start afresh over an interrupted batch without ``--resume`` or
-        ``--force``. Resuming a batch that has no interrupted part starts it, unless it is already complete
-        (``is_complete``), in which case there is nothing to do.
+        Refuses (``ResultsConflict``) to replace a finished batch that differs in anything without ``force``, to
+        resume a batch that differs from this one, and to start afresh over an interrupted batch without
+        ``--resume`` or ``--force``. When the results folder already holds this very batch, finished (with
+        plots if ``plots``), nothing is created and ``complete`` is set: there is nothing to do.
         """
         scenario = self.plan.scenario
-        check_target(self.out_dir, scenario, self.plan.root_seed, force=force)
+        self.complete = check_target(self.out_dir, self.plan.identity(), plots=plots, force=force)
+        if self.complete and not self.staging.exists():
+            return
         if self.staging.exists() and not self.staging.is_dir():
             raise ResultsConflict(f"{self.staging} is in the way (a file); remove it")
         if self.staging.exists():
@@ -228,8 +255,7 @@ class BatchStore:
                     f"({len(self._done())} of {started.get('total', '?')} runs done): pass --resume to finish "
                     "it, or --force to start over"
                 )
-        elif resume and self.is_complete():
-            return  # a batch of several scenarios resumed after this one had finished
+        self.complete = False
         self.parts.mkdir(parents=True, exist_ok=True)
         self.progress = _Progress(done=len(self._done()), failed=0)
         self._write_progress(force=True)
@@ -252,7 +278,8 @@ class BatchStore:
         """Run ids with a finished part."""
         if not self.parts.exists():
             return set()
-        return {int(p.stem.split("-")[1]) for p in self.parts.glob(f"ok-*.{DONE_PART}")}
+        # An empty part is what a power cut can leave of one (parts are not flushed to disk): not done.
+        return {int(p.stem.split("-")[1]) for p in self.parts.glob(f"ok-*.{DONE_PART}") if p.stat().st_size}
 
     def pending(self) -> list[int]:
         """Run ids still to compute: those without a finished part (failed runs are tried again)."""
@@ -263,15 +290,14 @@ class BatchStore:
     def record(self, outcome: RunRecord | RunResult | RunFailure) -> None:
         """Write one finished run (or its failure) as parts, atomically."""
         if isinstance(outcome, RunFailure):
-            _atomic_write_text(self._part(outcome.run, "fail", "json"), json.dumps(asdict(outcome)))
+            write_atomic(self._part(outcome.run, "fail", "json"), json.dumps(asdict(outcome)), durable=False)
             self.progress.failed += 1
         else:
             if isinstance(outcome, RunResult):
                 outcome = to_record(outcome)
-            # One file per finished run: its presence is what marks the run as done.
-            temporary = self._part(outcome.run, "ok", f"{DONE_PART}.tmp")
-            temporary.write_bytes(outcome.data)
-            os.replace(temporary, self._part(outcome.run, "ok", DONE_PART))
+            # One file per finished run: its presence is what marks the run as done. Not flushed to disk: after a
+            # power cut a part may be empty, and an empty part counts as not done (``_done``).
+            write_atomic(self._part(outcome.run, "ok", DONE_PART), outcome.data, durable=False)
             self._part(outcome.run, "fail", "json").unlink(missing_ok=True)
             self.progress.done += 1
         self._write_progress()
@@ -293,7 +319,7 @@ class BatchStore:
             "failed": self.progress.failed,
             "updated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
-        _atomic_write_text(self.staging / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+        write_atomic(self.staging / MANIFEST, json.dumps(manifest, indent=2) + "\n")
 
     def flush(self) -> None:
         """Bring the staging manifest up to date (after an interruption)."""
@@ -317,14 +343,16 @@ class BatchStore:
         try:
             for run in range(plan.total):
                 ok = self._part(run, "ok", DONE_PART)
-                if ok.exists():
+                if ok.exists() and ok.stat().st_size:
                     months, summary = read_record(ok.read_bytes())
                     writer.add(months)
                     summaries.append(summary)
                     continue
                 fail = self._part(run, "fail", "json")
                 if not fail.exists():
-                    raise RuntimeError(f"run {run} has neither a result nor a failure; resume the batch")
+                    raise ResultsConflict(
+                        f"{self.staging}: run {run} has neither a result nor a failure; pass --resume"
+                    )
                 record = json.loads(fail.read_text())
                 failed.append(record)
                 summaries.append(
@@ -341,8 +369,8 @@ class BatchStore:
             writer.flush()
         finally:
             writer.close()
-        runs_frame = pd.DataFrame(summaries)
-        runs_frame.to_parquet(self.staging / RUNS, index=False)
+        runs_frame = _with_error_column(pd.DataFrame(summaries))
+        pq.write_table(_runs_table(runs_frame), self.staging / RUNS)
         finished = runs_frame[runs_frame["status"] == "ok"]
         if len(finished):
             summarise(finished).to_csv(self.staging / SUMMARY, index=False, float_format="%.6g")
@@ -361,6 +389,7 @@ class BatchStore:
             "months": scenario.meta.months,
             "start": scenario.meta.start,
             "status": "complete" if not failed else "complete_with_failures",
+            "plots": bool(plots and writer.rows),
             "failed_runs": [{"run": f["run"], "seed": f["seed"], "error": f["error"]} for f in failed],
             "outcome_classes": {c.value: int((finished["outcome_class"] == c.value).sum()) for c in OutcomeClass}
             if len(finished)
@@ -385,6 +414,22 @@ class BatchStore:
         (self.staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         _replace(self.staging, self.out_dir)
         return manifest
+
+
+def _with_error_column(runs: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` with its ``error`` column right after ``status``, present (empty) even when no run failed, so
+    a reader never needs to ask whether it exists."""
+    error = runs.pop("error") if "error" in runs.columns else pd.Series([None] * len(runs), dtype=object)
+    where = list(runs.columns).index("status") + 1 if "status" in runs.columns else len(runs.columns)
+    runs.insert(where, "error", error)
+    return runs
+
+
+def _runs_table(runs: pd.DataFrame) -> pa.Table:
+    """``runs`` as Arrow, its ``error`` column typed as text even when every entry is empty."""
+    table = pa.Table.from_pandas(runs, preserve_index=False)
+    index = table.schema.get_field_index("error")
+    return table.set_column(index, "error", table.column(index).cast(pa.string()))
 
 
 class _RowGroupWriter:
@@ -450,17 +495,13 @@ def compute_batch(
 
     Workers compute and serialise each run; this process only writes parts, then assembles the results.
     """
-    store = BatchStore(out_dir, plan)
-    store.open(force=force)
-    with make_executor(workers, dask) as executor:
+    with make_executor(workers, dask) as executor:  # an executor that cannot be built refuses before any write
+        store = BatchStore(out_dir, plan)
+        store.open(force=force, plots=plots)
+        if store.complete:
+            return load_manifest(out_dir)
         drive(store, executor)
     return store.finalize(plots=plots)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
 
 
 def write_batch(
@@ -476,7 +517,9 @@ def write_batch(
     """Write an already computed stream of a plain batch's runs (any order) and finalize it: a convenience for
     notebooks, tests and benchmarks; the command line drives ``BatchStore`` itself to support ``--resume``."""
     store = BatchStore(out_dir, BatchPlan(scenario, runs, root_seed))
-    store.open(force=force)
+    store.open(force=force, plots=plots)
+    if store.complete:
+        return load_manifest(out_dir)
     try:
         for outcome in results:
             store.record(outcome)
@@ -499,13 +542,17 @@ def _replace(staging: Path, out_dir: Path) -> None:
         staging.rename(out_dir)
 
 
+def load_manifest(path: str | Path) -> dict[str, Any]:
+    """The manifest of a finished results folder."""
+    return dict(json.loads((Path(path) / MANIFEST).read_text()))
+
+
 def load_batch(path: str | Path) -> Batch:
     """Load a results folder as DataFrames and its manifest."""
     folder = Path(path)
-    manifest = json.loads((folder / MANIFEST).read_text())
     return Batch(
         folder,
         pd.read_parquet(folder / TIMESERIES),
         pd.read_parquet(folder / RUNS),
-        manifest,
+        load_manifest(folder),
     )

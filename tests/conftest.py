@@ -11,6 +11,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from sim.scenario import Scenario, load_scenario
+from tests.shipped import SHIPPED
+
+__all__ = ["ROOT", "SCENARIOS", "SHIPPED", "shipped"]
 
 matplotlib.use("Agg")
 # Property tests check behaviour, not speed: no deadlines or slowness checks on a shared, loaded machine.
@@ -23,7 +26,6 @@ os.environ.setdefault("RAPPROCHEMENT_CACHE", tempfile.mkdtemp(prefix="rapprochem
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
-SHIPPED = sorted(p.stem for p in SCENARIOS.glob("*.yaml"))
 
 
 def shipped(name: str, *overrides: str) -> Scenario:

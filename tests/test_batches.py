@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from sim.cli import main
@@ -84,8 +86,8 @@ def test_chunked_tasks_give_the_files_of_a_serial_batch(small_baseline: Scenario
 
 
 def test_a_run_whose_part_is_lost_is_computed_again(small_baseline: Scenario, tmp_path: Path) -> None:
-    # A part file is the whole record of a finished run: without it (lost, or half-written as .tmp) the run
-    # is pending again, and computing it again gives the same files.
+    # A part file is the whole record of a finished run: without it (lost, half-written under its temporary
+    # name, or left empty by a power cut) the run is pending again, and computing it again gives the same files.
     whole = tmp_path / "whole"
     run_store(small_baseline, whole, SerialExecutor(), runs=4)
     store = BatchStore(tmp_path / "out", BatchPlan(small_baseline, 4, 3))
@@ -93,8 +95,9 @@ def test_a_run_whose_part_is_lost_is_computed_again(small_baseline: Scenario, tm
     drive(store, SerialExecutor())
     parts = sorted(store.parts.glob("ok-*"))
     assert [p.suffix for p in parts] == [".arrow"] * 4
-    parts[2].rename(parts[2].with_suffix(".arrow.tmp"))
-    assert store.pending() == [2]
+    parts[2].rename(parts[2].with_name(f".{parts[2].name}.1234abcd.tmp"))
+    parts[0].write_bytes(b"")
+    assert store.pending() == [0, 2]
     drive(store, SerialExecutor())
     store.finalize(plots=False)
     for name in FILES:
@@ -123,11 +126,25 @@ def test_a_failing_run_is_recorded_and_the_batch_goes_on(small_baseline: Scenari
     assert list(runs["status"]) == ["ok", "ok", "failed", "failed", "ok", "ok"]
     failed = runs[runs["status"] == "failed"]
     assert failed["error"].str.contains("decay").all()
+    assert runs.loc[runs["status"] == "ok", "error"].isna().all()
     assert list(failed["seed"]) == [run_seeds(9, r).model for r in (0, 1)]
     assert manifest["status"] == "complete_with_failures"
     assert [f["run"] for f in manifest["failed_runs"]] == [2, 3]
     timeseries = pd.read_parquet(tmp_path / "out" / "timeseries.parquet")
     assert sorted(timeseries["run"].unique()) == [0, 1, 4, 5]
+
+
+def test_error_column_is_there_when_no_run_failed(small_baseline: Scenario, tmp_path: Path) -> None:
+    # Readers select on it without asking whether it exists; it is text, placed after the status, like a failure's.
+    store = BatchStore(tmp_path / "out", BatchPlan(small_baseline, 2, 9))
+    store.open()
+    with SerialExecutor() as serial:
+        drive(store, serial)
+    store.finalize(plots=False)
+    schema = pq.read_schema(tmp_path / "out" / "runs.parquet")
+    assert schema.field("error").type == pa.string()
+    assert schema.names.index("error") == schema.names.index("status") + 1
+    assert pd.read_parquet(tmp_path / "out" / "runs.parquet")["error"].isna().all()
 
 
 def test_cli_exits_non_zero_with_a_summary_when_runs_fail(

@@ -8,6 +8,7 @@ call ``sim.cli.main`` in-process; one runs the command in a subprocess end to en
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -20,10 +21,11 @@ import yaml
 from sim.cli import main
 from sim.outcomes import OUTCOMES
 from sim.scenario import load_scenario
+from tests.shipped import SHIPPED as SHIPPED_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
-SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))
+SHIPPED = [ROOT / "scenarios" / f"{name}.yaml" for name in SHIPPED_NAMES]
 DOCS = ROOT / "docs" / "scenarios.md"
 MONTHS = 6
 FAST = ("--runs", "2", "--workers", "1", "--no-plots", "--quiet")
@@ -481,17 +483,15 @@ def test_overwrite_protection(tmp_path: Path, out: Path, capsys: pytest.CaptureF
     path = scenario(tmp_path, "tiny")
     folder = out / "tiny"
     assert cli(capsys, "run", path, *FAST, "--out", out, "--seed", "1")[0] == 0
-    first_runs = pd.read_parquet(folder / "runs.parquet")
-    first_series = pd.read_parquet(folder / "timeseries.parquet")
+    before = {n: (folder / n).read_bytes() for n in ("manifest.json", "runs.parquet", "timeseries.parquet")}
 
-    # The same scenario and seed may replace its results: they are identical.
-    code, _, stderr = cli(capsys, "run", path, *FAST, "--out", out, "--seed", "1")
+    # The same batch again is reported as done and not computed again: not a byte changes.
+    code, stdout, stderr = cli(capsys, "run", path, *FAST, "--out", out, "--seed", "1")
     assert code == 0, stderr
-    pd.testing.assert_frame_equal(pd.read_parquet(folder / "runs.parquet"), first_runs)
-    pd.testing.assert_frame_equal(pd.read_parquet(folder / "timeseries.parquet"), first_series)
+    assert "tiny: already complete" in stdout and "--force" in stdout
+    assert {n: (folder / n).read_bytes() for n in before} == before
 
     # Another seed is refused and leaves the files untouched.
-    before = {n: (folder / n).read_bytes() for n in ("manifest.json", "timeseries.parquet")}
     code, stdout, stderr = cli(capsys, "run", path, *FAST, "--out", out, "--seed", "2")
     assert code == 2
     assert "Traceback" not in stderr
@@ -510,6 +510,59 @@ def test_overwrite_protection(tmp_path: Path, out: Path, capsys: pytest.CaptureF
     assert sorted(p.name for p in out.iterdir()) == ["tiny"]
 
 
+def test_smaller_batch_never_replaces_a_larger_one(
+    tmp_path: Path, out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = scenario(tmp_path, "kept")
+    folder = out / "kept"
+    code, _, stderr = cli(
+        capsys, "run", path, "--runs", "3", "--workers", "1", "--quiet", "--out", out, "--report"
+    )
+    assert code == 0, stderr
+    files = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert Path("report/report.html") in files
+
+    # Fewer runs, the same scenario and seed: refused, naming both batches; the report and results are intact.
+    code, stdout, stderr = cli(capsys, "run", path, *FAST, "--out", out)
+    assert code == 2 and stdout == "" and "Traceback" not in stderr
+    assert "3 runs" in stderr and "2 runs" in stderr and "its report" in stderr and "--force" in stderr
+    assert {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()} == files
+    assert sorted(p.name for p in out.iterdir()) == ["kept"]
+
+
+def test_plots_are_part_of_what_a_batch_is(tmp_path: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = scenario(tmp_path, "drawn")
+    assert cli(capsys, "run", path, *FAST, "--out", out)[0] == 0  # FAST: without plots
+    manifest = json.loads((out / "drawn" / "manifest.json").read_text())
+    assert manifest["plots"] is False
+    with_plots = [a for a in FAST if a != "--no-plots"]
+    code, _, stderr = cli(capsys, "run", path, *with_plots, "--out", out)
+    assert code == 2 and "without plots" in stderr and "with plots" in stderr
+    assert cli(capsys, "run", path, *with_plots, "--out", out, "--force")[0] == 0
+    assert json.loads((out / "drawn" / "manifest.json").read_text())["plots"] is True
+    # A batch with plots serves a request without them.
+    code, stdout, _ = cli(capsys, "run", path, *FAST, "--out", out)
+    assert code == 0 and "already complete" in stdout
+
+
+def test_dask_without_dask_is_refused_before_any_write(
+    tmp_path: Path, out: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # as if the optional extra were not installed
+    path = scenario(tmp_path, "nodask")
+    stderr = run_refused(capsys, out, path, extra=("--dask", "local"))
+    assert "--dask local: Dask is not installed" in stderr and "pip install" in stderr
+    assert not out.exists()  # no results folder and no staging folder beside it
+    # The next plain run is not mistaken for the resumption of an interrupted batch.
+    assert cli(capsys, "run", path, *FAST, "--out", out)[0] == 0
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, stdout, _ = cli(capsys, "--version")
+    assert code == 0
+    assert re.fullmatch(r"rapprochement \d+\.\d+\S*\n", stdout), stdout
+
+
 def test_set_fixes_an_uncertain_parameter(tmp_path: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fixed = "drivers.security.security_value"
     assert fixed in load_scenario(BASELINE).uncertainties
@@ -526,3 +579,34 @@ def test_set_fixes_an_uncertain_parameter(tmp_path: Path, out: Path, capsys: pyt
     assert fixed not in resolved["uncertainties"]
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["overrides"] == [f"{fixed}=2.2"]
+
+
+def test_shipped_list_names_real_scenarios_with_golden_files() -> None:
+    for name in SHIPPED_NAMES:
+        assert (ROOT / "scenarios" / f"{name}.yaml").is_file(), name
+        assert (ROOT / "tests" / "golden" / f"{name}.csv").is_file(), name
+
+
+SCENARIO_TESTS = ("tests/test_scenarios.py", "tests/test_cli.py", "tests/test_replay.py")
+
+
+def test_a_users_own_scenario_in_the_folder_does_not_change_the_suite() -> None:
+    # The README invites users to save their scenarios in scenarios/: one that is broken (or simply new) must
+    # neither add tests nor break collection. The modules that test scenarios one by one, collected in a fresh
+    # process while such a file is there.
+    mine = ROOT / "scenarios" / f"zz_users_own_{os.getpid()}.yaml"
+    mine.write_text("meta:\n  name: [not, a, name]\n", encoding="utf-8")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *SCENARIO_TESTS],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        mine.unlink()
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    collected = [line for line in done.stdout.splitlines() if "::" in line]
+    assert any("test_golden_summary[baseline]" in line for line in collected)
+    assert not [line for line in collected if "zz_users_own" in line]

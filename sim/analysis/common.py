@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.errors import RapprochementError
 from sim.loading import ScenarioError
 from sim.outcomes import OUTCOMES, OutcomeClass
 from sim.plots import EventMarker
@@ -45,7 +46,7 @@ MARKER = "analysis.json"
 WINDOW_METRIC = "window_relations_index"
 
 
-class AnalysisError(ValueError):
+class AnalysisError(RapprochementError, ValueError):
     """An analysis request that cannot be honoured; the message names the path or field and what was expected."""
 
 

@@ -2,7 +2,7 @@
 
 Each is a thin shell over ``sim.analysis``: it parses options, calls the library, and prints what was written.
 An ``AnalysisError`` (a user's mistake: a missing or foreign folder, an unknown outcome, results that cannot be
-analysed together) becomes ``UsageError``, so the command exits with code 2, one message and nothing written.
+analysed together) is a ``RapprochementError``: the command exits with code 2, one message and nothing written.
 The analysis modules (Jinja2, scikit-learn) are imported inside the handlers, so that every other command of
 ``rapprochement`` starts without loading them.
 """
@@ -11,28 +11,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 
-from sim.analysis.common import AnalysisError, check_fresh, open_results, resolve_metric
+from sim.analysis.common import check_fresh, open_results, resolve_metric
 from sim.cli import EXIT_FAILED_RUNS, UsageError, batch_options, factor_option, load_all, positive_int, run_plans
 from sim.designs import DesignError, DesignKind, check_analysable, factors_of, make_design
 from sim.results import BatchStore
 from sim.runner import BatchPlan
-
-
-def _usage_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Turn the library's AnalysisError into the command line's UsageError (exit 2, no traceback)."""
-
-    @wraps(handler)
-    def wrapped(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except AnalysisError as exc:
-            raise UsageError(str(exc)) from None
-
-    return wrapped
 
 
 def _outcome_option(parser: argparse.ArgumentParser) -> None:
@@ -211,14 +196,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     compare.add_argument("--force", action="store_true", help="replace an earlier comparison in --out")
     _outcome_option(compare)
-    compare.set_defaults(handler=_usage_errors(_cmd_compare))
+    compare.set_defaults(handler=_cmd_compare)
 
     report = sub.add_parser("report", help="write a self-contained report.html of a results folder")
     report.add_argument("results", type=Path, help="results folder")
     report.add_argument("--out", type=Path, default=None, help="output folder (default: <results>/report)")
     report.add_argument("--force", action="store_true", help="replace an earlier report in --out")
     _outcome_option(report)
-    report.set_defaults(handler=_usage_errors(_cmd_report))
+    report.set_defaults(handler=_cmd_report)
 
     sensitivity = sub.add_parser(
         "sensitivity",
@@ -258,9 +243,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "one (--force replaces only the analysis)",
     )
     # None marks "not given": a sweep folder refuses these, a scenario gets SWEEP_ONLY's values.
-    sensitivity.set_defaults(
-        handler=_usage_errors(_cmd_sensitivity), seed=None, overrides=None, resume=None, out=None
-    )
+    sensitivity.set_defaults(handler=_cmd_sensitivity, seed=None, overrides=None, resume=None, out=None)
 
     discover = sub.add_parser(
         "discover",
@@ -287,4 +270,4 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--out", type=Path, default=None, help="output folder (default: <results>_discovery_<target> beside it)"
     )
     discover.add_argument("--force", action="store_true", help="replace an earlier discovery in --out")
-    discover.set_defaults(handler=_usage_errors(_cmd_discover))
+    discover.set_defaults(handler=_cmd_discover)

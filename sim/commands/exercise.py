@@ -220,10 +220,7 @@ def _serve(args: argparse.Namespace, game: Game | None, state_path: Path) -> int
     from sim.ui.server import ExerciseServer, new_tokens
 
     if game is None:
-        try:
-            game, server_block = load_state(args.resume)
-        except ExerciseError as exc:
-            raise UsageError(str(exc)) from None
+        game, server_block = load_state(args.resume)
         _check_resume(args, game)
         saved_tokens = server_block.get("tokens")
         # The saved tokens keep the links the teams already have; a file without them gets new ones.
@@ -325,16 +322,13 @@ def shown_host(host: str) -> str:
 
 def _cmd_debrief(args: argparse.Namespace) -> int:
     from sim.ui.debrief import Debrief, simulate_futures, write_debrief
-    from sim.ui.game import ExerciseError, load_state
+    from sim.ui.game import load_state
 
     out_dir = args.out if args.out is not None else args.state.parent
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out: {out_dir} is a file; name a folder for debrief.html and debrief.png")
     check_writable(out_dir / "debrief.html", "--out")
-    try:
-        game, _ = load_state(args.state)
-    except ExerciseError as exc:
-        raise UsageError(str(exc)) from None
+    game, _ = load_state(args.state)
     futures = simulate_futures(game, args.runs, workers=args.workers)
     html, png = write_debrief(Debrief.of(game, futures), out_dir)
     print(

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.analysis.common import AnalysisError, check_fresh, fresh_folder
+from sim.analysis.common import check_fresh, fresh_folder
 from sim.cli import UsageError, load_all, positive_int, seed_value, set_option
 from sim.executors import make_executor
 from sim.results import versions
@@ -48,7 +48,7 @@ from sim.validation.calibrate import (
     unstarted_fitted,
     write_document,
 )
-from sim.validation.observe import DEFAULT_POLLS, ObservationSettings, PollDataError, read_polls
+from sim.validation.observe import DEFAULT_POLLS, ObservationSettings, read_polls
 from sim.validation.rolling import DEFAULT_ORIGINS
 from sim.validation.simulate import covered_points
 
@@ -269,11 +269,8 @@ def non_negative_float(text: str) -> float:
 
 def _load(args: argparse.Namespace) -> tuple[Path, Scenario, pd.DataFrame]:
     [(path, scenario)] = load_all([args.scenario], args.overrides)
-    try:
-        polls = read_polls(args.polls)
-        check_train_until(polls, args.train_until)
-    except (PollDataError, CalibrationError) as exc:
-        raise UsageError(str(exc)) from None
+    polls = read_polls(args.polls)
+    check_train_until(polls, args.train_until)
     return path, scenario, polls
 
 
@@ -321,11 +318,8 @@ def _fit(
     base: ObservationSettings,
     start: dict[str, float] | None = None,
 ) -> Calibration:
-    try:
-        with make_executor(workers) as executor:
-            return calibrate(scenario, polls, parameters, settings, executor, base, start=start)
-    except CalibrationError as exc:
-        raise UsageError(str(exc)) from None
+    with make_executor(workers) as executor:
+        return calibrate(scenario, polls, parameters, settings, executor, base, start=start)
 
 
 def _abc_settings(args: argparse.Namespace, prefix: str = "") -> AbcSettings:
@@ -359,15 +353,12 @@ def _calibrate_abc(args: argparse.Namespace, path: Path, scenario: Scenario, pol
     work = out.with_name(f".{name}.partial")  # pyabc's history: an interrupted calibration resumes from it
     workers = args.workers or default_workers()
     settings = _abc_settings(args)
-    try:
-        with _executor(workers, args.dask) as executor:
-            result = run_abc(scenario, polls, parameters, settings, executor, work)
-            points = covered_points(polls, scenario)
-            train = np.array([args.train_until is None or p.year <= args.train_until for p in points])
-            paths = [p.path for p in parameters]
-            ppc = posterior_predictive(scenario, points, result.posterior, paths, executor, settings, train=train)
-    except CalibrationError as exc:
-        raise UsageError(str(exc)) from None
+    with make_executor(workers, args.dask) as executor:
+        result = run_abc(scenario, polls, parameters, settings, executor, work)
+        points = covered_points(polls, scenario)
+        train = np.array([args.train_until is None or p.year <= args.train_until for p in points])
+        paths = [p.path for p in parameters]
+        ppc = posterior_predictive(scenario, points, result.posterior, paths, executor, settings, train=train)
     ppc["split"] = [
         split_of(int(y), o, args.train_until) for y, o in zip(ppc["year"], ppc["observed"], strict=True)
     ]
@@ -424,13 +415,6 @@ def _require_pyabc() -> None:
         ) from None
 
 
-def _executor(workers: int, dask: str | None) -> Any:
-    try:
-        return make_executor(workers, dask)
-    except RuntimeError as exc:
-        raise UsageError(str(exc)) from None
-
-
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     path, scenario, polls = _load(args)
     if args.write and args.train_until is not None:
@@ -449,10 +433,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     if args.train_until is not None:
         # Such a parameter would start from the scenario's value, which is the all-years fit: a fit on part of the
         # years must not see the later years through its start.
-        try:
-            leaking = unstarted_fitted(parameters, read_document(CALIBRATED_FILE)["parameters"])
-        except CalibrationError as exc:
-            raise UsageError(str(exc)) from None
+        leaking = unstarted_fitted(parameters, read_document(CALIBRATED_FILE)["parameters"])
         if leaking:
             raise UsageError(
                 f"--train-until {args.train_until}: {', '.join(leaking)} would start from the scenario's value, "
@@ -488,10 +469,7 @@ def _backtest_values(
 ) -> tuple[dict[str, float], dict[str, Any], Path]:
     """The values to apply, the calibration document they come from, and its path (re-fitting if asked)."""
     params_path = args.params or CALIBRATED_FILE
-    try:
-        document = read_document(params_path)
-    except CalibrationError as exc:
-        raise UsageError(str(exc)) from None
+    document = read_document(params_path)
     values = document_values(document)
     fitted_until = document_train_until(document)
     if args.train_until is None or fitted_until == args.train_until:
@@ -526,11 +504,8 @@ def _cmd_rolling(args: argparse.Namespace, path: Path, scenario: Scenario, polls
 
     if args.train_until is not None or args.params is not None:
         raise UsageError("--origins fits at every origin itself: leave out --train-until and --params")
-    try:
-        for origin in args.origins:
-            check_train_until(polls, origin, "--origins")
-    except CalibrationError as exc:
-        raise UsageError(str(exc)) from None
+    for origin in args.origins:
+        check_train_until(polls, origin, "--origins")
     if args.method == "abc":
         _require_pyabc()
     name = f"backtest_{scenario.meta.name}_origins"
@@ -540,13 +515,10 @@ def _cmd_rolling(args: argparse.Namespace, path: Path, scenario: Scenario, polls
     workers = args.workers or default_workers()
     settings = replace(_abc_settings(args, prefix="fit-"), train_until=None)
     started = time.perf_counter()
-    try:
-        with _executor(workers, args.dask) as executor:
-            result = rolling_origin(
-                scenario, polls, DEFAULT_PARAMETERS, args.origins, executor, work, method=args.method, abc=settings
-            )
-    except CalibrationError as exc:
-        raise UsageError(str(exc)) from None
+    with make_executor(workers, args.dask) as executor:
+        result = rolling_origin(
+            scenario, polls, DEFAULT_PARAMETERS, args.origins, executor, work, method=args.method, abc=settings
+        )
     seconds = time.perf_counter() - started
     manifest = _backtest_manifest(scenario.meta.name, scenario.digest(), path) | {
         "origins": list(args.origins),
@@ -589,10 +561,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         return _cmd_rolling(args, path, scenario, polls)
     if args.params is not None and args.train_until is None:
         # A calibration fitted on part of the years keeps its split: its later years are out of sample.
-        try:
-            args.train_until = document_train_until(read_document(args.params))
-        except CalibrationError as exc:
-            raise UsageError(str(exc)) from None
+        args.train_until = document_train_until(read_document(args.params))
     name = f"backtest_{scenario.meta.name}" + (f"_train{args.train_until}" if args.train_until is not None else "")
     out_dir = args.out / name
     _check_target(out_dir, force=args.force)
@@ -684,10 +653,7 @@ def _json_default(value: Any) -> Any:
 
 def _check_fresh(out_dir: Path, *, force: bool) -> None:
     """``check_fresh`` of the analysis commands, its refusal a usage error (exit 2, nothing written)."""
-    try:
-        check_fresh(out_dir, force=force)
-    except AnalysisError as exc:
-        raise UsageError(str(exc)) from None
+    check_fresh(out_dir, force=force)
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:

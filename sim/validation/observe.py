@@ -41,6 +41,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from sim.errors import RapprochementError
+
 #: The columns ``polls_calibration.csv`` must have.
 #: The project's copy of the poll file (with the events and context series beside it; sources in its README).
 DEFAULT_POLLS = Path(__file__).resolve().parents[1] / "data" / "polls_calibration.csv"
@@ -62,7 +64,7 @@ _LATE_MONTHS = (10, 11, 12)
 YOUNG_COHORT_AGES = (18, 29)
 
 
-class PollDataError(ValueError):
+class PollDataError(RapprochementError, ValueError):
     """The poll file is missing, malformed or names an unknown series; the message names file, line and field."""
 
 
