@@ -9,24 +9,23 @@ code 2 and no traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tqdm import tqdm
-
-from sim.analysis.report import write_report
-from sim.designs import DesignError, DesignKind, factors_of, make_design
 from sim.errors import EXIT_USAGE, RapprochementError, UsageError  # noqa: F401 (EXIT_USAGE: part of the interface)
-from sim.executors import make_executor
-from sim.loading import ScenarioError
-from sim.results import BatchStore, drive, load_manifest
-from sim.runner import BatchPlan, default_workers
-from sim.scenario import Scenario, load_scenario
-from sim.schema_doc import json_schema, markdown_reference
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from sim.runner import BatchPlan
+    from sim.scenario import Scenario
 
 EXIT_FAILED_RUNS = 1
 EXIT_INTERRUPTED = 130
@@ -107,24 +106,110 @@ def batch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command-line interface."""
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: the module that defines its options and handler (``register(sub)``), and its one-line help."""
+
+    module: str
+    help: str
+
+
+#: Every subcommand, grouped by the module that defines it. A command's module - and what it imports (Mesa,
+#: pyarrow, matplotlib, SALib, scikit-learn, pyabc, the UI) - is loaded only when that command runs, so
+#: ``--help``, ``--version`` and ``validate`` start in a fraction of the time.
+COMMANDS: dict[str, Command] = {
+    "run": Command("sim.cli", "run a Monte-Carlo batch of each scenario and plot the outcomes"),
+    "sweep": Command("sim.cli", "run a design over a scenario's uncertain parameters and levers"),
+    "validate": Command("sim.cli", "check scenario files and report every problem"),
+    "schema": Command("sim.cli", "print the scenario JSON Schema (or its Markdown reference)"),
+    "calibrate": Command(
+        "sim.commands.validation", "fit named parameters to the polls (ABC posterior, or least squares)"
+    ),
+    "backtest": Command("sim.commands.validation", "run the historical scenario many times against the polls"),
+    "replay": Command(
+        "sim.commands.validation",
+        "the autonomous replay: do the model's governments make the record's moves? and the secondary patterns "
+        "of the scripted replay",
+    ),
+    "screen": Command(
+        "sim.commands.validation",
+        "Morris screening of the replay's error against the polls over every behavioural parameter",
+    ),
+    "compare": Command(
+        "sim.commands.analysis",
+        "compare results folders: overlaid fans, paired differences with intervals, report.html",
+    ),
+    "report": Command("sim.commands.analysis", "write a self-contained report.html of a results folder"),
+    "sensitivity": Command(
+        "sim.commands.analysis",
+        "Sobol or Morris sensitivity of outcomes to a scenario's uncertainties (runs the sweep, then SALib)",
+    ),
+    "discover": Command(
+        "sim.commands.analysis",
+        "which assumptions lead to relapse? decision-tree boxes over a sweep's sampled parameters",
+    ),
+    "dashboard": Command("sim.commands.exercise", "serve the browser dashboard (Mesa SolaraViz) on 127.0.0.1"),
+    "exercise": Command("sim.commands.exercise", "play a scenario as a class exercise, one team per capital"),
+}
+
+
+def command_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, *, description: str | None = None
+) -> argparse.ArgumentParser:
+    """The parser of subcommand ``name``, with its help from ``COMMANDS`` (for the modules' ``register``)."""
+    return sub.add_parser(name, help=COMMANDS[name].help, description=description)
+
+
+def requested_command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names (its first word that is not an option), or None (``--help``)."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def build_parser(argv: Sequence[str] | None = None, *, every: bool = False) -> argparse.ArgumentParser:
+    """The command-line interface, with the options of the command ``argv`` names (of every command if ``every``).
+
+    The other commands are listed with their help only, so parsing ``argv`` imports only the module of the
+    command it runs.
+    """
     parser = argparse.ArgumentParser(
         prog="rapprochement",
         description="Scenario simulator of South Korea-Japan rapprochement (Seoul, Tokyo, Washington, publics).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    wanted = requested_command(sys.argv[1:] if argv is None else argv)
+    modules = (
+        {c.module for c in COMMANDS.values()}
+        if every
+        else {COMMANDS[wanted].module}
+        if wanted in COMMANDS
+        else set()
+    )
+    registered: set[str] = set()
+    for name, command in COMMANDS.items():
+        if command.module in modules:
+            if command.module not in registered:  # a module adds all of its commands at once
+                registered.add(command.module)
+                importlib.import_module(command.module).register(sub)
+        else:
+            sub.add_parser(name, help=command.help)  # listed in --help; never parsed
+    return parser
 
-    run = sub.add_parser("run", help="run a Monte-Carlo batch of each scenario and plot the outcomes")
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add this module's subcommands: run, sweep, validate, schema."""
+    from sim.designs import DesignKind
+
+    run = command_parser(sub, "run")
     run.add_argument("scenarios", nargs="+", type=Path, help="scenario YAML files, or folders of them")
     run.add_argument("--runs", type=positive_int, default=200, help="replications (default 200)")
     run.add_argument(
         "--report", action="store_true", help="also write <out>/<scenario>/report/report.html (printable)"
     )
     batch_options(run)
+    run.set_defaults(handler=_cmd_run)
 
-    sweep = sub.add_parser("sweep", help="run a design over a scenario's uncertain parameters and levers")
+    sweep = command_parser(sub, "sweep")
     sweep.add_argument("scenario", type=Path, help="scenario YAML file")
     sweep.add_argument("--design", choices=[k.value for k in DesignKind], required=True)
     sweep.add_argument(
@@ -134,30 +219,23 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--levels", type=positive_int, default=3, help="levels per factor (factorial; default 3)")
     factor_option(sweep, default=[])
     batch_options(sweep)
+    sweep.set_defaults(handler=_cmd_sweep)
 
-    validate = sub.add_parser("validate", help="check scenario files and report every problem")
+    validate = command_parser(sub, "validate")
     validate.add_argument("scenarios", nargs="+", type=Path)
     set_option(validate)
-
-    schema = sub.add_parser("schema", help="print the scenario JSON Schema (or its Markdown reference)")
-    schema.add_argument("--format", choices=("json", "markdown"), default="json")
-
-    run.set_defaults(handler=_cmd_run)
-    sweep.set_defaults(handler=_cmd_sweep)
     validate.set_defaults(handler=_cmd_validate)
+
+    schema = command_parser(sub, "schema")
+    schema.add_argument("--format", choices=("json", "markdown"), default="json")
     schema.set_defaults(handler=_cmd_schema)
-
-    # The analysis, validation and exercise commands live in sim.commands; they build on this module's helpers,
-    # so they are imported here rather than at the top (that would be circular).
-    from sim.commands import analysis, exercise, validation
-
-    for module in (validation, analysis, exercise):
-        module.register(sub)
-    return parser
 
 
 def load_all(paths: Sequence[Path], overrides: Sequence[str]) -> list[tuple[Path, Scenario]]:
     """Load every scenario before running any, so a mistake in the last file costs no computing time."""
+    from sim.loading import ScenarioError
+    from sim.scenario import load_scenario
+
     loaded, problems = [], []
     for path in paths:
         try:
@@ -209,6 +287,13 @@ def run_plans(
     written), then every store is opened (each checks its target, so a refusal costs no computing time), then
     the batches are computed. A batch whose folder already holds it, finished, is reported and not computed
     again."""
+    from tqdm import tqdm
+
+    from sim.analysis.report import write_report
+    from sim.executors import make_executor
+    from sim.results import BatchStore, drive, load_manifest
+    from sim.runner import default_workers
+
     # One pool for every batch, started before anything is written (see sim.executors.ProcessExecutor).
     with make_executor(args.workers or default_workers(), args.dask) as executor:
         stores = [
@@ -271,6 +356,8 @@ def run_plans(
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from sim.runner import BatchPlan
+
     loaded = load_all(expand_paths(args.scenarios), args.overrides)
     plans = [
         (path, BatchPlan(scenario, args.runs, args.seed), args.out / scenario.meta.name)
@@ -280,6 +367,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
+    from sim.designs import DesignError, factors_of, make_design
+    from sim.runner import BatchPlan
+
     [(path, scenario)] = load_all([args.scenario], args.overrides)
     try:
         factors = factors_of(scenario, args.factors)
@@ -300,6 +390,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
+    from sim.schema_doc import json_schema, markdown_reference
+
     if args.format == "json":
         print(json.dumps(json_schema(), indent=2))
     else:
@@ -309,7 +401,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rapprochement`` command; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)

@@ -29,21 +29,18 @@ import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import annotated_types
 import numpy as np
-import pandas as pd
 import pydantic
-from SALib.analyze import morris as morris_analyze
-from SALib.analyze import sobol as sobol_analyze
-from SALib.sample import morris as morris_sample
-from SALib.sample import sobol as sobol_sample
-from scipy.stats import qmc
 
 from sim.errors import RapprochementError
 from sim.loading import ScenarioPathError
 from sim.scenario import Scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "MAX_FACTORIAL_POINTS",
@@ -268,6 +265,8 @@ class Design:
 
     def frame(self) -> pd.DataFrame:
         """The design as a table: ``design_point`` and a ``param:<path>`` column per factor (as run summaries)."""
+        import pandas as pd  # not at the top: the command line reads designs.DesignKind without pandas
+
         columns: dict[str, Any] = {"design_point": np.arange(len(self.points), dtype=np.int64)}
         for j, factor in enumerate(self.factors):
             columns[f"param:{factor.path}"] = self.points[:, j]
@@ -320,6 +319,11 @@ def make_design(
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise DesignError(f"seed: expected a whole number >= 0, got {seed!r}")
     samples, seed = int(samples), int(seed)
+
+    # SALib and scipy.stats take about half a second to import: only a design being made pays for them.
+    from SALib.sample import morris as morris_sample
+    from SALib.sample import sobol as sobol_sample
+    from scipy.stats import qmc
 
     lows = np.array([factor.low for factor in factors], dtype=np.float64)
     highs = np.array([factor.high for factor in factors], dtype=np.float64)
@@ -401,6 +405,10 @@ def analyze(design: Design, outputs: np.ndarray) -> pd.DataFrame:
     if bad.size:
         shown = ", ".join(str(i) for i in bad[:10]) + (", ..." if bad.size > 10 else "")
         raise DesignError(f"outputs: expected finite values, got {bad.size} missing at design points {shown}")
+    import pandas as pd
+    from SALib.analyze import morris as morris_analyze
+    from SALib.analyze import sobol as sobol_analyze
+
     bootstrap_seed = _bootstrap_seed(design.seed)
     names = [factor.path for factor in design.factors]
 

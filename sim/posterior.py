@@ -11,14 +11,19 @@ and the start-state hand-off (:mod:`sim.start_state`) can be derived once per dr
 
 from __future__ import annotations
 
+import csv
 import functools
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from sim.errors import RapprochementError
 
@@ -82,6 +87,8 @@ def posterior_frame(
     paths: tuple[str, ...], particles: NDArray[np.float64], weights: NDArray[np.float64]
 ) -> pd.DataFrame:
     """The table ``posterior.csv`` holds: one column per parameter, then the normalised weight."""
+    import pandas as pd  # only a calibration writes the table
+
     frame = pd.DataFrame(particles, columns=list(paths))
     frame["weight"] = weights / weights.sum()
     return frame
@@ -107,17 +114,21 @@ def _read_posterior(path: str, mtime_ns: int, size: int) -> Posterior:
     file = Path(path)
     try:
         data = file.read_bytes()
-        frame = pd.read_csv(file)
-    except (OSError, ValueError) as exc:
+        # The csv module rather than pandas: a scenario that names the posterior is checked at load, and
+        # ``rapprochement validate`` should not pay pandas' import for a table of a few hundred numbers.
+        rows = [row for row in csv.reader(io.StringIO(data.decode("utf-8"))) if row]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise PosteriorError(f"{file}: not a readable posterior ({exc})") from None
-    paths = tuple(c for c in frame.columns if c not in BOOKKEEPING)
-    if not paths or "weight" not in frame.columns or frame.empty:
+    header, body = (rows[0], rows[1:]) if rows else ([], [])
+    paths = tuple(c for c in header if c not in BOOKKEEPING)
+    if not paths or "weight" not in header or not body:
         raise PosteriorError(
             f"{file}: expected a 'weight' column, one column per parameter path and a row per particle"
         )
     try:
-        particles = frame[list(paths)].to_numpy(dtype=float)
-        weights = frame["weight"].to_numpy(dtype=float)
+        table = np.array(body, dtype=float)  # a ragged or non-numeric row raises ValueError
+        particles = table[:, [header.index(c) for c in paths]]
+        weights = table[:, header.index("weight")]
     except ValueError:
         raise PosteriorError(f"{file}: every parameter and weight must be a number") from None
     if not (

@@ -7,6 +7,7 @@ call ``sim.cli.main`` in-process; one runs the command in a subprocess end to en
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -18,7 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from sim.cli import main
+from sim.cli import COMMANDS, build_parser, main
 from sim.outcomes import OUTCOMES
 from sim.scenario import load_scenario
 from tests.shipped import SHIPPED as SHIPPED_NAMES
@@ -610,3 +611,47 @@ def test_a_users_own_scenario_in_the_folder_does_not_change_the_suite() -> None:
     collected = [line for line in done.stdout.splitlines() if "::" in line]
     assert any("test_golden_summary[baseline]" in line for line in collected)
     assert not [line for line in collected if "zz_users_own" in line]
+
+
+#: What a command must not import unless it needs it: each costs from a tenth of a second to a second at start-up.
+HEAVY = (
+    "pandas",
+    "pyarrow",
+    "matplotlib",
+    "mesa",
+    "scipy",
+    "SALib",
+    "sklearn",
+    "dask",
+    "solara",
+    "jinja2",
+    "pyabc",
+)
+
+
+def imported_after(*argv: str) -> set[str]:
+    """The heavy packages a fresh process has imported after running ``rapprochement argv``."""
+    code = (
+        "import sys\nfrom sim.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        f"print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True
+    )
+    return set(done.stdout.splitlines()[-1].split()) if done.stdout.strip() else set()
+
+
+@pytest.mark.parametrize(
+    "argv", [("--help",), ("--version",), ("validate", "scenarios/baseline.yaml"), ("run", "--help")]
+)
+def test_light_commands_import_nothing_heavy(argv: tuple[str, ...]) -> None:
+    assert imported_after(*argv) == set()
+
+
+def test_every_command_is_listed_and_each_parses_its_own_options() -> None:
+    full = build_parser(every=True)
+    [sub] = [a for a in full._actions if isinstance(a, argparse._SubParsersAction)]
+    assert list(sub.choices) == list(COMMANDS)
+    for name in COMMANDS:  # each command's options are there when it is the one named
+        [action] = [a for a in build_parser([name])._actions if isinstance(a, argparse._SubParsersAction)]
+        assert any(a.dest != "help" for a in action.choices[name]._actions), name

@@ -14,7 +14,16 @@ import sys
 from pathlib import Path
 
 from sim.analysis.common import check_fresh, open_results, resolve_metric
-from sim.cli import EXIT_FAILED_RUNS, UsageError, batch_options, factor_option, load_all, positive_int, run_plans
+from sim.cli import (
+    EXIT_FAILED_RUNS,
+    UsageError,
+    batch_options,
+    command_parser,
+    factor_option,
+    load_all,
+    positive_int,
+    run_plans,
+)
 from sim.designs import DesignError, DesignKind, check_analysable, factors_of, make_design
 from sim.results import BatchStore
 from sim.runner import BatchPlan
@@ -182,9 +191,9 @@ def _share(text: str) -> float:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this family's subcommands to the ``rapprochement`` parser."""
-    compare = sub.add_parser(
+    compare = command_parser(
+        sub,
         "compare",
-        help="compare results folders: overlaid fans, paired differences with intervals, report.html",
         description=(
             "Compare scenarios against the first one given. Results run with the same --seed (and design) share "
             "common random numbers and are compared pairwise, replication by replication; others unpaired."
@@ -198,16 +207,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _outcome_option(compare)
     compare.set_defaults(handler=_cmd_compare)
 
-    report = sub.add_parser("report", help="write a self-contained report.html of a results folder")
+    report = command_parser(sub, "report")
     report.add_argument("results", type=Path, help="results folder")
     report.add_argument("--out", type=Path, default=None, help="output folder (default: <results>/report)")
     report.add_argument("--force", action="store_true", help="replace an earlier report in --out")
     _outcome_option(report)
     report.set_defaults(handler=_cmd_report)
 
-    sensitivity = sub.add_parser(
+    sensitivity = command_parser(
+        sub,
         "sensitivity",
-        help="Sobol or Morris sensitivity of outcomes to a scenario's uncertainties (runs the sweep, then SALib)",
         description=(
             "Runs a sobol or morris sweep of the scenario's uncertainties (as 'sweep' does, into "
             "<out>/<name>_sweep_<method>, resumable; a complete identical sweep is reused), averages each design "
@@ -245,9 +254,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     # None marks "not given": a sweep folder refuses these, a scenario gets SWEEP_ONLY's values.
     sensitivity.set_defaults(handler=_cmd_sensitivity, seed=None, overrides=None, resume=None, out=None)
 
-    discover = sub.add_parser(
+    discover = command_parser(
+        sub,
         "discover",
-        help="which assumptions lead to relapse? decision-tree boxes over a sweep's sampled parameters",
         description=(
             "Scenario discovery: fits a decision tree to the runs' sampled parameters and reports the boxes of "
             "parameters in which runs end in the target class, with density (share of runs in the box that do) "

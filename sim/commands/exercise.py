@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from sim.cli import UsageError, load_all, positive_int, seed_value
+from sim.cli import UsageError, command_parser, load_all, positive_int, seed_value
 from sim.executors import START_METHOD_ENV
 from sim.scenario import Team
 from sim.ui import DASHBOARD_SCENARIO_ENV, DEFAULT_DASHBOARD_SCENARIO
@@ -32,12 +32,12 @@ DEFAULT_DEBRIEF_RUNS = 200
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this family's subcommands to the ``rapprochement`` parser."""
-    dashboard = sub.add_parser("dashboard", help="serve the browser dashboard (Mesa SolaraViz) on 127.0.0.1")
+    dashboard = command_parser(sub, "dashboard")
     dashboard.add_argument("scenario", nargs="?", type=Path, help="scenario selected at start (default baseline)")
     _server_options(dashboard, DEFAULT_DASHBOARD_PORT)
     dashboard.set_defaults(handler=_cmd_dashboard)
 
-    exercise = sub.add_parser("exercise", help="play a scenario as a class exercise, one team per capital")
+    exercise = command_parser(sub, "exercise")
     family = exercise.add_subparsers(dest="exercise_command", required=True)
 
     serve = family.add_parser("serve", help="serve the facilitator's and the teams' pages")

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.common import check_fresh, fresh_folder
-from sim.cli import UsageError, load_all, positive_int, seed_value, set_option
+from sim.cli import UsageError, command_parser, load_all, positive_int, seed_value, set_option
 from sim.executors import make_executor
 from sim.results import versions
 from sim.runner import default_workers
@@ -59,9 +59,7 @@ BACKTEST_KIND = "backtest"
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this family's subcommands to the ``rapprochement`` parser."""
-    cal = sub.add_parser(
-        "calibrate", help="fit named parameters to the polls (least squares, common random numbers)"
-    )
+    cal = command_parser(sub, "calibrate")
     cal.add_argument("scenario", nargs="?", type=Path, default=HISTORICAL, help=f"scenario (default {HISTORICAL})")
     _common(cal)
     cal.add_argument(
@@ -99,7 +97,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cal.add_argument("--force", action="store_true", help="replace an existing calibration at the target")
     cal.set_defaults(handler=_cmd_calibrate)
 
-    back = sub.add_parser("backtest", help="run the historical scenario many times against the polls")
+    back = command_parser(sub, "backtest")
     back.add_argument(
         "scenario", nargs="?", type=Path, default=HISTORICAL, help=f"scenario (default {HISTORICAL})"
     )
@@ -130,11 +128,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     back.add_argument("--force", action="store_true", help="replace an earlier backtest in the same folder")
     back.add_argument("--no-plots", action="store_true", help="skip the figures")
 
-    replay = sub.add_parser(
-        "replay",
-        help="the autonomous replay: do the model's governments make the record's moves? and the secondary "
-        "patterns of the scripted replay",
-    )
+    replay = command_parser(sub, "replay")
     replay.add_argument(
         "scenario",
         nargs="?",
@@ -157,10 +151,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     set_option(replay)
     replay.set_defaults(handler=_cmd_replay)
 
-    screen = sub.add_parser(
-        "screen",
-        help="Morris screening of the replay's error against the polls over every behavioural parameter",
-    )
+    screen = command_parser(sub, "screen")
     screen.add_argument(
         "scenario", nargs="?", type=Path, default=HISTORICAL, help=f"scenario (default {HISTORICAL})"
     )
