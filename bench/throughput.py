@@ -1,9 +1,12 @@
 """Measure throughput and scaling of the model, all in one run on one machine, and print tables and ratios.
 
     python bench/throughput.py [--quick] [--clock {cpu,wall}] [--scenario scenarios/baseline.yaml]
+                               [--sections N [N ...]]
 
-Every figure is the median of several repetitions; the repetitions are printed beside it. Times are taken inside
-the process doing the work, so interpreter start-up and imports are never counted. Work done in one process -
+``--sections`` runs only the sections named by number (default: all), e.g. ``--sections 5`` for the end-to-end
+timings alone. Every figure is the median of several repetitions; the repetitions are printed beside it. In
+sections 1-4 times are taken inside the process doing the work, so interpreter start-up and imports are never
+counted; section 5 times whole commands and counts them on purpose. Work done in one process -
 sections 1 and 3 - is timed by default with that process's CPU time (``time.process_time``, all its threads):
 on a shared virtual machine the wall clock also counts the time other tenants hold the cores, which made
 repetitions of one measurement differ by up to 40 %, while the CPU time a computation needs does not depend on
@@ -51,8 +54,33 @@ This script reports; it asserts nothing (targets that are not met are marked, no
    parent's peak (see ``measure_memory``); both are printed. The peak of a subprocess that only imports the
    package is printed for context (not subtracted).
 
-``--quick`` uses fewer repetitions and smaller batches so that the whole script finishes in about a minute;
-its figures are coarser and the batch sizes it used are printed with them.
+5. End to end: the commands as a user runs them. Each command is started in a fresh process
+   (``subprocess.run``, timed on the wall clock with ``time.perf_counter`` from start to exit), through the
+   ``rapprochement`` entry point installed beside this interpreter; every batch is ``--quiet`` and writes with
+   ``--out`` into a temporary folder made for that one repetition, so no run finds results already complete.
+   The reference is ``python -c "import numpy, pandas"``, the least a command of this package can cost; ratios
+   are taken between medians of the same invocation, and the commands are interleaved repetition by repetition
+   like every other section. Timed, with their targets:
+
+   - ``--help`` and ``validate scenarios/baseline.yaml``: <= 1.5x the reference; ``--version``: reported.
+   - ``run --runs 1`` with plots: reported.
+   - 400 small runs (``--no-plots``, 200 citizens per country, 24 months), ``--workers 1`` and ``--workers 2``:
+     speed-up of 2 workers >= 1.8x. Such runs are cheap, so this measures the per-run costs of the batch
+     machinery (dispatch, collection, writing) rather than the model.
+   - 200 baseline runs with ``--no-plots``, with plots and with plots + ``--report``, each at 1 and 2 workers:
+     speed-up >= 1.6x for plots + ``--report``; the other two speed-ups are reported.
+   - the command of ``make baseline`` (``run --runs 200 --seed 1 --report``, default workers): < 5 s.
+
+   The figures are those of a set-up installation: a scenario with ``meta.start_state`` derives its start
+   states on first use (about 4 s) and caches them in ``$RAPPROCHEMENT_CACHE`` or
+   ``~/.cache/rapprochement/start_states``, and the first run after a change to the package compiles its
+   bytecode. So the section first runs one untimed warm-up batch (``--runs 1 --report``) and one untimed
+   ``validate``, printing their times, and only then times anything.
+
+``--quick`` uses fewer repetitions and smaller batches so that sections 1-4 finish in about a minute; their
+figures are coarser and the batch sizes used are printed with them. Section 5 keeps its commands as listed (their
+sizes are part of the targets) and uses 3 repetitions instead of 5 under ``--quick``; it takes several minutes
+either way.
 """
 
 from __future__ import annotations
@@ -84,6 +112,7 @@ from sim.opinion import deffuant_step, friedkin_johnsen_step
 from sim.results import compute_batch
 from sim.runner import BatchPlan
 from sim.scenario import OpinionDynamics, Scenario, load_scenario
+from sim.start_state import cache_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
@@ -111,6 +140,7 @@ class Settings:
     growth_repeats: int
     memory_runs: tuple[int, int]  # (large, small)
     memory_repeats: int
+    end_repeats: int  # repetitions of every command of section 5
 
 
 FULL = Settings(
@@ -128,6 +158,7 @@ FULL = Settings(
     growth_repeats=9,
     memory_runs=(400, 100),
     memory_repeats=3,
+    end_repeats=5,
 )
 
 QUICK = Settings(
@@ -145,6 +176,7 @@ QUICK = Settings(
     growth_repeats=2,
     memory_runs=(100, 25),
     memory_repeats=1,
+    end_repeats=3,
 )
 
 
@@ -713,6 +745,200 @@ def measure_memory(path: Path, s: Settings) -> list[Target]:
 
 
 # ------------------------------------------------------------------------------------------------------------
+# 5: end to end, the commands as a user runs them
+
+#: Overrides that make the runs of the "many small runs" batch cheap, so the batch is dominated by per-run costs
+#: (dispatch, collection, writing) rather than by the model.
+SMALL_RUN = (
+    "--set",
+    "publics.korea.citizens=200",
+    "--set",
+    "publics.japan.citizens=200",
+    "--set",
+    "meta.months=24",
+)
+
+#: Label of the reference command, the start-up every other command is compared with.
+REFERENCE = "reference: import numpy, pandas"
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command line timed end to end, in a fresh process per repetition."""
+
+    label: str
+    argv: tuple[str, ...]
+    writes: bool  # gets ``--out`` with a fresh temporary folder each time (batches)
+
+    def shown(self) -> str:
+        """The command line as a user would type it, the temporary output folder written as ``<tmp>``."""
+        return shlex.join([*self.argv, *(("--out", "<tmp>") if self.writes else ())])
+
+
+def launcher() -> list[str]:
+    """How a user starts the command line: the installed ``rapprochement`` entry point beside this interpreter.
+
+    The entry point is what ``make baseline`` and users run, so it is timed rather than ``python -m sim`` (which
+    also imports ``sim/__main__.py``); ``python -m sim`` is the fallback where no entry point is installed.
+    """
+    script = Path(sys.executable).parent / "rapprochement"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "sim"]
+
+
+def end_to_end_commands(path: Path) -> dict[str, Command]:
+    """The commands of section 5, by label, in the order they are run and printed."""
+    cli = launcher()
+    scenario = str(path)
+
+    def run(label: str, *options: str) -> Command:
+        return Command(label, (*cli, "run", scenario, *options, "--quiet"), writes=True)
+
+    commands = [
+        Command(REFERENCE, (sys.executable, "-c", "import numpy, pandas"), writes=False),
+        Command("--help", (*cli, "--help"), writes=False),
+        Command("--version", (*cli, "--version"), writes=False),
+        Command("validate", (*cli, "validate", scenario), writes=False),
+        run("run --runs 1, plots", "--runs", "1"),
+        *(
+            run(f"400 small runs, W={w}", "--runs", "400", "--no-plots", *SMALL_RUN, "--workers", str(w))
+            for w in (1, 2)
+        ),
+        *(run(f"200 runs no plots, W={w}", "--runs", "200", "--no-plots", "--workers", str(w)) for w in (1, 2)),
+        *(run(f"200 runs plots, W={w}", "--runs", "200", "--workers", str(w)) for w in (1, 2)),
+        *(run(f"200 runs plots+report, W={w}", "--runs", "200", "--report", "--workers", str(w)) for w in (1, 2)),
+        run("make baseline (default W)", "--runs", "200", "--seed", str(SEED), "--report"),
+    ]
+    return {c.label: c for c in commands}
+
+
+class CommandFailed(RuntimeError):
+    """A timed command exited with an error: its time means nothing, so the section stops."""
+
+
+def time_command(command: Command) -> float:
+    """Wall-clock seconds of one run of ``command`` in a fresh process, from start to exit.
+
+    A batch writes into a temporary folder made for this repetition alone, so no run finds results already
+    there; making and deleting the folder is not timed. Output is captured (a user's terminal would show it,
+    but the batches are ``--quiet``, so there is little) and shown only if the command fails.
+    """
+    with tempfile.TemporaryDirectory(prefix="rapprochement-bench-") as tmp:
+        argv = [*command.argv, *(("--out", tmp) if command.writes else ())]
+        started = time.perf_counter()
+        done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
+        elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-20:])
+        raise CommandFailed(f"{command.shown()} exited with {done.returncode}:\n{tail}")
+    return elapsed
+
+
+def warm_up(path: Path) -> None:
+    """Run, untimed, what a first use sets up, so that section 5 times commands "once set up".
+
+    A scenario with ``meta.start_state`` derives its start states on first use (a few seconds) and caches them;
+    the cache is keyed on the model's source, so any change to the model derives them again. The first run
+    after a change to the package also compiles its bytecode. One batch with plots and a report, and one
+    ``validate``, touch all of that; their times are printed so a slow first use is visible.
+    """
+    cli = launcher()
+    steps = [
+        Command("warm-up run", (*cli, "run", str(path), "--runs", "1", "--report", "--quiet"), writes=True),
+        Command("warm-up validate", (*cli, "validate", str(path)), writes=False),
+    ]
+    for step in steps:
+        print(f"{step.label} (untimed): {step.shown()} ... {time_command(step):.2f} s")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the end-to-end table: a command's timing, its ratio and its target."""
+
+    timing: Timing
+    ratio: str
+    target: str
+    met: bool | None  # None: reported only, no target
+
+    @property
+    def verdict(self) -> str:
+        """``met``, ``NOT met``, or ``-`` for a command that is reported only."""
+        return "-" if self.met is None else verdict(self.met)
+
+
+def measure_end_to_end(path: Path, s: Settings) -> list[Target]:
+    """Section 5: whole commands in fresh processes on the wall clock, against the start-up of numpy + pandas."""
+    print(f"\n## 5. End to end: the commands as a user runs them (wall clock, median of {s.end_repeats})")
+    print(f"load average now (1, 5, 15 min): {load()}")
+    print(f"launcher: {shlex.join(launcher())}; start-state cache: {cache_folder()}")
+    warm_up(path)
+    commands = end_to_end_commands(path)
+    measures = {label: partial(time_command, command) for label, command in commands.items()}
+    timing = {label: Timing(label, t) for label, t in repeat(measures, s.end_repeats).items()}
+    median = {label: t.median for label, t in timing.items()}
+    reference = median[REFERENCE]
+
+    def versus_reference(label: str, limit: float | None) -> Row:
+        ratio = median[label] / reference
+        if limit is None:
+            return Row(timing[label], f"{ratio:.2f}x ref", "-", None)
+        return Row(timing[label], f"{ratio:.2f}x ref", f"<= {limit}x", ratio <= limit)
+
+    def speed_up(kind: str, limit: float | None) -> list[Row]:
+        one, two = f"{kind}, W=1", f"{kind}, W=2"
+        ratio = median[one] / median[two]
+        target, met = ("-", None) if limit is None else (f">= {limit}x", ratio >= limit)
+        return [Row(timing[one], "", "", None), Row(timing[two], f"{ratio:.2f}x W1/W2", target, met)]
+
+    baseline = "make baseline (default W)"
+    rows = [
+        Row(timing[REFERENCE], "1.00x ref", "-", None),
+        versus_reference("--help", 1.5),
+        versus_reference("--version", None),
+        versus_reference("validate", 1.5),
+        versus_reference("run --runs 1, plots", None),
+        *speed_up("400 small runs", 1.8),
+        *speed_up("200 runs no plots", None),
+        *speed_up("200 runs plots", None),
+        *speed_up("200 runs plots+report", 1.6),
+        Row(timing[baseline], "", "< 5 s", median[baseline] < 5.0),
+    ]
+
+    print("commands (each repetition writes into a fresh temporary folder <tmp>):")
+    for label, command in commands.items():
+        print(f"  {label}: {command.shown()}")
+    label_width = max(len(label) for label in commands)
+    reps_width = max(len(t.reps()) for t in timing.values())
+    print(
+        f"{'command':{label_width}} {'median s':>9}  {'repetitions (s)':{reps_width}}  "
+        f"{'ratio':>14}  {'target':>12}  verdict"
+    )
+    for row in rows:
+        t = row.timing
+        print(
+            f"{t.label:{label_width}} {t.median:>9.2f}  {t.reps():{reps_width}}  "
+            f"{row.ratio:>14}  {row.target or '':>12}  {row.verdict if row.target else ''}"
+        )
+    print("ratio: median over the reference's median, or W=1's median over W=2's (speed-up), both from this run")
+
+    def summary(label: str, row: Row, value: str | None = None) -> Target:
+        met = True if row.met is None else row.met
+        return Target(f"end to end: {label}", value or row.ratio, row.target or "-", met)
+
+    by_label = {row.timing.label: row for row in rows}
+    return [
+        summary("--help vs reference", by_label["--help"]),
+        summary("--version vs reference", by_label["--version"]),
+        summary("validate vs reference", by_label["validate"]),
+        summary("run --runs 1, plots", by_label["run --runs 1, plots"], f"{median['run --runs 1, plots']:.2f} s"),
+        summary("400 small runs, speed-up W=2", by_label["400 small runs, W=2"]),
+        summary("200 runs no plots, speed-up W=2", by_label["200 runs no plots, W=2"]),
+        summary("200 runs plots, speed-up W=2", by_label["200 runs plots, W=2"]),
+        summary("200 runs plots+report, speed-up W=2", by_label["200 runs plots+report, W=2"]),
+        summary("make baseline", by_label[baseline], f"{median[baseline]:.2f} s"),
+    ]
+
+
+# ------------------------------------------------------------------------------------------------------------
 
 
 def version_of(package: str) -> str:
@@ -723,9 +949,10 @@ def version_of(package: str) -> str:
         return "not installed"
 
 
-def print_context(path: Path, quick: bool) -> None:
+def print_context(path: Path, quick: bool, sections: Sequence[int]) -> None:
     """The machine and software the figures were measured on, and how the script was invoked."""
     print("# Throughput benchmark" + (" (--quick)" if quick else ""))
+    print(f"sections: {', '.join(map(str, sections))}")
     print(f"command: {shlex.join([sys.executable, *sys.argv])}")
     print(f"cwd: {Path.cwd()}")
     print(f"scenario: {path}")
@@ -735,7 +962,7 @@ def print_context(path: Path, quick: bool) -> None:
     limits = ", ".join(f"{k}={os.environ.get(k, 'unset')}" for k in ONE_THREAD)
     print(f"numpy BLAS: {blas.get('name')} {blas.get('version')}; thread limits: {limits}")
     print(f"load average at start (1, 5, 15 min): {load()}")
-    print(f"clock of sections 1 and 3: {clock_name()}; section 2: wall")
+    print(f"clock of sections 1 and 3: {clock_name()}; sections 2 and 5: wall")
     print(
         f"python {platform.python_version()} ({platform.python_implementation()}), numpy {np.__version__}, "
         f"mesa {mesa.__version__}, pandas {version_of('pandas')}, pyarrow {version_of('pyarrow')}"
@@ -757,10 +984,22 @@ def print_summary(targets: Sequence[Target]) -> None:
         print(f"{t.measurement:{width}}  {t.value:>14}  {t.target:>9}  {met}")
 
 
+#: The sections by number, in the order they run.
+SECTIONS: dict[int, Callable[[Path, Settings], list[Target]]] = {
+    1: measure_updates,
+    2: measure_workers,
+    3: measure_growth,
+    4: measure_memory,
+    5: measure_end_to_end,
+}
+
+
 def main() -> None:
-    """Run every measurement in order and print the tables and the summary."""
+    """Run the chosen sections (all by default) in order and print their tables and the summary."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions and smaller batches (~1 minute)")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer repetitions and smaller batches (sections 1-4 in ~1 minute)"
+    )
     parser.add_argument("--scenario", type=Path, default=BASELINE, help="scenario file (default: baseline)")
     parser.add_argument(
         "--clock",
@@ -768,19 +1007,24 @@ def main() -> None:
         default="cpu",
         help="clock of sections 1 and 3: the process's CPU time (default) or the wall clock",
     )
+    parser.add_argument(
+        "--sections",
+        type=int,
+        nargs="+",
+        choices=sorted(SECTIONS),
+        default=sorted(SECTIONS),
+        metavar="N",
+        help="run only these sections, e.g. --sections 5 or --sections 2 5 (default: all, in order)",
+    )
     args = parser.parse_args()
     global clock
     clock = CLOCKS[args.clock]
     path = args.scenario.resolve()
     settings = QUICK if args.quick else FULL
-    print_context(path, args.quick)
+    sections = sorted(set(args.sections))
+    print_context(path, args.quick, sections)
     started = time.perf_counter()
-    targets = [
-        *measure_updates(path, settings),
-        *measure_workers(path, settings),
-        *measure_growth(path, settings),
-        *measure_memory(path, settings),
-    ]
+    targets = [target for n in sections for target in SECTIONS[n](path, settings)]
     print_summary(targets)
     print(f"\nload average at end (1, 5, 15 min): {load()}")
     print(f"total wall time {time.perf_counter() - started:.0f} s")

@@ -286,10 +286,11 @@ def run_plans(
     The executor is built first (a missing Dask or an unreachable scheduler is refused before anything is
     written), then every store is opened (each checks its target, so a refusal costs no computing time), then
     the batches are computed. A batch whose folder already holds it, finished, is reported and not computed
-    again."""
+    again. A finished batch's figures and report are drawn on the executor's workers, one figure a task, while
+    the next batch's runs compute; each folder is swapped into place once its figures are drawn."""
     from tqdm import tqdm
 
-    from sim.analysis.report import write_report
+    from sim.analysis.finishing import Finishing, finish, start_finishing
     from sim.executors import make_executor
     from sim.results import BatchStore, drive, load_manifest
     from sim.runner import default_workers
@@ -303,6 +304,7 @@ def run_plans(
         for store in stores:  # every refusal (an interrupted batch, a different one) before any run starts
             store.open(force=args.force, resume=args.resume, plots=not args.no_plots)
         failed_batches = 0
+        finishing: list[tuple[Finishing, int, float]] = []
         for store in stores:
             plan, name = store.plan, store.plan.scenario.meta.name
             if store.complete:
@@ -314,6 +316,8 @@ def run_plans(
                 )
                 failed_batches += bool(failed)
                 if report and not (store.out_dir / "report" / "report.html").exists():
+                    from sim.analysis.report import write_report
+
                     print(f"{name}: report -> {write_report(store.out_dir) / 'report.html'}")
                 continue
             pending = store.pending()
@@ -338,15 +342,18 @@ def run_plans(
                     file=sys.stderr,
                 )
                 return EXIT_INTERRUPTED
-            manifest = store.finalize(plots=not args.no_plots)
+            finishing.append(
+                (start_finishing(store, executor, plots=not args.no_plots, report=report), len(pending), started)
+            )
+        for job, computed, started in finishing:
+            store, name = job.store, job.store.plan.scenario.meta.name
+            manifest = finish(job)
             seconds = time.perf_counter() - started
-            shares = ", ".join(f"{k} {v / plan.total:.0%}" for k, v in manifest["outcome_classes"].items())
-            print(f"{name}: {len(pending)} runs in {seconds:.1f} s -> {store.out_dir}/  ({shares})")
-            if report:
-                # The printable page a class or a reader gets; made from the finished files, so a failure here
-                # never touches the results themselves.
-                page = write_report(store.out_dir, force=True) / "report.html"
-                print(f"{name}: report -> {page}")
+            total = store.plan.total
+            shares = ", ".join(f"{k} {v / total:.0%}" for k, v in manifest["outcome_classes"].items())
+            print(f"{name}: {computed} runs in {seconds:.1f} s -> {store.out_dir}/  ({shares})")
+            if job.report:
+                print(f"{name}: report -> {store.out_dir / 'report' / 'report.html'}")
             if manifest["failed_runs"]:
                 failed_batches += 1
                 print(f"{name}: {len(manifest['failed_runs'])} runs FAILED:", file=sys.stderr)

@@ -41,6 +41,10 @@ class Executor(Protocol):
         """Yield ``fn(task)`` for every task, in completion order (``total``: how many tasks, if known)."""
         ...
 
+    def submit(self, fn: Callable[[Any], Any], task: Any) -> Future[Any]:
+        """Start ``fn(task)`` and return its future at once (the batch's figures, drawn beside later runs)."""
+        ...
+
     def close(self) -> None:
         """Release workers (and any cluster this executor started)."""
         ...
@@ -54,6 +58,15 @@ class Executor(Protocol):
 class _Closing(AbstractContextManager["_Closing"]):
     def close(self) -> None:
         """Nothing to release by default."""
+
+    def submit(self, fn: Callable[[Any], Any], task: Any) -> Future[Any]:
+        """Compute ``fn(task)`` now, in this process, and return it as a finished future."""
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(task))
+        except Exception as exc:  # kept in the future, raised where its result is asked for, as a pool would
+            future.set_exception(exc)
+        return future
 
     def futures_client(self) -> Any:
         """No pool of its own by default: the work runs in this process."""
@@ -159,6 +172,10 @@ class ProcessExecutor(_Closing):
         for results in _bounded(lambda chunk: self._pool.submit(_apply, fn, chunk), chunks, in_flight):
             yield from results
 
+    def submit(self, fn: Callable[[Any], Any], task: Any) -> Future[Any]:
+        """Send ``fn(task)`` to a worker."""
+        return self._pool.submit(fn, task)
+
     def futures_client(self) -> Any:
         """The process pool itself (a ``concurrent.futures`` executor)."""
         return self._pool
@@ -170,7 +187,11 @@ class ProcessExecutor(_Closing):
 
 class DaskExecutor(_Closing):
     """A ``dask.distributed`` cluster: ``"local"`` starts a LocalCluster on 127.0.0.1, anything else is the
-    address of a running scheduler (``tcp://host:8786``)."""
+    address of a running scheduler (``tcp://host:8786``).
+
+    ``submit`` (the batch's figures) runs in this process: figures are files beside the results, and a cluster's
+    workers need not see this machine's disk (runs come back as bytes instead).
+    """
 
     def __init__(self, address: str, workers: int) -> None:
         """Connect to (or start) the cluster."""

@@ -870,7 +870,7 @@ def save_figure(ax: Axes | Figure, stem: Path, formats: Sequence[str] = ("png", 
     return _save_and_release(fig, Path(stem), fmts)
 
 
-def _overview(timeseries: pd.DataFrame, runs: pd.DataFrame, events: Sequence[EventMarker]) -> Figure:
+def batch_overview(timeseries: pd.DataFrame, runs: pd.DataFrame, events: Sequence[EventMarker]) -> Figure:
     """One page: every KEY_OUTCOMES fan as small multiples, the class shares and a shared legend."""
     ncols = 3
     nfan = len(KEY_OUTCOMES)
@@ -951,7 +951,7 @@ def save_batch_plots(
     ax = outcome_class_shares(runs, ax=_new_axes(_CLASS_FIGSIZE))
     written += _save_and_release(ax.get_figure(root=True), out_dir / "outcome_classes", fmts)
 
-    written += _save_and_release(_overview(timeseries, runs, events), out_dir / "overview", fmts)
+    written += _save_and_release(batch_overview(timeseries, runs, events), out_dir / "overview", fmts)
     return written
 
 

@@ -29,10 +29,9 @@ import yaml
 from sim.errors import RapprochementError
 from sim.executors import Executor, make_executor
 from sim.files import write_atomic
-from sim.outcomes import KEY_OUTCOMES, OUTCOMES, OutcomeClass
-from sim.plots import POLL_SERIES, EventMarker, PollMark, save_batch_plots
+from sim.outcomes import OUTCOMES, OutcomeClass
 from sim.runner import BatchPlan, RunFailure, RunRecord, RunResult, execute, read_record, to_record
-from sim.scenario import Scenario, load_scenario, parse_date
+from sim.scenario import Scenario
 from sim.start_state import prepare_start_states
 
 MANIFEST = "manifest.json"
@@ -130,41 +129,6 @@ def check_target(out_dir: Path, identity: dict[str, Any], *, plots: bool, force:
     )
 
 
-def event_markers(scenario: Scenario) -> list[EventMarker]:
-    """The scenario's dated injects as plot markers."""
-    return [
-        EventMarker(pd.Timestamp(parse_date(e.date)), e.description or e.kind.value, e.kind.value)
-        for e in scenario.events
-    ]
-
-
-def poll_history(scenario: Scenario) -> dict[str, list[PollMark]]:
-    """The observed polls to draw before a projection that starts from the measured present (a scenario with
-    ``meta.start_state``), by the outcome they are read like; none for other scenarios."""
-    if scenario.meta.start_state is None:
-        return {}
-    from sim.validation.observe import DEFAULT_POLLS, read_polls
-    from sim.validation.simulate import covered_points
-
-    record = scenario.meta.start_state.source
-    points = covered_points(read_polls(DEFAULT_POLLS), load_scenario(record)) if record else []
-    history: dict[str, list[PollMark]] = {}
-    for outcome, series in POLL_SERIES.items():
-        history[outcome] = [
-            PollMark(
-                pd.Timestamp(
-                    year=p.fieldwork[len(p.fieldwork) // 2][0], month=p.fieldwork[len(p.fieldwork) // 2][1], day=15
-                ),
-                float(p.observed),
-                p.fielded_by or p.instrument.instrument,
-                p.segment == "base",
-            )
-            for p in points
-            if p.series == series and p.observed is not None
-        ]
-    return history
-
-
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     """Per outcome, the distribution of final values across runs; then the share of each outcome class."""
     rows = []
@@ -217,6 +181,7 @@ class BatchStore:
         self.progress = _Progress()
         #: Set by ``open``: the results folder already holds this very batch, finished; nothing to compute.
         self.complete = False
+        self._failed: set[int] = set()
 
     # -- opening ----------------------------------------------------------------------------------------
     def open(self, *, force: bool = False, resume: bool = False, plots: bool = True) -> None:
@@ -258,6 +223,8 @@ class BatchStore:
         self.complete = False
         self.parts.mkdir(parents=True, exist_ok=True)
         self.progress = _Progress(done=len(self._done()), failed=0)
+        # Runs whose failure is on disk from an earlier session: a success now replaces it.
+        self._failed = {int(p.stem.split("-")[1]) for p in self.parts.glob("fail-*.json")}
         self._write_progress(force=True)
 
     def is_complete(self) -> bool:
@@ -292,13 +259,16 @@ class BatchStore:
         if isinstance(outcome, RunFailure):
             write_atomic(self._part(outcome.run, "fail", "json"), json.dumps(asdict(outcome)), durable=False)
             self.progress.failed += 1
+            self._failed.add(outcome.run)
         else:
             if isinstance(outcome, RunResult):
                 outcome = to_record(outcome)
             # One file per finished run: its presence is what marks the run as done. Not flushed to disk: after a
             # power cut a part may be empty, and an empty part counts as not done (``_done``).
             write_atomic(self._part(outcome.run, "ok", DONE_PART), outcome.data, durable=False)
-            self._part(outcome.run, "fail", "json").unlink(missing_ok=True)
+            if outcome.run in self._failed:  # known, not asked of the disk for every run
+                self._part(outcome.run, "fail", "json").unlink(missing_ok=True)
+                self._failed.discard(outcome.run)
             self.progress.done += 1
         self._write_progress()
 
@@ -331,10 +301,24 @@ class BatchStore:
         return [json.loads(p.read_text()) for p in sorted(self.parts.glob("fail-*.json"))]
 
     def finalize(self, *, plots: bool = True) -> dict[str, Any]:
-        """Assemble the parts in run order into the results folder and swap it into place; return the manifest.
+        """Assemble the parts, draw the standard plots (in this process) and swap the folder into place; return
+        the manifest. The command line does the same in three steps (``assemble``, the figures on its worker
+        pool, ``commit``), so that figures are drawn side by side and while other runs compute."""
+        manifest = self.assemble(plots=plots)
+        if manifest["plots"]:
+            from sim.analysis.figures import batch_figures, draw_all  # the store itself never draws
+
+            draw_all(batch_figures(self.staging, label=self.plan.scenario.meta.name))
+        self.commit(manifest)
+        return manifest
+
+    def assemble(self, *, plots: bool = True) -> dict[str, Any]:
+        """Write the batch's data files into the staging folder, from the parts in run order; return the manifest
+        ``commit`` will write (``plots``: whether figures are to be drawn into ``staging/plots`` before it).
 
         Failed runs appear in ``runs.parquet`` with ``status`` ``failed`` and their ``error``; the manifest lists
-        them, and they have no monthly rows.
+        them, and they have no monthly rows. The parts stay until ``commit``, so an interruption before it is
+        resumed without computing anything again.
         """
         plan, scenario = self.plan, self.plan.scenario
         summaries: list[dict[str, Any]] = []
@@ -400,20 +384,13 @@ class BatchStore:
         }
         if plan.design is not None:
             manifest["design"] = plan.identity()["design"] | {"points": len(plan.design.points)}
-        if plots and writer.rows:
-            columns = ["scenario", "run", "month", "date", *KEY_OUTCOMES]
-            timeseries = pd.read_parquet(self.staging / TIMESERIES, columns=columns)
-            save_batch_plots(
-                timeseries,
-                finished,
-                self.staging / "plots",
-                event_markers(scenario),
-                history=poll_history(scenario),
-            )
-        shutil.rmtree(self.parts)
-        (self.staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        _replace(self.staging, self.out_dir)
         return manifest
+
+    def commit(self, manifest: dict[str, Any]) -> None:
+        """Write ``manifest`` into the staging folder and swap it into place as the finished results folder."""
+        shutil.rmtree(self.parts)
+        write_atomic(self.staging / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+        _replace(self.staging, self.out_dir)
 
 
 def _with_error_column(runs: pd.DataFrame) -> pd.DataFrame:

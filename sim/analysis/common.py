@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,9 +21,11 @@ import pandas as pd
 from sim.errors import RapprochementError
 from sim.loading import ScenarioError
 from sim.outcomes import OUTCOMES, OutcomeClass
-from sim.plots import EventMarker
-from sim.results import MANIFEST, RUNS, SCENARIO, TIMESERIES, Batch, event_markers, load_batch
+from sim.results import MANIFEST, RUNS, SCENARIO, TIMESERIES, Batch, load_batch
 from sim.scenario import Scenario, load_scenario
+
+if TYPE_CHECKING:
+    from sim.plots import EventMarker
 
 __all__ = [
     "MARKER",
@@ -110,6 +112,8 @@ def scenario_of(batch: Batch) -> Scenario | None:
 
 def events_of(batch: Batch) -> list[EventMarker]:
     """The scenario's dated injects as plot markers (none if the scenario file cannot be read)."""
+    from sim.analysis.figures import event_markers
+
     scenario = scenario_of(batch)
     return event_markers(scenario) if scenario is not None else []
 

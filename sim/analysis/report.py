@@ -29,6 +29,7 @@ from sim.analysis.common import (
     scenario_of,
 )
 from sim.analysis.compare import CONFIDENCE, Comparison, class_probabilities, compare
+from sim.analysis.figures import Drawn, FigureJob, draw_all
 from sim.outcomes import KEY_OUTCOMES, OUTCOMES, OutcomeClass
 from sim.plots import (
     EventMarker,
@@ -39,7 +40,7 @@ from sim.plots import (
     outcome_class_shares,
     save_figure,
 )
-from sim.results import Batch, poll_history
+from sim.results import Batch
 from sim.scenario import Scenario
 
 __all__ = ["REPORT", "build_comparison", "build_report", "render", "write_comparison", "write_report"]
@@ -80,18 +81,10 @@ def render(context: dict[str, Any]) -> str:
 def _figure(ax: Axes, folder: Path, name: str, caption: str) -> dict[str, Any]:
     """Save ``ax``'s figure as PNG and SVG under ``folder`` and return it as an entry of the template."""
     title = ax.get_title()
-    paths = save_figure(ax, folder / name, FORMATS)
-    png = next(p for p in paths if p.suffix == ".png")
-    return {
-        "title": title,
-        "caption": caption,
-        "mime": "image/png",
-        "data": base64.b64encode(png.read_bytes()).decode("ascii"),
-        "files": [f"{PLOTS}/{p.name}" for p in paths],
-    }
+    return _entry(Drawn(title, tuple(save_figure(ax, folder / name, FORMATS))), caption)
 
 
-def _scenario_facts(batch: Batch, label: str) -> dict[str, Any]:
+def _scenario_facts(batch: Batch, label: str, path: Path | None = None) -> dict[str, Any]:
     manifest = batch.manifest
     scenario = scenario_of(batch)
     runs = ok_runs(batch)
@@ -108,7 +101,7 @@ def _scenario_facts(batch: Batch, label: str) -> dict[str, Any]:
         ]
     return {
         "label": label,
-        "path": str(batch.path),
+        "path": str(path or batch.path),
         "description": scenario.meta.description if scenario is not None else "",
         "start": manifest.get("start", "?"),
         "months": manifest.get("months", "?"),
@@ -278,28 +271,53 @@ def uncertainty_note(scenario: Scenario | None, runs: pd.DataFrame) -> str:
     return text
 
 
-def build_report(batch: Batch, folder: Path, *, outcomes: Sequence[str] | None = None) -> Path:
-    """Write plots (PNG and SVG, under ``folder/plots``) and ``report.html`` of one batch into ``folder``."""
-    chosen = _outcomes(outcomes)
-    label = batch.path.name
-    runs = ok_runs(batch).assign(scenario=label)
-    timeseries = batch.timeseries.assign(scenario=label)
-    events = events_of(batch)
+def report_figures(
+    batch: Batch, folder: Path, *, outcomes: Sequence[str] | None = None, label: str | None = None
+) -> list[FigureJob]:
+    """The figures of a batch's report, to draw (anywhere) before :func:`build_report` writes the page: per outcome
+    a fan and its distribution at the horizon, then the class shares, as PNG and SVG under ``folder/plots``."""
+    name = label or batch.path.name
     plots = folder / PLOTS
-    scenario = scenario_of(batch)
-    history = poll_history(scenario) if scenario is not None else {}
-    fans = [
-        _figure(fan_chart(timeseries, o, events=events, history=history), plots, f"fan_{o}", _FAN_CAPTION)
-        for o in chosen
+    jobs = [FigureJob(batch.path, "fan", plots / f"fan_{o}", FORMATS, o, name) for o in _outcomes(outcomes)]
+    jobs += [
+        FigureJob(batch.path, "horizon", plots / f"horizon_{o}", FORMATS, o, name) for o in _outcomes(outcomes)
     ]
-    horizon = [_figure(horizon_distribution(runs, o), plots, f"horizon_{o}", _HORIZON_CAPTION) for o in chosen]
-    classes = [_figure(outcome_class_shares(runs), plots, "outcome_classes", _CLASS_CAPTION)]
-    facts = [_scenario_facts(batch, label)]
+    jobs.append(FigureJob(batch.path, "classes", plots / "outcome_classes", FORMATS, label=name))
+    return jobs
+
+
+def build_report(
+    batch: Batch,
+    folder: Path,
+    *,
+    outcomes: Sequence[str] | None = None,
+    label: str | None = None,
+    drawn: Sequence[Drawn] | None = None,
+    shown_path: Path | None = None,
+) -> Path:
+    """Write ``report.html`` of one batch into ``folder``, with the figures of :func:`report_figures` (PNG and SVG
+    under ``folder/plots``): ``drawn``, when they were drawn elsewhere (a worker pool), else drawn here.
+
+    ``label`` names the batch and ``shown_path`` is where the page says its results are (defaults: its folder's
+    name and path, which a batch still in its staging folder does not have yet).
+    """
+    chosen = _outcomes(outcomes)
+    label = label or batch.path.name
+    runs = ok_runs(batch).assign(scenario=label)
+    scenario = scenario_of(batch)
+    if drawn is None:
+        drawn = draw_all(report_figures(batch, folder, outcomes=chosen, label=label))
+    entries = [_entry(d, caption) for d, caption in zip(drawn, _report_captions(chosen), strict=True)]
+    fans, horizon, classes = entries[: len(chosen)], entries[len(chosen) : 2 * len(chosen)], entries[-1:]
+    facts = [_scenario_facts(batch, label, shown_path)]
     notes = [uncertainty_note(scenario, runs)]
     if facts[0]["failed"]:
         notes.append(f"{facts[0]['failed']} runs failed and are left out of every figure and number.")
     context = _base_context(
-        f"Simulated futures: {label}", f"{len(runs)} Monte-Carlo runs from {batch.path}", facts, notes
+        f"Simulated futures: {label}",
+        f"{len(runs)} Monte-Carlo runs from {shown_path or batch.path}",
+        facts,
+        notes,
     )
     context |= {
         "class_rows": _class_rows({label: runs}),
@@ -313,6 +331,23 @@ def build_report(batch: Batch, folder: Path, *, outcomes: Sequence[str] | None =
     path = folder / REPORT
     path.write_text(render(context), encoding="utf-8")
     return path
+
+
+def _report_captions(outcomes: Sequence[str]) -> list[str]:
+    """The captions of :func:`report_figures`' figures, in its order."""
+    return [_FAN_CAPTION] * len(outcomes) + [_HORIZON_CAPTION] * len(outcomes) + [_CLASS_CAPTION]
+
+
+def _entry(drawn: Drawn, caption: str) -> dict[str, Any]:
+    """A drawn figure as an entry of the template: the PNG embedded, every file linked."""
+    png = next(p for p in drawn.paths if p.suffix == ".png")
+    return {
+        "title": drawn.title,
+        "caption": caption,
+        "mime": "image/png",
+        "data": base64.b64encode(png.read_bytes()).decode("ascii"),
+        "files": [f"{PLOTS}/{p.name}" for p in drawn.paths],
+    }
 
 
 def write_report(
