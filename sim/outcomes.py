@@ -45,9 +45,10 @@ EVENT_COUNTS: dict[str, str] = {
     "hostile_moves": "hard-line government moves this month",
 }
 
-#: The outcomes drawn as fan charts after every batch.
+#: The outcomes drawn as fan charts after every batch (the two an outcome class is judged on first).
 KEY_OUTCOMES: tuple[str, ...] = (
     "relations_index",
+    "institutionalization",
     "kr_favorability",
     "jp_favorability",
     "security_cooperation",

@@ -13,7 +13,14 @@ Inputs (see ``sim.outcomes`` for the column names):
   column per outcome and event count;
 * ``runs``: one row per run with ``scenario``, ``run``, ``seed``, ``outcome_class`` and ``final_*``;
 * ``events``: :class:`EventMarker` objects, the dated scenario injects marked on the time axis;
+* ``thresholds``: the outcome-class thresholds of a scenario's ``outcomes`` block by field name
+  (``relapse_max_index``, ``durable_min_index``, ``durable_min_institutionalization``), drawn as dashed reference
+  lines on the charts of the outcomes they apply to;
 * ``differences``, ``indices``: the tables of ``sim.analysis.compare`` and ``sim.analysis.sensitivity``.
+
+Value axes are tight by default: they show the range the drawn values (and thresholds) occupy, clipped to the
+outcome's documented range, so the differences between runs and scenarios are visible; ``full_range=True`` shows
+the whole documented range instead (as does any chart whose values span most of it anyway).
 
 Colours come from the Okabe-Ito palette (colour-blind safe): scenario ``i`` of a comparison is
 ``OKABE_ITO[i]`` in every figure, so a scenario keeps its colour from fan chart to difference plot.
@@ -26,16 +33,19 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
+from matplotlib.colors import LinearSegmentedColormap, to_rgba
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch, Rectangle
+from matplotlib.patches import Patch, Polygon, Rectangle
 
 from sim.outcomes import EVENT_COUNTS, KEY_OUTCOMES, OUTCOMES, OutcomeClass
 
@@ -43,6 +53,8 @@ __all__ = [
     "CLASS_COLORS",
     "OKABE_ITO",
     "EventMarker",
+    "batch_overview",
+    "class_map",
     "difference_plot",
     "discovery_plot",
     "draw_events",
@@ -92,6 +104,25 @@ GID_POLLS = "observed-polls"
 GID_EVENT_TEXT = "event-label"
 GID_CLASS_BAR = "class-bar"
 GID_CLASS_COUNT = "class-count"
+GID_THRESHOLD = "class-threshold"
+GID_THRESHOLD_TEXT = "class-threshold-label"
+GID_CLASS_POINTS = "class-points"
+GID_CLASS_REGION = "class-region"
+GID_CLASS_REGION_TEXT = "class-region-label"
+
+#: Which outcome-class threshold is drawn on which outcome's axis, and how it is labelled (``{:g}``: its value).
+_THRESHOLD_MARKS: dict[str, tuple[str, str]] = {
+    "relapse_max_index": ("relations_index", "relapse \u2264 {:g}"),
+    "durable_min_index": ("relations_index", "durable \u2265 {:g}"),
+    "durable_min_institutionalization": ("institutionalization", "durable \u2265 {:g}"),
+}
+_THRESHOLD_LINE: dict[str, Any] = {"color": "0.2", "linestyle": (0, (5, 3)), "linewidth": 1.0}
+#: Padding of a tight value axis, as a share of the drawn values' span.
+_TIGHT_PAD = 0.06
+#: A tight axis spanning at least this share of the documented range is widened to all of it.
+_FULL_RANGE_SHARE = 0.6
+#: Above this many runs the class map draws each class's density instead of one point per run.
+_DENSE_RUNS = 4000
 
 #: Heights (axes fraction) of the tops of event labels, one per stagger level.
 _EVENT_LABEL_Y: tuple[float, ...] = (0.98, 0.64, 0.30)
@@ -100,6 +131,7 @@ _DPI = 120
 _FAN_FIGSIZE = (8.5, 4.5)
 _CLASS_FIGSIZE = (7.0, 4.5)
 _OVERVIEW_FIGSIZE = (16.0, 11.0)
+_CLASS_MAP_FIGSIZE = (8.5, 6.0)
 
 
 @dataclass(frozen=True)
@@ -187,6 +219,136 @@ def _outcome_text(outcome: str) -> tuple[str, str, tuple[float, float] | None]:
     if outcome in EVENT_COUNTS:
         return outcome.replace("_", " ").capitalize(), "events per month", None
     return outcome, "", None
+
+
+def _outcome_name(column: str) -> str:
+    """The outcome a runs column or metric is a value of (``window_relations_index`` is the relations index)."""
+    return "relations_index" if column == "window_relations_index" else column.removeprefix("final_")
+
+
+def _threshold_text(key: str, value: float) -> str:
+    return _THRESHOLD_MARKS[key][1].format(value)
+
+
+def _threshold_marks(outcome: str, thresholds: Mapping[str, float] | None) -> list[tuple[float, str]]:
+    """The thresholds of ``thresholds`` that apply to ``outcome`` (or its final value), lowest first, labelled."""
+    if not thresholds:
+        return []
+    name = _outcome_name(outcome)
+    marks = [
+        (float(thresholds[key]), _threshold_text(key, float(thresholds[key])))
+        for key, (target, _) in _THRESHOLD_MARKS.items()
+        if target == name and key in thresholds
+    ]
+    return sorted(marks)
+
+
+def _label_threshold(
+    ax: Axes, value: float, text: str, axis: str, *, before: bool = False, upright: bool = False
+) -> None:
+    """A threshold's label beside its line, at the right end (``axis="y"``) or the top (``axis="x"``) of the
+    plot; ``before`` puts it under (left of) the line instead of above (right of) it. On a vertical line the
+    label is horizontal unless ``upright`` (along the line: for tall plots, where it covers less)."""
+    offset = -2.0 if before else 2.0
+    if axis == "y":
+        ax.annotate(
+            text,
+            xy=(1.0, value),
+            xycoords=("axes fraction", "data"),
+            xytext=(-3.0, offset),
+            textcoords="offset points",
+            ha="right",
+            va="top" if before else "bottom",
+            fontsize=7,
+            color="0.15",
+            gid=GID_THRESHOLD_TEXT,
+            annotation_clip=False,
+            bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.6},
+        )
+    else:
+        ax.annotate(
+            text,
+            xy=(value, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(offset, -3.0),
+            textcoords="offset points",
+            rotation=90 if upright else 0,
+            ha="right" if before else "left",
+            va="top",
+            fontsize=7,
+            color="0.15",
+            gid=GID_THRESHOLD_TEXT,
+            annotation_clip=False,
+            bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.6},
+        )
+
+
+def _draw_thresholds(ax: Axes, marks: Sequence[tuple[float, str]], axis: str = "y") -> None:
+    """Dashed reference lines across the plot at the thresholds of ``marks``, each labelled.
+
+    Thin, above the bands but under the medians, so they hide no data. Of two thresholds the lower one's label
+    sits under (left of) its line, so close thresholds keep their labels apart. Thresholds already on ``ax``
+    (drawn by an earlier fan on the same Axes) are not drawn twice.
+    """
+    already = {str(line.get_label()) for line in ax.get_lines() if line.get_gid() == GID_THRESHOLD}
+    for i, (value, text) in enumerate(marks):
+        if text in already:
+            continue
+        if axis == "y":
+            ax.axhline(value, zorder=2.5, gid=GID_THRESHOLD, label=text, **_THRESHOLD_LINE)
+        else:
+            ax.axvline(value, zorder=2.5, gid=GID_THRESHOLD, label=text, **_THRESHOLD_LINE)
+        _label_threshold(ax, value, text, axis, before=len(marks) > 1 and i == 0)
+
+
+def _threshold_values(ax: Axes, axis: str = "y") -> list[float]:
+    """The values of the threshold lines on ``ax`` (a fan drawn again on the same Axes keeps them in range)."""
+    lines = [line for line in ax.get_lines() if line.get_gid() == GID_THRESHOLD]
+    data = [line.get_ydata() if axis == "y" else line.get_xdata() for line in lines]
+    return [float(np.asarray(d, dtype=np.float64)[0]) for d in data]
+
+
+def _tight_limits(
+    drawn: Sequence[float] | np.ndarray,
+    low: float,
+    high: float,
+    *,
+    keep: Sequence[float] = (),
+    full_range: bool = False,
+) -> tuple[float, float]:
+    """Axis limits that show where the ``drawn`` values lie.
+
+    The range of the drawn values and of ``keep`` (thresholds drawn on the chart, never cut), padded by
+    ``_TIGHT_PAD`` of its span (at least 2 % of the documented range), clipped to the documented ``[low, high]``.
+    The full ``[low, high]`` with ``full_range``, without finite values, or when the tight range would cover
+    ``_FULL_RANGE_SHARE`` of it anyway: a window onto most of a scale hides little and misleads more.
+    """
+    values = np.concatenate([np.asarray(drawn, dtype=np.float64).ravel(), np.asarray(keep, dtype=np.float64)])
+    values = values[np.isfinite(values)]
+    if full_range or values.size == 0 or high <= low:
+        return low, high
+    lo, hi = float(values.min()), float(values.max())
+    pad = max(_TIGHT_PAD * (hi - lo), 0.02 * (high - low))
+    lo, hi = max(low, lo - pad), min(high, hi + pad)
+    if hi - lo >= _FULL_RANGE_SHARE * (high - low):
+        return low, high
+    return lo, hi
+
+
+def _fan_values(ax: Axes) -> np.ndarray:
+    """Every y value a fan put on ``ax``: the bands' edges, the medians and the observed polls."""
+    parts = [
+        np.asarray(line.get_ydata(), dtype=np.float64)
+        for line in ax.get_lines()
+        if line.get_gid() in (GID_MEDIAN, GID_POLLS)
+    ]
+    parts += [
+        np.asarray(path.vertices, dtype=np.float64)[:, 1]
+        for c in ax.collections
+        if isinstance(c, PolyCollection) and c.get_gid() in (GID_BAND_50, GID_BAND_90)
+        for path in c.get_paths()
+    ]
+    return np.concatenate(parts) if parts else np.empty(0)
 
 
 def draw_events(ax: Axes, events: Sequence[EventMarker], start: pd.Timestamp, end: pd.Timestamp) -> None:
@@ -341,15 +503,23 @@ def fan_chart(
     color: str | None = None,
     label: str | None = None,
     history: Mapping[str, Sequence[PollMark]] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    full_range: bool = False,
 ) -> Axes:
     """Median and 50 % / 90 % quantile bands of ``outcome`` across runs, month by month.
 
     The bands are the 25th-75th and 5th-95th percentiles across runs at each date (linear
     interpolation, NaNs ignored). The x axis is dated (concise date formatter); the title is the
-    outcome's label, the y label its unit and the y limits its [low, high] from
-    ``sim.outcomes.OUTCOMES`` (event-count columns are accepted too, with a free y range). Events
-    whose dates fall inside the data's date range are drawn as dotted vertical lines with small
+    outcome's label and the y label its unit. The y range is tight around what is drawn (bands, medians,
+    polls, thresholds; see the module's notes), within the outcome's [low, high] from ``sim.outcomes.OUTCOMES``;
+    ``full_range`` shows all of [low, high] (event-count columns are accepted too, with a free y range from 0).
+    Events whose dates fall inside the data's date range are drawn as dotted vertical lines with small
     rotated labels. The legend sits outside the plot, to the right.
+
+    ``thresholds`` (a scenario's outcome-class thresholds by field name) draws the ones that apply to
+    ``outcome`` as labelled dashed lines: the relapse and durable thresholds on the relations index, the durable
+    threshold on institutionalisation. The relations-index thresholds judge the mean of a run's last window, not
+    single months, so a month beyond a line is no class by itself.
 
     If ``timeseries`` holds several scenarios one fan is drawn per scenario, coloured from the
     Okabe-Ito palette, with the scenario names in the legend. Calling ``fan_chart`` again on the
@@ -417,10 +587,6 @@ def fan_chart(
     title, unit, limits = _outcome_text(outcome)
     ax.set_title(title)
     ax.set_ylabel(unit)
-    if limits is not None:
-        ax.set_ylim(*limits)
-    else:
-        ax.set_ylim(bottom=0)
     ax.margins(x=0)
     locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
     ax.xaxis.set_major_locator(locator)
@@ -430,9 +596,15 @@ def fan_chart(
 
     if start is not None and end is not None:
         draw_events(ax, events, start, end)
+    _draw_thresholds(ax, _threshold_marks(outcome, thresholds))
     _refresh_fan_legend(ax)
     if history and history.get(outcome):
         draw_poll_history(ax, history[outcome])
+    # Last: the range covers every fan, poll and threshold on ``ax``, also those of earlier calls.
+    if limits is not None:
+        ax.set_ylim(*_tight_limits(_fan_values(ax), *limits, keep=_threshold_values(ax), full_range=full_range))
+    else:
+        ax.set_ylim(bottom=0)
     return ax
 
 
@@ -526,6 +698,222 @@ def outcome_class_shares(runs: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     return ax
 
 
+def _region_label(ax: Axes, x: float, y: float, text: str, cls: OutcomeClass, ha: str, va: str) -> None:
+    ax.text(
+        x,
+        y,
+        text,
+        ha=ha,
+        va=va,
+        fontsize=8,
+        style="italic",
+        color=CLASS_COLORS[cls],
+        zorder=4,
+        clip_on=True,
+        gid=GID_CLASS_REGION_TEXT,
+        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.75},
+    )
+
+
+def class_map(
+    runs: pd.DataFrame,
+    thresholds: Mapping[str, float],
+    *,
+    ax: Axes | None = None,
+    full_range: bool = False,
+) -> Axes:
+    """Why each run ended in its class: its last-window mean relations index (x) against its final
+    institutionalisation (y), coloured by ``outcome_class``, over the class regions the thresholds cut.
+
+    ``runs`` needs ``outcome_class``, ``window_relations_index`` and ``final_institutionalization``;
+    ``thresholds`` the scenario's ``relapse_max_index``, ``durable_min_index`` and
+    ``durable_min_institutionalization``. The regions are shaded in their class's colour and named with the
+    number of runs in them; the durable-looking corner that fails on institutions alone (index reached,
+    institutionalisation not: a fragile thaw) is named apart, as it is where durable rapprochements are lost.
+    The three thresholds are dashed, labelled lines. Points are translucent (more so for many runs); beyond
+    ``_DENSE_RUNS`` runs each class is drawn as a density (hexagonal bins shaded by log count) instead. Points
+    are not jittered: a jittered point could cross the boundary its colour is defined by. Runs of several
+    scenarios are drawn together. Axes are tight around the runs and thresholds, or the full ranges with
+    ``full_range``.
+    """
+    needed = {"outcome_class", "window_relations_index", "final_institutionalization"}
+    missing = needed - set(runs.columns)
+    if missing:
+        raise KeyError(f"runs lacks column(s) {sorted(missing)}")
+    absent = set(_THRESHOLD_MARKS) - set(thresholds)
+    if absent:
+        raise KeyError(f"thresholds lack {sorted(absent)}")
+    if runs.empty:
+        raise ValueError("runs is empty")
+    classes = runs["outcome_class"].astype(str).to_numpy()
+    unknown = set(classes) - {c.value for c in OutcomeClass}
+    if unknown:
+        raise ValueError(f"unknown outcome classes: {sorted(unknown)}")
+    if ax is None:
+        ax = _new_axes(_CLASS_MAP_FIGSIZE)
+
+    x = runs["window_relations_index"].to_numpy(dtype=np.float64)
+    y = runs["final_institutionalization"].to_numpy(dtype=np.float64)
+    relapse = float(thresholds["relapse_max_index"])
+    durable = float(thresholds["durable_min_index"])
+    institutions = float(thresholds["durable_min_institutionalization"])
+    xinfo, yinfo = OUTCOMES["relations_index"], OUTCOMES["institutionalization"]
+    x0, x1 = _tight_limits(x, xinfo.low, xinfo.high, keep=(relapse, durable), full_range=full_range)
+    y0, y1 = _tight_limits(y, yinfo.low, yinfo.high, keep=(institutions,), full_range=full_range)
+
+    # Regions over the whole documented plane (the axes clip them): the classes exactly as sim.model.classify.
+    region: dict[str, Any] = {"alpha": 0.08, "linewidth": 0, "zorder": 0, "gid": GID_CLASS_REGION}
+    ax.add_patch(
+        Rectangle(
+            (xinfo.low, yinfo.low),
+            relapse - xinfo.low,
+            yinfo.high - yinfo.low,
+            color=CLASS_COLORS[OutcomeClass.RELAPSE],
+            **region,
+        )
+    )
+    fragile_corners = [
+        (relapse, yinfo.low),
+        (xinfo.high, yinfo.low),
+        (xinfo.high, institutions),
+        (durable, institutions),
+        (durable, yinfo.high),
+        (relapse, yinfo.high),
+    ]
+    ax.add_patch(Polygon(fragile_corners, color=CLASS_COLORS[OutcomeClass.FRAGILE_THAW], **region))
+    ax.add_patch(
+        Rectangle(
+            (durable, institutions),
+            xinfo.high - durable,
+            yinfo.high - institutions,
+            color=CLASS_COLORS[OutcomeClass.DURABLE_RAPPROCHEMENT],
+            **region,
+        )
+    )
+
+    n = len(runs)
+    dense = n > _DENSE_RUNS
+    # Fainter and smaller points as runs grow, so where they pile up reads darker rather than as one blot.
+    alpha = 0.8 if n <= 300 else max(0.2, 0.8 * math.sqrt(300 / n))
+    size = 22.0 if n <= 300 else 10.0
+    handles: list[Artist] = []
+    for cls in OutcomeClass:
+        mask = classes == cls.value
+        k = int(mask.sum())
+        name = f"{_class_label(cls)}: {k} ({100.0 * k / n:.1f} %)"
+        color = CLASS_COLORS[cls]
+        if dense:
+            if k:
+                ax.hexbin(
+                    x[mask],
+                    y[mask],
+                    gridsize=60,
+                    extent=(x0, x1, y0, y1),
+                    cmap=LinearSegmentedColormap.from_list(cls.value, [to_rgba(color, 0.25), to_rgba(color, 1.0)]),
+                    bins="log",
+                    mincnt=1,
+                    linewidths=0,
+                    zorder=2,
+                    gid=GID_CLASS_POINTS,
+                    label=name,
+                )
+            handles.append(Patch(color=color, label=name))
+        else:
+            handles.append(
+                ax.scatter(
+                    x[mask],
+                    y[mask],
+                    s=size,
+                    color=color,
+                    alpha=alpha,
+                    edgecolors="white",
+                    linewidths=0.3,
+                    zorder=2,
+                    gid=GID_CLASS_POINTS,
+                    label=name,
+                )
+            )
+
+    relapse_text = _threshold_text("relapse_max_index", relapse)
+    durable_text = _threshold_text("durable_min_index", durable)
+    institutions_text = _threshold_text("durable_min_institutionalization", institutions)
+    ax.axvline(relapse, zorder=3, gid=GID_THRESHOLD, label=relapse_text, **_THRESHOLD_LINE)
+    ax.axvline(durable, zorder=3, gid=GID_THRESHOLD, label=durable_text, **_THRESHOLD_LINE)
+    # Institutionalisation only tells a durable rapprochement from a fragile thaw: right of the index line.
+    ax.plot(
+        [durable, xinfo.high],
+        [institutions, institutions],
+        zorder=3,
+        gid=GID_THRESHOLD,
+        label=institutions_text,
+        **_THRESHOLD_LINE,
+    )
+    _label_threshold(ax, relapse, relapse_text, "x", before=True, upright=True)
+    _label_threshold(ax, durable, durable_text, "x", upright=True)
+    _label_threshold(ax, institutions, institutions_text, "y")
+
+    # Each region named where it shows, with the runs in it (counted on the thresholds, as the classes were).
+    dx, dy = x1 - x0, y1 - y0
+    index_reached = x >= durable
+    built = y >= institutions
+    if relapse - x0 >= 0.1 * dx:
+        count = int((x <= relapse).sum())
+        _region_label(
+            ax, x0 + 0.01 * dx, y0 + 0.02 * dy, f"relapse\n{count} runs", OutcomeClass.RELAPSE, "left", "bottom"
+        )
+    if min(durable, x1) - max(relapse, x0) >= 0.1 * dx:
+        count = int(((x > relapse) & ~index_reached).sum())
+        _region_label(
+            ax,
+            (max(relapse, x0) + min(durable, x1)) / 2,
+            y0 + 0.02 * dy,
+            f"fragile thaw\n{count} runs",
+            OutcomeClass.FRAGILE_THAW,
+            "center",
+            "bottom",
+        )
+    if x1 - durable >= 0.1 * dx:
+        count = int((index_reached & ~built).sum())
+        _region_label(
+            ax,
+            x1 - 0.01 * dx,
+            y0 + 0.02 * dy,
+            f"fragile thaw: index reached,\ninstitutions not: {count} runs",
+            OutcomeClass.FRAGILE_THAW,
+            "right",
+            "bottom",
+        )
+        count = int((index_reached & built).sum())
+        _region_label(
+            ax,
+            x1 - 0.01 * dx,
+            y1 - 0.02 * dy,
+            f"durable rapprochement\n{count} runs",
+            OutcomeClass.DURABLE_RAPPROCHEMENT,
+            "right",
+            "top",
+        )
+
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_title(f"Why runs end in their class ({n} runs)")
+    ax.set_xlabel(f"{metric_text('window_relations_index')[0]} ({xinfo.unit})")
+    ax.set_ylabel(f"{yinfo.label} at the horizon ({yinfo.unit})")
+    ax.grid(True, color="0.92", linewidth=0.8)
+    ax.set_axisbelow(True)
+    handles.append(Line2D([], [], label="class thresholds", **_THRESHOLD_LINE))
+    ax.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=8,
+        frameon=False,
+        title="Outcome class: runs (share)",
+        title_fontsize=8,
+    )
+    return ax
+
+
 # --------------------------------------------------------------------------------------------------
 # metrics of a run (final values, last-year mean, class shares)
 
@@ -560,13 +948,22 @@ def _final_column(outcome: str) -> str:
     return outcome if outcome.startswith("final_") or outcome == "window_relations_index" else f"final_{outcome}"
 
 
-def horizon_distribution(runs: pd.DataFrame, outcome: str, *, ax: Axes | None = None) -> Axes:
+def horizon_distribution(
+    runs: pd.DataFrame,
+    outcome: str,
+    *,
+    ax: Axes | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    full_range: bool = False,
+) -> Axes:
     """Distribution across runs of an outcome's final value, one box per scenario (shared axis).
 
     ``outcome`` is an outcome name (its ``final_`` column is used), a ``final_`` column or
     ``window_relations_index``. Boxes span the 25th-75th percentiles, whiskers the 5th-95th, the line is the
     median and the diamond the mean; scenarios keep their Okabe-Ito colours (first scenario on top), and the
-    legend gives each scenario's number of runs. The x axis is the outcome's unit over its full range.
+    legend gives each scenario's number of runs. The x axis is the outcome's unit, tight around the whiskers,
+    means and thresholds within the outcome's range (all of it with ``full_range``). ``thresholds`` draws the
+    outcome-class thresholds that apply to the outcome as labelled dashed lines (as :func:`fan_chart`).
     """
     column = _final_column(outcome)
     if column not in runs.columns:
@@ -577,9 +974,13 @@ def horizon_distribution(runs: pd.DataFrame, outcome: str, *, ax: Axes | None = 
         ax = _new_axes((8.0, 1.2 + 0.7 * len(_scenarios(runs))))
     scenarios = _scenarios(runs)
     handles: list[Patch | Line2D] = []
+    drawn: list[float] = []
     for i, scenario in enumerate(scenarios):
         frame = runs[runs["scenario"].astype(str) == scenario] if "scenario" in runs.columns else runs
         values = frame[column].dropna().to_numpy(dtype=np.float64)
+        if values.size:
+            # What the box shows: whiskers at the 5th and 95th percentiles, and the mean (no fliers).
+            drawn += [*np.percentile(values, [5.0, 95.0]), float(values.mean())]
         color = OKABE_ITO[i % len(OKABE_ITO)]
         y = len(scenarios) - 1 - i
         parts = ax.boxplot(
@@ -607,9 +1008,11 @@ def horizon_distribution(runs: pd.DataFrame, outcome: str, *, ax: Axes | None = 
     ax.set_title(title)
     ax.set_xlabel(f"{unit}; box 25th-75th, whiskers 5th-95th percentile")
     ax.set_yticks(range(len(scenarios)), [s or "runs" for s in reversed(scenarios)])
+    marks = _threshold_marks(column, thresholds)
+    _draw_thresholds(ax, marks, axis="x")
     limits = _metric_limits(column)
     if limits is not None:
-        ax.set_xlim(*limits)
+        ax.set_xlim(*_tight_limits(drawn, *limits, keep=[v for v, _ in marks], full_range=full_range))
     ax.grid(True, axis="x", color="0.9", linewidth=0.8)
     ax.set_axisbelow(True)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
@@ -870,23 +1273,40 @@ def save_figure(ax: Axes | Figure, stem: Path, formats: Sequence[str] = ("png", 
     return _save_and_release(fig, Path(stem), fmts)
 
 
-def batch_overview(timeseries: pd.DataFrame, runs: pd.DataFrame, events: Sequence[EventMarker]) -> Figure:
-    """One page: every KEY_OUTCOMES fan as small multiples, the class shares and a shared legend."""
+def batch_overview(
+    timeseries: pd.DataFrame,
+    runs: pd.DataFrame,
+    events: Sequence[EventMarker],
+    *,
+    thresholds: Mapping[str, float] | None = None,
+    full_range: bool = False,
+) -> Figure:
+    """One page: every KEY_OUTCOMES fan as small multiples (with ``thresholds`` and ``full_range`` as in
+    :func:`fan_chart`), the class shares and a shared legend.
+
+    The fans fill a grid of three columns; the class shares and the legend take the cells the last fan row
+    leaves free when there are two, else a row of their own (the shares two cells wide).
+    """
     ncols = 3
     nfan = len(KEY_OUTCOMES)
-    nrows = max(1, math.ceil(nfan / ncols)) + 1
+    fan_rows = max(1, math.ceil(nfan / ncols))
+    free = fan_rows * ncols - nfan
+    nrows = fan_rows if free >= 2 else fan_rows + 1
     fig = Figure(figsize=_OVERVIEW_FIGSIZE, dpi=_DPI, layout="constrained")
     grid = fig.add_gridspec(nrows, ncols)
     fan_axes = []
     for i, outcome in enumerate(KEY_OUTCOMES):
         ax = fig.add_subplot(grid[i // ncols, i % ncols])
-        fan_chart(timeseries, outcome, events=events, ax=ax)
+        fan_chart(timeseries, outcome, events=events, ax=ax, thresholds=thresholds, full_range=full_range)
         legend = ax.get_legend()
         if legend is not None:
             legend.remove()
         fan_axes.append(ax)
-    # Fan cells left empty in the last fan row are simply not created.
-    class_ax = fig.add_subplot(grid[nrows - 1, : ncols - 1])
+    # Fan cells left empty (and not used by the shares) are simply not created.
+    if free >= 2:
+        class_ax = fig.add_subplot(grid[nrows - 1, ncols - 2])
+    else:
+        class_ax = fig.add_subplot(grid[nrows - 1, : ncols - 1])
     outcome_class_shares(runs, ax=class_ax)
 
     key_ax = fig.add_subplot(grid[nrows - 1, ncols - 1])
@@ -924,9 +1344,11 @@ def save_batch_plots(
     *,
     formats: Sequence[str] = ("png",),
     history: Mapping[str, Sequence[PollMark]] | None = None,
+    thresholds: Mapping[str, float] | None = None,
 ) -> list[Path]:
     """Write the standard plots of a batch into ``out_dir`` (created if needed); ``history``: the observed polls
-    drawn before the favourability fans (:func:`fan_chart`).
+    drawn before the favourability fans, ``thresholds``: the outcome-class thresholds drawn on the fans of the
+    outcomes they apply to (:func:`fan_chart`).
 
     Files, each in every format of ``formats`` (e.g. ``("png", "svg")``):
 
@@ -945,13 +1367,16 @@ def save_batch_plots(
 
     written: list[Path] = []
     for outcome in KEY_OUTCOMES:
-        ax = fan_chart(timeseries, outcome, events=events, ax=_new_axes(_FAN_FIGSIZE), history=history)
+        ax = fan_chart(
+            timeseries, outcome, events=events, ax=_new_axes(_FAN_FIGSIZE), history=history, thresholds=thresholds
+        )
         written += _save_and_release(ax.get_figure(root=True), out_dir / f"fan_{outcome}", fmts)
 
     ax = outcome_class_shares(runs, ax=_new_axes(_CLASS_FIGSIZE))
     written += _save_and_release(ax.get_figure(root=True), out_dir / "outcome_classes", fmts)
 
-    written += _save_and_release(batch_overview(timeseries, runs, events), out_dir / "overview", fmts)
+    overview = batch_overview(timeseries, runs, events, thresholds=thresholds)
+    written += _save_and_release(overview, out_dir / "overview", fmts)
     return written
 
 

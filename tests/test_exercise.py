@@ -24,7 +24,7 @@ from sim.agents.washington import BROKERING_FACTORS, ENGAGEMENT_STEP, Washington
 from sim.cli import EXIT_USAGE, main
 from sim.model import RapprochementModel
 from sim.moves import Move, Side
-from sim.outcomes import OutcomeClass
+from sim.outcomes import KEY_OUTCOMES, OutcomeClass
 from sim.scenario import Event, EventActor, EventKind, Scenario, Team
 from sim.ui.debrief import (
     GID_PLAYED,
@@ -471,9 +471,9 @@ def test_the_debrief_shows_band_path_moves_and_classes(played: Game, tmp_path: P
 
     fig = debrief_figure(debrief)
     paths = [line for ax in fig.axes for line in ax.get_lines() if line.get_gid() == GID_PLAYED]
-    assert len(paths) == 6 and all(len(line.get_xdata()) == 24 for line in paths)
+    assert len(paths) == len(KEY_OUTCOMES) and all(len(line.get_xdata()) == 24 for line in paths)
     bands = [c for ax in fig.axes for c in ax.collections if c.get_gid() == "fan-band-90"]
-    assert len(bands) == 6
+    assert len(bands) == len(KEY_OUTCOMES)
 
 
 def test_a_debrief_before_the_first_turn_has_no_class(small: Scenario) -> None:

@@ -541,3 +541,186 @@ def test_save_figure_is_reproducible(tmp_path: Path) -> None:
     assert [p.name for p in first] == ["a.png", "a.svg"]
     for one, two in zip(first, second, strict=True):
         assert one.read_bytes() == two.read_bytes()
+
+
+# ------------------------------------------------------------------------------------------------
+# class thresholds, tight value axes and the class map
+
+THRESHOLDS = {"relapse_max_index": 50.0, "durable_min_index": 65.0, "durable_min_institutionalization": 0.35}
+
+
+def thresholds_on(ax: Axes) -> dict[str, float]:
+    """The threshold lines on ``ax`` by label, at the value they mark (y of a horizontal line, x of a vertical)."""
+    found = {}
+    for line in ax.get_lines():
+        if line.get_gid() != sim.plots.GID_THRESHOLD:
+            continue
+        xs, ys = np.asarray(line.get_xdata(), dtype=float), np.asarray(line.get_ydata(), dtype=float)
+        found[str(line.get_label())] = float(ys[0] if ys[0] == ys[-1] else xs[0])
+    return found
+
+
+def threshold_labels(ax: Axes) -> list[str]:
+    return sorted(t.get_text() for t in ax.texts if t.get_gid() == sim.plots.GID_THRESHOLD_TEXT)
+
+
+def clustered_timeseries(n_runs: int = 21, n_months: int = 12) -> pd.DataFrame:
+    """Every outcome within a narrow tenth of its range, above its middle (as the baseline's index clusters)."""
+    frame = make_timeseries(n_runs, n_months)
+    for name, info in OUTCOMES.items():
+        width = info.high - info.low
+        frame[name] = info.low + 0.55 * width + 0.1 * width * frame["run"] / (n_runs - 1)
+    return frame
+
+
+def test_relations_index_fan_draws_the_labelled_class_thresholds() -> None:
+    ax = fan_chart(make_timeseries(), "relations_index", thresholds=THRESHOLDS)
+    assert thresholds_on(ax) == {"relapse \u2264 50": 50.0, "durable \u2265 65": 65.0}
+    assert threshold_labels(ax) == ["durable \u2265 65", "relapse \u2264 50"]
+    # Over the bands (which stay whole) and under the median, which they must not hide.
+    lines = [line for line in ax.get_lines() if line.get_gid() == sim.plots.GID_THRESHOLD]
+    assert all(line.get_zorder() < medians(ax)[0].get_zorder() for line in lines)
+    assert legend_texts(ax)[0] == "Median"
+
+
+def test_thresholds_only_where_they_apply_and_only_when_given() -> None:
+    assert thresholds_on(fan_chart(make_timeseries(n_runs=5), "relations_index")) == {}
+    assert thresholds_on(fan_chart(make_timeseries(n_runs=5), "kr_favorability", thresholds=THRESHOLDS)) == {}
+    ax = fan_chart(make_timeseries(n_runs=5), "institutionalization", thresholds=THRESHOLDS)
+    assert thresholds_on(ax) == {"durable \u2265 0.35": 0.35}
+    assert threshold_labels(ax) == ["durable \u2265 0.35"]
+
+
+def test_a_second_fan_on_the_same_axes_does_not_draw_the_thresholds_twice() -> None:
+    ax = fan_chart(make_timeseries(n_runs=5), "relations_index", thresholds=THRESHOLDS)
+    fan_chart(make_timeseries(n_runs=5, offset=1.0), "relations_index", ax=ax, thresholds=THRESHOLDS)
+    assert len(thresholds_on(ax)) == 2 and len(threshold_labels(ax)) == 2
+
+
+def test_institutionalisation_is_a_key_outcome() -> None:
+    assert "institutionalization" in KEY_OUTCOMES
+    assert len(set(KEY_OUTCOMES)) == len(KEY_OUTCOMES)
+
+
+@pytest.mark.parametrize("outcome", ["relations_index", "institutionalization", "kr_favorability"])
+def test_tight_fan_range_holds_what_is_drawn_and_is_narrower_than_the_full_range(outcome: str) -> None:
+    info = OUTCOMES[outcome]
+    ax = fan_chart(clustered_timeseries(), outcome, thresholds=THRESHOLDS)
+    low, high = ax.get_ylim()
+    drawn = np.concatenate(
+        [np.asarray(m.get_ydata(), dtype=float) for m in medians(ax)]
+        + [band_y(b) for gid in (GID_BAND_50, GID_BAND_90) for b in bands(ax, gid)]
+        + [np.array(list(thresholds_on(ax).values()))]
+    )
+    assert low <= drawn.min() and drawn.max() <= high
+    assert info.low <= low and high <= info.high
+    assert high - low < 0.6 * (info.high - info.low)
+    full = fan_chart(clustered_timeseries(), outcome, thresholds=THRESHOLDS, full_range=True)
+    assert full.get_ylim() == (info.low, info.high)
+
+
+def test_tight_range_never_cuts_a_threshold_far_from_the_data() -> None:
+    frame = clustered_timeseries()
+    frame["relations_index"] = 80.0 + frame["run"] / 10.0  # 80-82, far above both thresholds
+    ax = fan_chart(frame, "relations_index", thresholds=THRESHOLDS)
+    low, high = ax.get_ylim()
+    assert low < 50.0 and high > 82.0 and high <= 100.0
+    # without the thresholds the axis closes in on the runs
+    assert fan_chart(frame, "relations_index").get_ylim()[0] > 70.0
+
+
+def test_observed_polls_stay_inside_a_tight_range() -> None:
+    polls = [sim.plots.PollMark(pd.Timestamp("2024-06-15"), 12.0, "genron_npo_eai_joint_poll", True)]
+    ax = fan_chart(clustered_timeseries(), "kr_favorability", history={"kr_favorability": polls})
+    assert ax.get_ylim()[0] <= 12.0
+
+
+def test_horizon_distribution_thresholds_and_tight_range() -> None:
+    runs = make_runs({OutcomeClass.FRAGILE_THAW: 101})
+    runs["window_relations_index"] = 55.0 + np.arange(101) / 10.0  # 55-65
+    ax = sim.plots.horizon_distribution(runs, "window_relations_index", thresholds=THRESHOLDS)
+    assert thresholds_on(ax) == {"relapse \u2264 50": 50.0, "durable \u2265 65": 65.0}
+    low, high = ax.get_xlim()
+    assert low < 50.0 and high > np.percentile(runs["window_relations_index"], 95) and high - low < 60.0
+    wide = sim.plots.horizon_distribution(runs, "window_relations_index", thresholds=THRESHOLDS, full_range=True)
+    assert wide.get_xlim() == (0.0, 100.0)
+    runs["final_institutionalization"] = 0.2 + np.arange(101) / 1000.0
+    ax = sim.plots.horizon_distribution(runs, "institutionalization", thresholds=THRESHOLDS)
+    assert thresholds_on(ax) == {"durable \u2265 0.35": 0.35}
+    assert ax.get_xlim()[1] > 0.35
+    for figure in (ax, wide):
+        figure.get_figure(root=True).clear()
+
+
+def test_overview_has_every_key_fan_with_its_thresholds_and_no_extra_row() -> None:
+    timeseries = make_timeseries(n_runs=11, n_months=12)
+    runs = make_runs({OutcomeClass.DURABLE_RAPPROCHEMENT: 6, OutcomeClass.FRAGILE_THAW: 5})
+    fig = sim.plots.batch_overview(timeseries, runs, [], thresholds=THRESHOLDS)
+    by_title = {ax.get_title(): ax for ax in fig.axes}
+    assert {OUTCOMES[o].label for o in KEY_OUTCOMES} <= set(by_title)
+    assert set(thresholds_on(by_title["Relations index"])) == {"relapse \u2264 50", "durable \u2265 65"}
+    assert set(thresholds_on(by_title["Institutionalisation"])) == {"durable \u2265 0.35"}
+    # Seven fans leave two cells of their last row free: the class shares and the legend take them.
+    rows = {ax.get_subplotspec().rowspan.start for ax in fig.axes}
+    assert len(rows) == -(-len(KEY_OUTCOMES) // 3) + (0 if -len(KEY_OUTCOMES) % 3 >= 2 else 1)
+    fig.clear()
+
+
+def class_map_runs() -> pd.DataFrame:
+    """Runs in every region of the class map, classified as sim.model.classify would."""
+    index = np.array([30.0, 45.0, 50.0, 55.0, 60.0, 64.9, 65.0, 70.0, 72.0, 80.0, 66.0, 68.0])
+    institutions = np.array([0.1, 0.2, 0.4, 0.3, 0.5, 0.4, 0.35, 0.2, 0.3, 0.6, 0.4, 0.1])
+    classes = np.where(
+        index <= 50.0,
+        OutcomeClass.RELAPSE.value,
+        np.where((index >= 65.0) & (institutions >= 0.35), "durable_rapprochement", "fragile_thaw"),
+    )
+    runs = make_runs({OutcomeClass.FRAGILE_THAW: len(index)})
+    return runs.assign(
+        window_relations_index=index, final_institutionalization=institutions, outcome_class=classes
+    )
+
+
+def test_class_map_draws_the_three_thresholds_and_one_colour_per_class() -> None:
+    runs = class_map_runs()
+    ax = sim.plots.class_map(runs, THRESHOLDS)
+    assert thresholds_on(ax) == {"relapse \u2264 50": 50.0, "durable \u2265 65": 65.0, "durable \u2265 0.35": 0.35}
+    assert threshold_labels(ax) == ["durable \u2265 0.35", "durable \u2265 65", "relapse \u2264 50"]
+    points = [c for c in ax.collections if c.get_gid() == sim.plots.GID_CLASS_POINTS]
+    colours = {to_hex(c.get_facecolor()[0], keep_alpha=False) for c in points if len(c.get_offsets())}
+    assert colours == {sim.plots.CLASS_COLORS[cls].lower() for cls in OutcomeClass}
+    # each run is drawn once, at its (index, institutionalisation), in its class's colour
+    for c in points:
+        offsets = np.asarray(c.get_offsets())
+        cls = next(
+            k for k in OutcomeClass if str(c.get_label()).startswith(k.value.replace("_", " ").capitalize())
+        )
+        expected = runs[runs["outcome_class"] == cls.value]
+        assert len(offsets) == len(expected)
+        np.testing.assert_allclose(offsets[:, 0], expected["window_relations_index"])
+    texts = legend_texts(ax)
+    assert "Durable rapprochement: 3 (25.0 %)" in texts and "Fragile thaw: 6 (50.0 %)" in texts
+    regions = " ".join(t.get_text() for t in ax.texts if t.get_gid() == sim.plots.GID_CLASS_REGION_TEXT)
+    assert "index reached,\ninstitutions not: 3 runs" in regions
+    low, high = ax.get_ylim()
+    assert low <= 0.1 and high >= 0.6
+    ax.get_figure(root=True).clear()
+
+
+def test_class_map_draws_densities_for_many_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sim.plots, "_DENSE_RUNS", 5)
+    ax = sim.plots.class_map(class_map_runs(), THRESHOLDS)
+    dense = [c for c in ax.collections if c.get_gid() == sim.plots.GID_CLASS_POINTS]
+    assert len(dense) == 3 and all(isinstance(c, PolyCollection) for c in dense)
+    assert len(thresholds_on(ax)) == 3
+    ax.get_figure(root=True).clear()
+
+
+def test_class_map_refuses_incomplete_input() -> None:
+    runs = class_map_runs()
+    with pytest.raises(KeyError):
+        sim.plots.class_map(runs.drop(columns="final_institutionalization"), THRESHOLDS)
+    with pytest.raises(KeyError):
+        sim.plots.class_map(runs, {"durable_min_index": 65.0})
+    with pytest.raises(ValueError):
+        sim.plots.class_map(runs.assign(outcome_class="unknown"), THRESHOLDS)

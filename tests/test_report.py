@@ -57,8 +57,9 @@ def test_report_embeds_every_plot_and_refers_to_nothing_outside(results: Path) -
     assert folder == results / "report"
     html = (folder / "report.html").read_text(encoding="utf-8")
     pngs = sorted((folder / "plots").glob("*.png"))
-    # two fans, two horizon distributions and the outcome classes
+    # two fans, two horizon distributions, the outcome classes and the class map
     assert [p.stem for p in pngs] == [
+        "class_map",
         "fan_kr_favorability",
         "fan_relations_index",
         "horizon_kr_favorability",
@@ -166,3 +167,47 @@ def test_events_of_only_some_scenarios_name_them_on_shared_fans() -> None:
     ruling = EventMarker(pd.Timestamp("2026-03-01"), "Ruling", "court_ruling")
     events = _unique_events([[summit], [summit, ruling]], ["baseline", "relapse"])
     assert [e.label for e in events] == ["Summit", "Ruling (relapse)"]
+
+
+def test_report_takes_the_durable_share_apart_and_shows_the_class_map(tmp_path: Path) -> None:
+    # 10 runs: index >= 65 in 5 (one exactly on it), institutionalisation >= 0.35 in 4, both in 2.
+    index = np.array([70.0, 65.0, 66.0, 80.0, 67.0, 60.0, 40.0, 55.0, 62.0, 30.0])
+    institutions = np.array([0.40, 0.35, 0.10, 0.34, 0.0, 0.90, 0.20, 0.30, 0.5, 0.1])
+    classes = [
+        "relapse" if i <= 50 else "durable_rapprochement" if i >= 65 and k >= 0.35 else "fragile_thaw"
+        for i, k in zip(index, institutions, strict=True)
+    ]
+    folder = write_results(
+        tmp_path / "baseline",
+        {"relations_index": index, "institutionalization": institutions},
+        classes=classes,
+        months=4,
+    )
+    report = write_report(with_scenario(folder), outcomes=["relations_index"])
+    html = (report / "report.html").read_text(encoding="utf-8")
+    text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    assert (
+        "Index \u2265 65 Institutionalisation \u2265 0.35 Both (durable rapprochement) Index reached but" in text
+    )
+    assert "baseline 50.0 % (5) 40.0 % (4) 20.0 % (2) 30.0 % (3)" in text
+    assert "Index reached but institutions not: 30.0 % of runs (3 of 10)" in text
+    # the thresholds in words, with the outcome classes
+    assert "at most 50 is a relapse" in text and "at least 0.35, is a durable rapprochement" in text
+    png = (report / "plots" / "class_map.png").read_bytes()
+    assert base64.b64encode(png).decode() in html
+    captions = _captions(html)
+    assert "institutionalisation" in captions["plots/class_map.png"]
+    assert "at most 50 is a relapse" in captions["plots/outcome_classes.png"]
+    assert "dashed lines the outcome-class thresholds" in captions["plots/fan_relations_index.png"]
+
+
+def test_comparison_report_decomposes_each_scenario(results: Path, tmp_path: Path) -> None:
+    other = with_scenario(
+        write_results(tmp_path / "other", {"relations_index": np.full(12, 70.0)}, root_seed=5, months=6)
+    )
+    _, folder = write_comparison([results, other], outcomes=["relations_index"])
+    text = " ".join(re.sub(r"<[^>]+>", " ", (folder / "report.html").read_text(encoding="utf-8")).split())
+    # every run of "other" reaches the index, and (at the default 0.5) the institutions too
+    assert "other 100.0 % (12) 100.0 % (12) 100.0 % (12) 0.0 % (0)" in text
+    assert "other: index reached but institutions not: 0.0 % of runs (0 of 12)" in text
+    assert text.count("at most 50 is a relapse") == 2  # once with the classes, once in the class caption

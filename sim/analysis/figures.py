@@ -19,12 +19,15 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from sim.analysis.classes import ClassRules
+from sim.loading import ScenarioError
 from sim.outcomes import KEY_OUTCOMES
 from sim.plots import (
     POLL_SERIES,
     EventMarker,
     PollMark,
     batch_overview,
+    class_map,
     fan_chart,
     horizon_distribution,
     outcome_class_shares,
@@ -34,8 +37,9 @@ from sim.results import RUNS, SCENARIO, TIMESERIES
 from sim.scenario import Scenario, load_scenario, parse_date
 
 #: What a job draws: a fan chart of one outcome, the distribution of one outcome at the horizon, the shares of
-#: the outcome classes, or the one-page overview of a batch.
-FigureKind = Literal["fan", "horizon", "classes", "overview"]
+#: the outcome classes, the class map (each run's index and institutionalisation against the class thresholds),
+#: or the one-page overview of a batch.
+FigureKind = Literal["fan", "horizon", "classes", "class_map", "overview"]
 
 #: The folder of the standard figures inside a results folder.
 PLOTS = "plots"
@@ -81,7 +85,8 @@ class FigureJob:
     """One figure of the batch whose files are in ``folder``, saved as ``stem.<format>`` for each format.
 
     ``label`` names the batch on the figure (a batch's own folder may still be its staging folder); ``history``
-    draws the observed polls before the favourability fans.
+    draws the observed polls before the favourability fans; ``full_range`` shows every value axis over its
+    outcome's whole documented range instead of where the values lie.
     """
 
     folder: Path
@@ -91,6 +96,7 @@ class FigureJob:
     outcome: str = ""
     label: str = ""
     history: bool = True
+    full_range: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,12 +113,13 @@ class _BatchData:
     runs: pd.DataFrame
     events: list[EventMarker]
     history: dict[str, list[PollMark]]
+    thresholds: dict[str, float]
 
 
 @functools.cache
 def _read(folder: str, label: str, _stamp: int) -> _BatchData:
-    """A batch's finished runs, monthly series, events and observed polls (``_stamp``: the time series file's
-    modification time, so a rewritten folder is read again)."""
+    """A batch's finished runs, monthly series, events, observed polls and outcome-class thresholds (``_stamp``:
+    the time series file's modification time, so a rewritten folder is read again)."""
     path = Path(folder)
     runs = pd.read_parquet(path / RUNS)
     if "status" in runs.columns:
@@ -123,9 +130,12 @@ def _read(folder: str, label: str, _stamp: int) -> _BatchData:
         timeseries = timeseries.assign(scenario=label)
     try:
         scenario = load_scenario(path / SCENARIO)
-    except (OSError, ValueError):  # results of an older format: no markers, no polls
-        return _BatchData(timeseries, runs, [], {})
-    return _BatchData(timeseries, runs, event_markers(scenario), poll_history(scenario))
+    except (OSError, ValueError, ScenarioError):
+        # Results of an older format, or without their scenario file: no markers, no polls, the default thresholds.
+        return _BatchData(timeseries, runs, [], {}, ClassRules.of(None).thresholds())
+    return _BatchData(
+        timeseries, runs, event_markers(scenario), poll_history(scenario), ClassRules.of(scenario).thresholds()
+    )
 
 
 def draw(job: FigureJob) -> Drawn:
@@ -133,24 +143,35 @@ def draw(job: FigureJob) -> Drawn:
     data = _read(str(job.folder), job.label, (job.folder / TIMESERIES).stat().st_mtime_ns)
     history = data.history if job.history else None
     figure: Axes | Figure
+    wide, thresholds = job.full_range, data.thresholds
     if job.kind == "fan":
-        figure = fan_chart(data.timeseries, job.outcome, events=data.events, history=history)
+        figure = fan_chart(
+            data.timeseries,
+            job.outcome,
+            events=data.events,
+            history=history,
+            thresholds=thresholds,
+            full_range=wide,
+        )
     elif job.kind == "horizon":
-        figure = horizon_distribution(data.runs, job.outcome)
+        figure = horizon_distribution(data.runs, job.outcome, thresholds=thresholds, full_range=wide)
     elif job.kind == "classes":
         figure = outcome_class_shares(data.runs)
+    elif job.kind == "class_map":
+        figure = class_map(data.runs, thresholds, full_range=wide)
     else:
-        figure = batch_overview(data.timeseries, data.runs, data.events)
+        figure = batch_overview(data.timeseries, data.runs, data.events, thresholds=thresholds, full_range=wide)
     title = figure.get_title() if isinstance(figure, Axes) else ""
     return Drawn(title, tuple(save_figure(figure, job.stem, job.formats)))
 
 
 def batch_figures(folder: Path, *, label: str = "", formats: Sequence[str] = ("png",)) -> list[FigureJob]:
     """The standard figures of the batch in ``folder``, into ``folder/plots``: a fan per key outcome (with the
-    observed polls), the outcome-class shares and the overview page."""
+    observed polls and the class thresholds), the outcome-class shares, the class map and the overview page."""
     plots, fmts = folder / PLOTS, tuple(formats)
     jobs = [FigureJob(folder, "fan", plots / f"fan_{o}", fmts, o, label) for o in KEY_OUTCOMES]
     jobs.append(FigureJob(folder, "classes", plots / "outcome_classes", fmts, label=label))
+    jobs.append(FigureJob(folder, "class_map", plots / "class_map", fmts, label=label))
     jobs.append(FigureJob(folder, "overview", plots / "overview", fmts, label=label))
     return jobs
 

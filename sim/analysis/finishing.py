@@ -62,7 +62,7 @@ def start_finishing(store: BatchStore, executor: Executor, *, plots: bool, repor
         return Finishing(store, manifest, [], [])
     from sim.analysis.figures import draw
 
-    # The overview (six fans on one page) takes as long as five other figures: started first, it does not
+    # The overview (every key fan on one page) takes as long as five other figures: started first, it does not
     # leave one worker drawing it alone at the end.
     overview = [job for job in jobs if job.kind == "overview"]
     early = {id(job): executor.submit(draw, job) for job in overview}

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from sim.analysis.classes import ClassRules, decompose
 from sim.analysis.common import (
     AnalysisError,
     events_of,
@@ -127,6 +128,54 @@ def _class_rows(runs_by_label: dict[str, pd.DataFrame]) -> list[dict[str, Any]]:
     return rows
 
 
+def _class_rules(rules_by_label: dict[str, ClassRules]) -> list[str]:
+    """The class rules in words: one sentence when every scenario shares them, else one per scenario."""
+    distinct = set(rules_by_label.values())
+    if len(distinct) <= 1:
+        return [rule.describe() for rule in distinct]
+    return [f"{label}: {rule.describe()}" for label, rule in rules_by_label.items()]
+
+
+def _common_thresholds(rules_by_label: dict[str, ClassRules]) -> dict[str, float] | None:
+    """The thresholds to draw on figures shared by several scenarios: those they all have, or none (a line that
+    held for one scenario only would misstate the others' classes)."""
+    distinct = {tuple(rule.thresholds().items()) for rule in rules_by_label.values()}
+    return dict(next(iter(distinct))) if len(distinct) == 1 else None
+
+
+def _share(count: int, runs: int) -> str:
+    return f"{100.0 * count / runs:.1f} % ({count})" if runs else "n/a"
+
+
+def _decomposition(
+    runs_by_label: dict[str, pd.DataFrame], rules_by_label: dict[str, ClassRules]
+) -> dict[str, Any]:
+    """The durable share taken apart, per scenario (each under its own thresholds): header, rows and a summary
+    sentence naming the runs that reach the index but not the institutions."""
+    common = _common_thresholds(rules_by_label)
+    index = f"{common['durable_min_index']:g}" if common else "durable threshold"
+    institutions = f"{common['durable_min_institutionalization']:g}" if common else "durable threshold"
+    header = [
+        f"Index \u2265 {index}",
+        f"Institutionalisation \u2265 {institutions}",
+        "Both (durable rapprochement)",
+        "Index reached but institutions not",
+    ]
+    several = len(runs_by_label) > 1
+    rows, sentences = [], []
+    for label, runs in runs_by_label.items():
+        d = decompose(runs, rules_by_label[label].thresholds())
+        only = d.index_runs - d.both_runs
+        cells = [_share(k, d.runs) for k in (d.index_runs, d.institutions_runs, d.both_runs, only)]
+        rows.append({"label": label, "cells": cells})
+        what = f"{label}: index reached" if several else "Index reached"
+        sentences.append(
+            f"{what} but institutions not: {100.0 * d.index_only:.1f} % of runs ({only} of {d.runs}), fragile "
+            "thaws that only their institutionalisation kept from being durable."
+        )
+    return {"header": header, "rows": rows, "sentences": sentences}
+
+
 def _number(value: float) -> str:
     """Three significant digits; round-off residues such as 1e-16 show as 0 (outcomes are 0-1 or 0-100)."""
     if not np.isfinite(value):
@@ -212,10 +261,18 @@ def _unique_events(groups: Sequence[Sequence[EventMarker]], labels: Sequence[str
 
 _FAN_CAPTION = (
     "Median (line) and 50 % and 90 % bands of the runs, month by month; dotted lines mark the scenario's dated "
-    "events."
+    "events, dashed lines the outcome-class thresholds where they apply (on the relations index they judge the "
+    "mean of a run's last year, not single months). The value axis is narrowed to where the runs lie unless they "
+    "span most of the outcome's scale."
 )
 _HORIZON_CAPTION = (
-    "Final values across runs: box 25th-75th percentile, whiskers 5th-95th, line the median, diamond the mean."
+    "Final values across runs: box 25th-75th percentile, whiskers 5th-95th, line the median, diamond the mean; "
+    "dashed lines mark the outcome-class thresholds where they apply."
+)
+_CLASS_MAP_CAPTION = (
+    "Each run's mean relations index over its last year against its final institutionalisation, coloured by "
+    "its outcome class, over the class regions; dashed lines are the thresholds. Runs right of the durable index "
+    "line but below the institutionalisation line reached the index without the institutions."
 )
 _CLASS_CAPTION = (
     "Share of runs ending in each outcome class (judged on the last year), with 95 % Wilson intervals and the "
@@ -275,7 +332,8 @@ def report_figures(
     batch: Batch, folder: Path, *, outcomes: Sequence[str] | None = None, label: str | None = None
 ) -> list[FigureJob]:
     """The figures of a batch's report, to draw (anywhere) before :func:`build_report` writes the page: per outcome
-    a fan and its distribution at the horizon, then the class shares, as PNG and SVG under ``folder/plots``."""
+    a fan and its distribution at the horizon, then the class shares and the class map, as PNG and SVG under
+    ``folder/plots``. The fans come first (a batch's finishing shares them with its standard plots)."""
     name = label or batch.path.name
     plots = folder / PLOTS
     jobs = [FigureJob(batch.path, "fan", plots / f"fan_{o}", FORMATS, o, name) for o in _outcomes(outcomes)]
@@ -283,6 +341,7 @@ def report_figures(
         FigureJob(batch.path, "horizon", plots / f"horizon_{o}", FORMATS, o, name) for o in _outcomes(outcomes)
     ]
     jobs.append(FigureJob(batch.path, "classes", plots / "outcome_classes", FORMATS, label=name))
+    jobs.append(FigureJob(batch.path, "class_map", plots / "class_map", FORMATS, label=name))
     return jobs
 
 
@@ -305,10 +364,13 @@ def build_report(
     label = label or batch.path.name
     runs = ok_runs(batch).assign(scenario=label)
     scenario = scenario_of(batch)
+    rules = {label: ClassRules.of(scenario)}
     if drawn is None:
         drawn = draw_all(report_figures(batch, folder, outcomes=chosen, label=label))
-    entries = [_entry(d, caption) for d, caption in zip(drawn, _report_captions(chosen), strict=True)]
-    fans, horizon, classes = entries[: len(chosen)], entries[len(chosen) : 2 * len(chosen)], entries[-1:]
+    captions = _report_captions(chosen, " ".join(_class_rules(rules)))
+    entries = [_entry(d, caption) for d, caption in zip(drawn, captions, strict=True)]
+    n = len(chosen)
+    fans, horizon, classes = entries[:n], entries[n : 2 * n], entries[2 * n :]
     facts = [_scenario_facts(batch, label, shown_path)]
     notes = [uncertainty_note(scenario, runs)]
     if facts[0]["failed"]:
@@ -321,6 +383,8 @@ def build_report(
     )
     context |= {
         "class_rows": _class_rows({label: runs}),
+        "class_rules": _class_rules(rules),
+        "decomposition": _decomposition({label: runs}, rules),
         "outcome_rows": _outcome_rows({label: runs}, chosen),
         "figure_groups": [
             {"title": "Outcomes over time", "figures": fans},
@@ -333,9 +397,10 @@ def build_report(
     return path
 
 
-def _report_captions(outcomes: Sequence[str]) -> list[str]:
-    """The captions of :func:`report_figures`' figures, in its order."""
-    return [_FAN_CAPTION] * len(outcomes) + [_HORIZON_CAPTION] * len(outcomes) + [_CLASS_CAPTION]
+def _report_captions(outcomes: Sequence[str], rules: str) -> list[str]:
+    """The captions of :func:`report_figures`' figures, in its order; ``rules``: the class rules in words."""
+    classes = [f"{_CLASS_CAPTION} {rules}", _CLASS_MAP_CAPTION]
+    return [_FAN_CAPTION] * len(outcomes) + [_HORIZON_CAPTION] * len(outcomes) + classes
 
 
 def _entry(drawn: Drawn, caption: str) -> dict[str, Any]:
@@ -385,15 +450,24 @@ def build_comparison(
         ignore_index=True,
     )
     events = _unique_events([events_of(b) for b in batches], labels)
+    rules = {label: ClassRules.of(scenario_of(b)) for b, label in zip(batches, labels, strict=True)}
+    thresholds = _common_thresholds(rules)
     plots = folder / PLOTS
     fans = [
         _figure(
-            fan_chart(timeseries, o, events=events), plots, f"fan_{o}", _FAN_CAPTION + " One fan per scenario."
+            fan_chart(timeseries, o, events=events, thresholds=thresholds),
+            plots,
+            f"fan_{o}",
+            _FAN_CAPTION + " One fan per scenario.",
         )
         for o in chosen
     ]
-    horizon = [_figure(horizon_distribution(runs, o), plots, f"horizon_{o}", _HORIZON_CAPTION) for o in chosen]
-    classes = [_figure(outcome_class_shares(runs), plots, "outcome_classes", _CLASS_CAPTION)]
+    horizon = [
+        _figure(horizon_distribution(runs, o, thresholds=thresholds), plots, f"horizon_{o}", _HORIZON_CAPTION)
+        for o in chosen
+    ]
+    class_caption = f"{_CLASS_CAPTION} {' '.join(_class_rules(rules))}"
+    classes = [_figure(outcome_class_shares(runs), plots, "outcome_classes", class_caption)]
     difference_metrics = [
         "window_relations_index",
         *(f"final_{o}" for o in chosen),
@@ -414,6 +488,11 @@ def build_comparison(
         "the intervals are wider and include run-to-run noise."
         for label, reason in comparison.unpaired.items()
     ]
+    if thresholds is None:
+        notes.append(
+            "The scenarios classify their runs by different thresholds, so no threshold lines are drawn on the "
+            "shared charts; each scenario's rules are given with the outcome classes."
+        )
     facts = [_scenario_facts(b, label) for b, label in zip(batches, labels, strict=True)]
     context = _base_context(
         f"Scenario comparison: {', '.join(labels)}",
@@ -424,6 +503,8 @@ def build_comparison(
     shown = comparison.differences[comparison.differences["metric"].isin(difference_metrics)]
     context |= {
         "class_rows": _class_rows(runs_by_label),
+        "class_rules": _class_rules(rules),
+        "decomposition": _decomposition(runs_by_label, rules),
         "outcome_rows": _outcome_rows(runs_by_label, chosen),
         "difference_rows": _difference_rows(Comparison(comparison.labels, shown, comparison.unpaired)),
         "reference": labels[0],

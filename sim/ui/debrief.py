@@ -217,7 +217,10 @@ def debrief_figure(debrief: Debrief) -> Figure:
     key: tuple[list[Any], list[str]] = ([], [])
     for i, outcome in enumerate(KEY_OUTCOMES):
         ax = fig.add_subplot(grid[i // ncols, i % ncols])
-        fan_chart(debrief.futures.timeseries, outcome, events=markers, ax=ax, label="simulated futures")
+        # The full range: the class's played path is drawn after the fan and may leave the simulated futures' band.
+        fan_chart(
+            debrief.futures.timeseries, outcome, events=markers, ax=ax, label="simulated futures", full_range=True
+        )
         (played,) = ax.plot(
             debrief.played["date"].to_numpy(),
             debrief.played[outcome].to_numpy(),

@@ -47,7 +47,11 @@ T = TypeVar("T")
 
 FACILITATOR = "facilitator"
 #: Indicators shown to everyone: the key outcomes and both governments' approval.
-SHOWN = (*KEY_OUTCOMES, "us_engagement", "institutionalization", "seoul_approval", "tokyo_approval", "nk_threat")
+SHOWN = tuple(
+    dict.fromkeys(  # in order, once: institutionalisation is a key outcome too
+        (*KEY_OUTCOMES, "us_engagement", "institutionalization", "seoul_approval", "tokyo_approval", "nk_threat")
+    )
+)
 #: What the turn history leaves unsaid of a team's move when it cost nothing: a move made as chosen, a hold.
 UNSAID_IN_HISTORY = frozenset({MoveOutcome.MADE, MoveOutcome.HELD})
 #: What a token looks like (``secrets.token_urlsafe(24)`` gives 32 such characters); a saved one must match.
