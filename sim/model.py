@@ -34,8 +34,8 @@ from sim.drivers.history import HISTORY_KINDS, HistoryDisputes
 from sim.drivers.institutions import Institutions
 from sim.drivers.security import SecurityEnvironment
 from sim.drivers.trade import TradeRegime
-from sim.moves import DispatchError, Move, MoveSpec, Side, dispatch_table, move_table, require_every
-from sim.outcomes import EVENT_COUNTS, OUTCOMES, OutcomeClass
+from sim.moves import DispatchError, GsomiaState, Move, MoveSpec, Side, dispatch_table, move_table, require_every
+from sim.outcomes import EVENT_COUNTS, OUTCOMES, REGIME_STATES, OutcomeClass
 from sim.scenario import Event, EventActor, EventKind, PublicShock, Scenario, add_months, months_between
 from sim.start_state import StartState, adopt
 
@@ -117,10 +117,10 @@ MOVE_DRIVERS: dict[Move, DriverName | None] = dispatch_table(
     _MOVE_HINT,
 )
 
-#: The columns recorded every month: the outcome contract, then the event counts.
-MONTHLY_COLUMNS: tuple[str, ...] = (*OUTCOMES, *EVENT_COUNTS)
-#: Reads one month's row off the model in one call (``MONTHLY_COLUMNS`` order).
-_read_month = attrgetter(*MONTHLY_COLUMNS)
+#: The columns recorded every month: the outcome contract, the event counts, then the regime states.
+MONTHLY_COLUMNS: tuple[str, ...] = (*OUTCOMES, *EVENT_COUNTS, *REGIME_STATES)
+#: Reads a month's outcomes and counts off the model in one call (``MONTHLY_COLUMNS`` order).
+_read_month = attrgetter(*OUTCOMES, *EVENT_COUNTS)
 
 
 class RapprochementModel(mesa.Model):
@@ -234,7 +234,7 @@ class RapprochementModel(mesa.Model):
         for government in self.governments.values():
             government.end_month()
         self._measure()
-        self._months.append(_read_month(self))
+        self._months.append(_read_month(self) + self.regime_states())
         self.month += 1
         self.running = self.month < self.spec.meta.months
 
@@ -457,8 +457,24 @@ class RapprochementModel(mesa.Model):
         }
         self.relations_index = 100.0 * sum(self._relations_weights[k] * v for k, v in parts.items())
 
+    def regime_states(self) -> tuple[bool, ...]:
+        """Whether each measure of ``REGIME_STATES`` is in force now, in that order."""
+        flags, history, gsomia = self.trade.flags, self.history, self.security.gsomia
+        return (
+            flags["jp_export_controls"],
+            flags["jp_white_list_removed"],
+            flags["kr_export_controls"],
+            flags["kr_white_list_removed"],
+            flags["wto_case"],
+            gsomia is not GsomiaState.INACTIVE,  # a notice leaves the agreement in force until it runs out
+            gsomia is GsomiaState.TERMINATION_NOTICE,
+            history.dispute_open,
+            history.compensation_fund,
+        )
+
     def monthly(self) -> dict[str, np.ndarray]:
-        """The months recorded so far: one array per outcome (float64) and per event count (int64).
+        """The months recorded so far: one array per outcome (float64), per event count (int64) and per regime
+        state (bool).
 
         Row ``m`` is the state at the end of month ``m``; the arrays are fresh copies the caller may keep.
         """
@@ -467,6 +483,8 @@ class RapprochementModel(mesa.Model):
         columns = {name: table[:, i].copy() for i, name in enumerate(OUTCOMES)}
         offset = len(OUTCOMES)
         columns |= {name: table[:, offset + i].astype(np.int64) for i, name in enumerate(EVENT_COUNTS)}
+        offset += len(EVENT_COUNTS)
+        columns |= {name: table[:, offset + i].astype(bool) for i, name in enumerate(REGIME_STATES)}
         return columns
 
     @property

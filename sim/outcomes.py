@@ -45,6 +45,25 @@ EVENT_COUNTS: dict[str, str] = {
     "hostile_moves": "hard-line government moves this month",
 }
 
+#: Measures and arrangements that are either in force or not, recorded every month beside the outcomes (as
+#: booleans): a 0-1 index such as trade normalisation moves in steps when they switch, which a fan chart of the
+#: index blurs. Figures show the share of runs with each in force.
+REGIME_STATES: dict[str, str] = {
+    "jp_export_controls": "Japan's export controls on Korea",
+    "jp_white_list_removed": "Korea off Japan's white list",
+    "kr_export_controls": "Korea's export controls on Japan",
+    "kr_white_list_removed": "Japan off Korea's white list",
+    "wto_case": "WTO case open",
+    "gsomia_in_force": "GSOMIA in force",
+    "gsomia_notice": "GSOMIA under notice of termination",
+    "dispute_open": "Forced-labour compensation dispute open",
+    "compensation_fund": "Compensation fund in force",
+}
+
+#: Key outcomes that move in steps as measures switch on and off: a batch shows the share of runs with each
+#: measure of ``REGIME_STATES`` in force instead of their fan chart.
+STEP_OUTCOMES: frozenset[str] = frozenset({"trade_normalization"})
+
 #: The outcomes drawn as fan charts after every batch (the two an outcome class is judged on first).
 KEY_OUTCOMES: tuple[str, ...] = (
     "relations_index",

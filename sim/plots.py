@@ -44,10 +44,12 @@ from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
 from matplotlib.colors import LinearSegmentedColormap, to_rgba
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Polygon, Rectangle
 
-from sim.outcomes import EVENT_COUNTS, KEY_OUTCOMES, OUTCOMES, OutcomeClass
+from sim.outcomes import EVENT_COUNTS, KEY_OUTCOMES, OUTCOMES, REGIME_STATES, OutcomeClass
+from sim.provenance import Provenance
 
 __all__ = [
     "CLASS_COLORS",
@@ -62,9 +64,11 @@ __all__ = [
     "horizon_distribution",
     "metric_text",
     "outcome_class_shares",
+    "regime_shares",
     "save_batch_plots",
     "save_figure",
     "sensitivity_bars",
+    "stamp_provenance",
     "wilson_interval",
 ]
 
@@ -1245,23 +1249,63 @@ def discovery_plot(
 # batch output
 
 
-def _save(fig: Figure, stem: Path, formats: Sequence[str]) -> list[Path]:
+#: The gid of the provenance line drawn at the foot of a figure (findable in its SVG).
+GID_PROVENANCE = "provenance"
+
+
+def stamp_provenance(fig: Figure, provenance: Provenance) -> None:
+    """Draw ``provenance``'s one-line text at the foot of ``fig``, small and grey, once.
+
+    On a constrained layout with no figure-wide x label the line is that label, so the layout keeps room for it
+    below every axes and legend (moving the layout's own frame instead made its solution depend on the process
+    that drew it); on other figures it is a text over the bottom edge.
+    """
+    if any(text.get_gid() == GID_PROVENANCE for text in fig.texts):
+        return
+    style: dict[str, Any] = {"fontsize": 6, "color": "#808080", "gid": GID_PROVENANCE}
+    if isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine) and not fig.get_supxlabel():
+        fig.supxlabel(provenance.text(), **style)
+    else:
+        fig.text(0.5, 0.04 / fig.get_figheight(), provenance.text(), ha="center", va="bottom", **style)
+
+
+def _figure_title(fig: Figure, stem: Path) -> str:
+    """The figure's own title (its page title, else its first titled axes), else the file's name."""
+    suptitle = fig.get_suptitle()
+    if suptitle:
+        return suptitle
+    return next((ax.get_title() for ax in fig.axes if ax.get_title()), stem.name)
+
+
+def _save(fig: Figure, stem: Path, formats: Sequence[str], provenance: Provenance | None = None) -> list[Path]:
+    if provenance is not None:
+        stamp_provenance(fig, provenance)
+    title = _figure_title(fig, stem)
     paths = []
     for fmt in formats:
         path = stem.with_name(f"{stem.name}.{fmt}")
         # A fixed salt for SVG element ids and no creation date: the same figure gives the same bytes.
-        metadata = {"Date": None} if fmt in ("svg", "pdf") else None
+        metadata: dict[str, str | None] | None = {"Date": None} if fmt in ("svg", "pdf") else None
+        if provenance is not None:
+            metadata = provenance.metadata(fmt, title=title)
         with matplotlib.rc_context({"svg.hashsalt": "rapprochement"}):
             fig.savefig(path, format=fmt, dpi=_DPI, metadata=metadata)
         paths.append(path)
     return paths
 
 
-def save_figure(ax: Axes | Figure, stem: Path, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
+def save_figure(
+    ax: Axes | Figure,
+    stem: Path,
+    formats: Sequence[str] = ("png", "svg"),
+    *,
+    provenance: Provenance | None = None,
+) -> list[Path]:
     """Save the figure of ``ax`` (or ``fig``) as ``stem.<fmt>`` for every format, then release it.
 
     Output is reproducible: SVG ids use a fixed salt and no creation date is written, so the same figure gives
-    the same files. Returns the written paths.
+    the same files. With ``provenance``, every file carries it in its metadata and the figure a footer line
+    naming it (:func:`stamp_provenance`). Returns the written paths.
     """
     fig = ax if isinstance(ax, Figure) else ax.get_figure(root=True)
     if not isinstance(fig, Figure):  # pragma: no cover - Axes always belong to a Figure here
@@ -1270,7 +1314,7 @@ def save_figure(ax: Axes | Figure, stem: Path, formats: Sequence[str] = ("png", 
     if not fmts:
         raise ValueError("formats is empty")
     Path(stem).parent.mkdir(parents=True, exist_ok=True)
-    return _save_and_release(fig, Path(stem), fmts)
+    return _save_and_release(fig, Path(stem), fmts, provenance)
 
 
 def batch_overview(
@@ -1345,10 +1389,12 @@ def save_batch_plots(
     formats: Sequence[str] = ("png",),
     history: Mapping[str, Sequence[PollMark]] | None = None,
     thresholds: Mapping[str, float] | None = None,
+    provenance: Provenance | None = None,
 ) -> list[Path]:
     """Write the standard plots of a batch into ``out_dir`` (created if needed); ``history``: the observed polls
     drawn before the favourability fans, ``thresholds``: the outcome-class thresholds drawn on the fans of the
-    outcomes they apply to (:func:`fan_chart`).
+    outcomes they apply to (:func:`fan_chart`), ``provenance``: the batch's origin, carried by every file
+    (:func:`save_figure`).
 
     Files, each in every format of ``formats`` (e.g. ``("png", "svg")``):
 
@@ -1370,21 +1416,86 @@ def save_batch_plots(
         ax = fan_chart(
             timeseries, outcome, events=events, ax=_new_axes(_FAN_FIGSIZE), history=history, thresholds=thresholds
         )
-        written += _save_and_release(ax.get_figure(root=True), out_dir / f"fan_{outcome}", fmts)
+        written += _save_and_release(ax.get_figure(root=True), out_dir / f"fan_{outcome}", fmts, provenance)
 
     ax = outcome_class_shares(runs, ax=_new_axes(_CLASS_FIGSIZE))
-    written += _save_and_release(ax.get_figure(root=True), out_dir / "outcome_classes", fmts)
+    written += _save_and_release(ax.get_figure(root=True), out_dir / "outcome_classes", fmts, provenance)
 
     overview = batch_overview(timeseries, runs, events, thresholds=thresholds)
-    written += _save_and_release(overview, out_dir / "overview", fmts)
+    written += _save_and_release(overview, out_dir / "overview", fmts, provenance)
     return written
 
 
-def _save_and_release(fig: Figure | None, stem: Path, formats: Sequence[str]) -> list[Path]:
-    """Save ``fig`` in every format, then clear it so its artists can be garbage-collected."""
+def _save_and_release(
+    fig: Figure | None, stem: Path, formats: Sequence[str], provenance: Provenance | None = None
+) -> list[Path]:
+    """Save ``fig`` in every format (with ``provenance``, see :func:`save_figure`), then clear it so its artists
+    can be garbage-collected."""
     if fig is None:  # pragma: no cover - an Axes made by _new_axes always has a figure
         raise RuntimeError("axes without a figure")
     try:
-        return _save(fig, stem, formats)
+        return _save(fig, stem, formats, provenance)
     finally:
         fig.clear()
+
+
+#: The regime states of the history dispute (drawn dash-dotted by :func:`regime_shares`).
+_HISTORY_STATES = frozenset({"dispute_open", "compensation_fund"})
+
+
+def regime_shares(
+    timeseries: pd.DataFrame,
+    *,
+    states: Sequence[str] | None = None,
+    events: Sequence[EventMarker] = (),
+    ax: Axes | None = None,
+) -> Axes:
+    """The share of runs with each measure of ``REGIME_STATES`` in force, month by month, drawn as steps.
+
+    A measure is switched on or off, so the share of runs with it in force says what a fan of a 0-1 index such
+    as trade normalisation blurs: when the measures go, in how many futures, and which. Measures in force in no
+    run at any time are not drawn; a note under the title names them. ``states`` limits the measures drawn.
+    """
+    names = [s for s in (states if states is not None else REGIME_STATES) if s in timeseries.columns]
+    if not names:
+        raise KeyError(f"timeseries has none of the regime columns {', '.join(REGIME_STATES)}")
+    if timeseries.empty:
+        raise ValueError("timeseries is empty")
+    if ax is None:
+        ax = _new_axes(_FAN_FIGSIZE)
+    dates = pd.to_datetime(timeseries["date"])
+    shares = timeseries[names].astype(float).groupby(dates).mean() * 100.0
+    shown = [name for name in names if shares[name].max() > 0.0]
+    for i, name in enumerate(shown):
+        ax.step(
+            shares.index,
+            shares[name],
+            where="post",
+            color=OKABE_ITO[i % len(OKABE_ITO)],
+            # Trade measures solid, GSOMIA dashed, the history settlement dash-dotted: the groups stay apart
+            # even where the palette repeats.
+            linestyle="--" if name.startswith("gsomia") else "-." if name in _HISTORY_STATES else "-",
+            linewidth=1.8,
+            label=REGIME_STATES[name],
+        )
+    never = [REGIME_STATES[name] for name in names if name not in shown]
+    ax.set_ylim(-2.0, 102.0)
+    ax.set_ylabel("% of runs with it in force")
+    ax.set_title("Measures in force")
+    if never:
+        ax.text(
+            0.0,
+            -0.14,
+            "In force in no run: " + "; ".join(never) + ".",
+            transform=ax.transAxes,
+            fontsize=7,
+            color="0.35",
+            va="top",
+            wrap=True,
+        )
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(mdates.AutoDateLocator()))
+    ax.grid(axis="y", color="0.9")
+    draw_events(ax, events, shares.index.min(), shares.index.max())
+    if shown:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    return ax

@@ -307,8 +307,10 @@ class BatchStore:
         manifest = self.assemble(plots=plots)
         if manifest["plots"]:
             from sim.analysis.figures import batch_figures, draw_all  # the store itself never draws
+            from sim.provenance import Provenance
 
-            draw_all(batch_figures(self.staging, label=self.plan.scenario.meta.name))
+            origin = Provenance.from_manifest(manifest)
+            draw_all(batch_figures(self.staging, label=self.plan.scenario.meta.name, provenance=origin))
         self.commit(manifest)
         return manifest
 

@@ -7,6 +7,7 @@ two run tiny real batches through the command line to check pairing on common ra
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,14 @@ import pytest
 from scipy import stats
 
 from sim.analysis.common import AnalysisError, open_results
-from sim.analysis.compare import compare, newcombe_difference, paired_difference, welch_difference
+from sim.analysis.compare import (
+    Comparison,
+    compare,
+    headline_lines,
+    newcombe_difference,
+    paired_difference,
+    welch_difference,
+)
 from sim.cli import main
 from sim.outcomes import EVENT_COUNTS, OUTCOMES, OutcomeClass
 
@@ -426,3 +434,53 @@ def test_failed_runs_drop_out_of_the_pairs(tmp_path: Path) -> None:
     assert r["paired"] and r["n"] == 9
     assert r["difference"] == pytest.approx(1.0)
     assert r["mean_reference"] == pytest.approx(np.delete(np.arange(10.0), 3).mean())
+
+
+# --------------------------------------------------------------------------- printed lines
+
+SIGNED = r"(?:[+\u2212]\d+\.\d|0\.0)"
+
+
+def test_compare_prints_differences_in_one_format(
+    real_results: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, stdout, stderr = cli(
+        capsys,
+        "compare",
+        real_results / "base",
+        real_results / "relapse",
+        "--outcome",
+        "nk_threat",
+        "--out",
+        tmp_path / "c",
+    )
+    assert code == 0, stderr
+    lines = stdout.splitlines()[:-1]
+    assert len(lines) == 2
+    index, relapse = lines
+    assert re.fullmatch(
+        rf"relapse - base: Relations index, mean of the last year {SIGNED} points \[{SIGNED}, {SIGNED}\] "
+        r"\(paired t, n = 8\)",
+        index,
+    ), index
+    assert re.fullmatch(
+        rf"relapse - base: Probability of relapse {SIGNED} pp \[{SIGNED}, {SIGNED}\] \(paired Newcombe, n = 8\)",
+        relapse,
+    ), relapse
+
+
+def test_headline_lines_scale_shares_to_percentage_points() -> None:
+    table = pd.DataFrame(
+        [
+            {"reference": "a", "scenario": "b", "metric": "share_relapse", "label": "Probability of relapse"}
+            | {"unit": "share of runs", "method": "paired Newcombe", "n": 200}
+            | {"difference": 0.02, "ci_low": -0.0744, "ci_high": 0.12},
+            {"reference": "a", "scenario": "b", "metric": "final_nk_threat", "label": "not a headline"}
+            | {"unit": "0-1", "method": "paired t", "n": 200, "difference": 0.1, "ci_low": 0.0, "ci_high": 0.2},
+        ]
+    )
+    lines = headline_lines(Comparison(("a", "b"), table))
+    assert lines == ["b - a: Probability of relapse +2.0 pp [\u22127.4, +12.0] (paired Newcombe, n = 200)"]
+    assert headline_lines(Comparison(("a", "b"), table), ["final_nk_threat"]) == [
+        "b - a: not a headline +0.10 [0.00, +0.20] (paired t, n = 200)"
+    ]

@@ -12,6 +12,7 @@ import pytest
 from sim.analysis.common import AnalysisError
 from sim.analysis.discovery import Rule, discover, short_names
 from tests.test_compare import cli, write_results
+from tests.test_report import external_references
 
 
 def synthetic_runs(n: int = 2000, flip: float = 0.05, seed: int = 7) -> pd.DataFrame:
@@ -179,6 +180,10 @@ def test_discover_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     rules = pd.read_csv(out / "rules.csv")
     assert rules["density"].iloc[0] > 0.8
     assert (out / "discovery.png").exists() and (out / "discovery.svg").exists()
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert f"report -> {out / 'report.html'}" in stdout
+    assert external_references(page) == [] and 'src="data:image/png;base64,' in page
+    assert f"{100 * rules['density'].iloc[0]:.1f} %" in page and f"{100 * rules['coverage'].iloc[0]:.1f} %" in page
     code, _, stderr = cli(capsys, "discover", folder, "--target", "collapse", "--out", tmp_path / "x")
     assert code == 2 and "--target 'collapse'" in stderr and "relapse" in stderr
     assert not (tmp_path / "x").exists()

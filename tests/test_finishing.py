@@ -7,16 +7,23 @@ itself never imports plotting.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from sim.analysis.common import MARKER
 from sim.cli import main
 from sim.executors import ProcessExecutor, SerialExecutor
+from sim.outcomes import KEY_OUTCOMES
+from sim.provenance import Provenance
+from sim.results import write_batch
+from sim.runner import run_batch
+from sim.scenario import load_scenario
 from tests.conftest import ROOT, SCENARIOS
 
 SMALL = ("--set", "meta.months=12", "--set", "publics.korea.citizens=200", "--set", "publics.japan.citizens=200")
@@ -92,3 +99,50 @@ def test_the_store_and_a_plotless_run_never_import_plotting(tmp_path: Path) -> N
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.splitlines()[-1] == "[]"
+
+
+def assert_figures_name(folder: Path, origin: Provenance) -> int:
+    """Check that every PNG and SVG under ``folder`` carries ``origin``; return how many PNGs there are."""
+    pngs = sorted(folder.rglob("*.png"))
+    for png in pngs:
+        text = Image.open(png).text  # type: ignore[attr-defined]
+        assert text["Description"] == origin.text(), png
+        assert text["Scenario hash"] == origin.scenarios[0][1] and text["Source"] == (
+            origin.command or f"rapprochement {origin.version}"
+        ), png
+    for svg in sorted(folder.rglob("*.svg")):
+        content = svg.read_text(encoding="utf-8")
+        assert f"<dc:description>{origin.text()}" in content and 'id="provenance"' in content, svg
+    return len(pngs)
+
+
+def test_every_figure_and_the_report_of_a_batch_name_where_they_come_from(tmp_path: Path) -> None:
+    folder = run(tmp_path / "out", "--workers", "1")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    origin = Provenance.from_manifest(manifest)
+    assert origin.text() == (
+        f"baseline · {manifest['scenario_hash'][:12]} · seed 1 · 4 runs · {manifest['created'][:10]} · "
+        f"rapprochement {manifest['versions']['rapprochement']}"
+    )
+    assert origin.command == f"rapprochement run {SCENARIOS / 'baseline.yaml'} --runs 4 --seed 1 " + " ".join(
+        SMALL
+    )
+    assert assert_figures_name(folder, origin) > 10  # the batch's plots and its report's
+    page = (folder / "report" / "report.html").read_text(encoding="utf-8")
+    assert f"results created {manifest['created'][:10]}" in page
+    assert f"<code>{origin.command}</code>" in page
+    assert f"This page: <code>rapprochement report {folder}</code>" in page
+
+
+def test_a_batch_finalized_in_process_names_its_origin_on_its_plots(tmp_path: Path) -> None:
+    path = tmp_path / "small.yaml"
+    path.write_text(
+        f"extends: {json.dumps(str(SCENARIOS / 'baseline.yaml'))}\nmeta:\n  name: small\n  months: 6\n"
+        "publics:\n  korea: {citizens: 100}\n  japan: {citizens: 100}\n"
+    )
+    scenario = load_scenario(path)
+    manifest = write_batch(run_batch(scenario, 2, 3), scenario, tmp_path / "small", root_seed=3, runs=2)
+    origin = Provenance.from_manifest(manifest)
+    assert origin.command == ""  # written through the API: no command line ran it
+    # a fan per key outcome, the class shares, the class map and the overview
+    assert assert_figures_name(tmp_path / "small" / "plots", origin) == len(KEY_OUTCOMES) + 3

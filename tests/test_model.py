@@ -11,7 +11,7 @@ import pytest
 from sim.agents.decision import BestResponse, ExpectedUtility, MoveOption, Scripted
 from sim.model import RapprochementModel, classify
 from sim.moves import MOVES, GsomiaState, Move, Side
-from sim.outcomes import EVENT_COUNTS, OUTCOMES, OutcomeClass
+from sim.outcomes import EVENT_COUNTS, OUTCOMES, REGIME_STATES, OutcomeClass
 from sim.scenario import Event, Scenario
 
 SCRIPTED = {"actors.seoul.decision_rule": "scripted", "actors.tokyo.decision_rule": "scripted"}
@@ -467,3 +467,32 @@ def test_batched_acceptances_equal_the_direct_count(small_baseline: Scenario) ->
     public._loyalty = None
     shares = public.acceptances([0.2, -0.5], 0.0)
     assert shares[0.2] == 1.0 and shares[-0.5] == 1.0
+
+
+def test_regime_states_are_recorded_each_in_its_own_column(small_baseline: Scenario) -> None:
+    # Each state read from the driver that holds it, in REGIME_STATES order: switching one switches its column
+    # alone.
+    switches = {
+        "jp_export_controls": lambda m: m.trade.flags.__setitem__("jp_export_controls", True),
+        "jp_white_list_removed": lambda m: m.trade.flags.__setitem__("jp_white_list_removed", True),
+        "kr_export_controls": lambda m: m.trade.flags.__setitem__("kr_export_controls", True),
+        "kr_white_list_removed": lambda m: m.trade.flags.__setitem__("kr_white_list_removed", True),
+        "wto_case": lambda m: m.trade.flags.__setitem__("wto_case", True),
+        "gsomia_in_force": lambda m: setattr(m.security, "gsomia", GsomiaState.INACTIVE),
+        "gsomia_notice": lambda m: setattr(m.security, "gsomia", GsomiaState.TERMINATION_NOTICE),
+        "dispute_open": lambda m: setattr(m.history, "dispute_open", not m.history.dispute_open),
+        "compensation_fund": lambda m: setattr(m.history, "compensation_fund", not m.history.compensation_fund),
+    }
+    assert list(switches) == list(REGIME_STATES)
+    before = RapprochementModel(small_baseline, rng=1).regime_states()
+    for name, switch in switches.items():
+        model = RapprochementModel(small_baseline, rng=1)
+        switch(model)
+        after = model.regime_states()
+        changed = [n for n, a, b in zip(REGIME_STATES, after, before, strict=True) if a != b]
+        # A notice of termination leaves GSOMIA in force: only the notice column moves.
+        assert changed == [name], (name, changed)
+    model = RapprochementModel(small_baseline, rng=1)
+    model.step()
+    columns = model.monthly()
+    assert all(columns[name].dtype == bool and len(columns[name]) == 1 for name in REGIME_STATES)

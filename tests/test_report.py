@@ -7,11 +7,13 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from PIL import Image
 
 from sim.analysis.report import write_comparison, write_report
 from sim.scenario import load_scenario
@@ -80,7 +82,7 @@ def test_report_shows_description_key_numbers_and_event_timeline(results: Path) 
     assert description.split(".")[0] in html
     assert "Takaichi Sanae elected prime minister" in html  # an event of the baseline timeline
     assert "2025-10-21" in html
-    assert "25 % (9 %-53 %)" in html  # 3 relapses in 12 runs with its Wilson interval
+    assert "25.0 % [8.9, 53.2]" in html  # 3 relapses in 12 runs with its Wilson interval
     assert "12 finished (root seed 1)" in html
 
 
@@ -211,3 +213,65 @@ def test_comparison_report_decomposes_each_scenario(results: Path, tmp_path: Pat
     assert "other 100.0 % (12) 100.0 % (12) 100.0 % (12) 0.0 % (0)" in text
     assert "other: index reached but institutions not: 0.0 % of runs (0 of 12)" in text
     assert text.count("at most 50 is a relapse") == 2  # once with the classes, once in the class caption
+
+
+def with_origin(folder: Path, **extra: Any) -> Path:
+    """Give synthetic results the manifest fields a real batch records about its origin."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest |= {
+        "source": "scenarios/baseline.yaml",
+        "overrides": ["meta.months=6"],
+        "created": "2026-12-05T01:18:30+00:00",
+        "versions": {"rapprochement": "0.1.0"},
+    } | extra
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def footer_text(html: str) -> str:
+    footer = html[html.index("<footer>") : html.index("</footer>")]
+    return " ".join(re.sub(r"<[^>]+>", " ", footer).split())
+
+
+def test_report_footer_and_figures_name_version_date_and_command(results: Path) -> None:
+    folder = write_report(with_origin(results), outcomes=["relations_index"])
+    footer = footer_text((folder / "report.html").read_text(encoding="utf-8"))
+    assert "rapprochement 0.1.0 · results created 2026-12-05" in footer
+    run = "rapprochement run scenarios/baseline.yaml --runs 12 --seed 1 --set meta.months=6"
+    assert f"Results of baseline: {run}" in footer
+    assert f"This page: rapprochement report {results} --outcome relations_index" in footer
+    line = "baseline · baseline · seed 1 · 12 runs · 2026-12-05 · rapprochement 0.1.0"
+    pngs = sorted((folder / "plots").glob("*.png"))
+    assert len(pngs) == 4
+    for png in pngs:
+        text = Image.open(png).text  # type: ignore[attr-defined]
+        assert text["Description"] == line and text["Command"] == run, png.name
+    for svg in sorted((folder / "plots").glob("*.svg")):
+        content = svg.read_text(encoding="utf-8")
+        assert f"<dc:description>{line} · {run}</dc:description>" in content and 'id="provenance"' in content
+
+
+def test_comparison_names_every_batch_and_writes_its_numbers_in_one_format(results: Path, tmp_path: Path) -> None:
+    other = with_origin(
+        with_scenario(write_results(tmp_path / "other", {"relations_index": np.full(12, 70.0)}, root_seed=5)),
+        source="scenarios/other.yaml",
+        created="2026-12-06T00:00:00+00:00",
+    )
+    _, folder = write_comparison([with_origin(results), other], outcomes=["relations_index"])
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    footer = footer_text(html)
+    assert "results created 2026-12-05, 2026-12-06" in footer
+    assert "Results of other: rapprochement run scenarios/other.yaml --runs 12 --seed 5" in footer
+    assert f"This page: rapprochement compare {results} {other} --outcome relations_index" in footer
+    text = Image.open(folder / "plots" / "difference_share_relapse.png").text  # type: ignore[attr-defined]
+    assert text["Description"] == (
+        "baseline · baseline vs other · other · seeds 1 and 5 · 12 runs · 2026-12-05, 2026-12-06 · "
+        "rapprochement 0.1.0"
+    )
+    assert text["Command"].startswith("rapprochement compare ")
+    # Differences signed, with a true minus, one decimal, intervals in brackets; classes and outcomes alike.
+    cells = re.findall(r'<td class="num">([^<]*)</td>', html)
+    assert "\u221225.0" in cells  # other never relapses: 3 in 12 fewer, in percentage points
+    assert any(re.fullmatch(r"\[\u2212\d+\.\d, [+\u2212]\d+\.\d\]", c) for c in cells)
+    assert "25.0 % [8.9, 53.2]" in cells and "0.0 % [0.0, 24.3]" in cells
+    assert any(re.fullmatch(r"70\.0 \[70\.0, 70\.0\]", c) for c in cells)

@@ -20,6 +20,7 @@ from sim.analysis.sensitivity import ConstantOutput, design_of, point_means, sen
 from sim.designs import Design, Factor, make_design
 from tests.conftest import shipped
 from tests.test_compare import cli, small_scenario
+from tests.test_report import external_references
 
 
 def shipped_uncertainties() -> list[str]:
@@ -143,6 +144,11 @@ def test_sensitivity_command_runs_the_sweep_and_ranks_factors(
     assert (out / "sensitivity_window_relations_index.png").exists()
     assert (out / "sensitivity_window_relations_index.svg").exists()
     assert "window_relations_index:" in stdout
+    # the page: written, announced, self-contained, with every factor ranked
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert f"tiny: report -> {out / 'report.html'}" in stdout
+    assert external_references(page) == [] and 'src="data:image/png;base64,' in page
+    assert all(factor in page for factor in shipped_uncertainties())
     # the design is the sweep's: it is rebuilt from the results and checked against the manifest
     design = design_of(open_results(sweep))
     assert design.points.shape == (2 * 7, 6)

@@ -17,6 +17,7 @@ per-replication differences.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +25,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.analysis.common import AnalysisError, metric_names, metric_values, ok_runs
+from sim.analysis.formats import decimals_for, difference_unit, estimate
 from sim.outcomes import OutcomeClass
 from sim.plots import metric_text, wilson_interval
 from sim.results import Batch
@@ -33,6 +35,7 @@ __all__ = [
     "Comparison",
     "class_probabilities",
     "compare",
+    "headline_lines",
     "newcombe_difference",
     "pair_keys",
     "paired_difference",
@@ -291,3 +294,22 @@ def class_probabilities(runs_by_label: dict[str, pd.DataFrame]) -> pd.DataFrame:
                 | {"share": k / n if n else float("nan"), "ci_low": low, "ci_high": high}
             )
     return pd.DataFrame(rows)
+
+
+#: The metrics a comparison prints on the command line: the judged relations index and the chance of relapse.
+HEADLINE_METRICS = ("window_relations_index", "share_relapse")
+
+
+def headline_lines(comparison: Comparison, metrics: Sequence[str] = HEADLINE_METRICS) -> list[str]:
+    """One line per scenario and headline metric, in the formats of ``sim.analysis.formats``:
+    ``trade_war - baseline: Probability of relapse +2.0 pp [−7.4, +12.0] (paired Newcombe, n = 200)``."""
+    table = comparison.differences
+    lines = []
+    for row in table[table["metric"].isin(list(metrics))].to_dict("records"):
+        scale, unit = difference_unit(str(row["unit"]))
+        low, mid, high = (float(row[key]) * scale for key in ("ci_low", "difference", "ci_high"))
+        value = estimate(mid, low, high, unit, decimals=decimals_for(str(row["unit"])), signed=True)
+        lines.append(
+            f"{row['scenario']} - {row['reference']}: {row['label']} {value} ({row['method']}, n = {row['n']})"
+        )
+    return lines

@@ -12,6 +12,7 @@ coverage and number of runs.
 
 Input is any results folder whose runs carry sampled parameters (``param:<path>`` columns): a sweep, or a
 batch of a scenario with ``uncertainties``.
+:func:`write_discovery` writes the rules as ``rules.csv`` and as a self-contained ``report.html``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import pandas as pd
 from sklearn.tree import DecisionTreeClassifier
 
 from sim.analysis.common import AnalysisError, finished_runs, fresh_folder, ok_runs
+from sim.analysis.figures import Drawn
+from sim.analysis.report import build_discovery_page
 from sim.outcomes import OutcomeClass
 from sim.plots import discovery_plot, save_figure
 from sim.results import Batch
@@ -33,6 +36,8 @@ from sim.results import Batch
 __all__ = ["Discovery", "Rule", "discover", "write_discovery"]
 
 PARAM_PREFIX = "param:"
+#: How many times as dense as the whole space a box must be to count as a rule.
+MIN_LIFT = 1.5
 
 
 @dataclass(frozen=True)
@@ -151,7 +156,7 @@ def discover(
     max_depth: int = 3,
     min_leaf: float = 0.05,
     max_rules: int = 3,
-    min_lift: float = 1.5,
+    min_lift: float = MIN_LIFT,
     seed: int = 0,
 ) -> Discovery:
     """Find up to ``max_rules`` boxes of sampled parameters in which runs tend to end in ``target``.
@@ -251,7 +256,8 @@ def write_discovery(
     min_leaf: float = 0.05,
     force: bool = False,
 ) -> Discovery:
-    """Discover rules in a results folder's runs into a fresh folder ``out``: ``rules.csv`` and a plot.
+    """Discover rules in a results folder's runs into a fresh folder ``out``: ``rules.csv``, a plot and
+    ``report.html`` (the rules with their density and coverage, the base rate and the plot embedded).
 
     The plot shows the runs in the plane of the first rule's parameters with its box (with a single varying
     parameter, against the last-year relations index).
@@ -280,5 +286,9 @@ def write_discovery(
         ax = discovery_plot(params, hit, box, x, y, target=target)
         if y == "window_relations_index":
             ax.set_ylabel("relations index, mean of the last year (index 0-100)")
-        save_figure(ax, folder / "discovery")
+        title = ax.get_title()  # saving releases the figure
+        drawn = Drawn(title, tuple(save_figure(ax, folder / "discovery")))
+        build_discovery_page(
+            batch, discovery, folder, drawn, max_depth=max_depth, min_leaf=min_leaf, min_lift=MIN_LIFT
+        )
     return discovery

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 
 from sim.analysis.classes import ClassRules
 from sim.loading import ScenarioError
-from sim.outcomes import KEY_OUTCOMES
+from sim.outcomes import KEY_OUTCOMES, REGIME_STATES, STEP_OUTCOMES
 from sim.plots import (
     POLL_SERIES,
     EventMarker,
@@ -31,15 +31,17 @@ from sim.plots import (
     fan_chart,
     horizon_distribution,
     outcome_class_shares,
+    regime_shares,
     save_figure,
 )
+from sim.provenance import Provenance
 from sim.results import RUNS, SCENARIO, TIMESERIES
 from sim.scenario import Scenario, load_scenario, parse_date
 
 #: What a job draws: a fan chart of one outcome, the distribution of one outcome at the horizon, the shares of
 #: the outcome classes, the class map (each run's index and institutionalisation against the class thresholds),
 #: or the one-page overview of a batch.
-FigureKind = Literal["fan", "horizon", "classes", "class_map", "overview"]
+FigureKind = Literal["fan", "horizon", "classes", "class_map", "regimes", "overview"]
 
 #: The folder of the standard figures inside a results folder.
 PLOTS = "plots"
@@ -86,7 +88,8 @@ class FigureJob:
 
     ``label`` names the batch on the figure (a batch's own folder may still be its staging folder); ``history``
     draws the observed polls before the favourability fans; ``full_range`` shows every value axis over its
-    outcome's whole documented range instead of where the values lie.
+    outcome's whole documented range instead of where the values lie; ``provenance`` is the batch's origin, in
+    every file's metadata and on the figure's foot (a staging folder has no manifest yet to read it from).
     """
 
     folder: Path
@@ -97,6 +100,7 @@ class FigureJob:
     label: str = ""
     history: bool = True
     full_range: bool = False
+    provenance: Provenance | None = None
 
 
 @dataclass(frozen=True)
@@ -159,21 +163,34 @@ def draw(job: FigureJob) -> Drawn:
         figure = outcome_class_shares(data.runs)
     elif job.kind == "class_map":
         figure = class_map(data.runs, thresholds, full_range=wide)
+    elif job.kind == "regimes" and set(REGIME_STATES) & set(data.timeseries.columns):
+        figure = regime_shares(data.timeseries, events=data.events)
+    elif job.kind == "regimes":  # results written before the states were recorded: the index's fan
+        figure = fan_chart(data.timeseries, "trade_normalization", events=data.events, full_range=wide)
     else:
         figure = batch_overview(data.timeseries, data.runs, data.events, thresholds=thresholds, full_range=wide)
     title = figure.get_title() if isinstance(figure, Axes) else ""
-    return Drawn(title, tuple(save_figure(figure, job.stem, job.formats)))
+    return Drawn(title, tuple(save_figure(figure, job.stem, job.formats, provenance=job.provenance)))
 
 
-def batch_figures(folder: Path, *, label: str = "", formats: Sequence[str] = ("png",)) -> list[FigureJob]:
+def batch_figures(
+    folder: Path, *, label: str = "", formats: Sequence[str] = ("png",), provenance: Provenance | None = None
+) -> list[FigureJob]:
     """The standard figures of the batch in ``folder``, into ``folder/plots``: a fan per key outcome (with the
-    observed polls and the class thresholds), the outcome-class shares, the class map and the overview page."""
-    plots, fmts = folder / PLOTS, tuple(formats)
-    jobs = [FigureJob(folder, "fan", plots / f"fan_{o}", fmts, o, label) for o in KEY_OUTCOMES]
-    jobs.append(FigureJob(folder, "classes", plots / "outcome_classes", fmts, label=label))
-    jobs.append(FigureJob(folder, "class_map", plots / "class_map", fmts, label=label))
-    jobs.append(FigureJob(folder, "overview", plots / "overview", fmts, label=label))
+    observed polls and the class thresholds) but the step outcomes, the share of runs with each measure in force,
+    the outcome-class shares, the class map and the overview page; each carries ``provenance``."""
+    plots, fmts, origin = folder / PLOTS, tuple(formats), provenance
+    jobs = [FigureJob(folder, "fan", plots / f"fan_{o}", fmts, o, label, provenance=origin) for o in fanned()]
+    jobs.append(FigureJob(folder, "regimes", plots / "measures_in_force", fmts, label=label, provenance=origin))
+    jobs.append(FigureJob(folder, "classes", plots / "outcome_classes", fmts, label=label, provenance=origin))
+    jobs.append(FigureJob(folder, "class_map", plots / "class_map", fmts, label=label, provenance=origin))
+    jobs.append(FigureJob(folder, "overview", plots / "overview", fmts, label=label, provenance=origin))
     return jobs
+
+
+def fanned(outcomes: Sequence[str] = KEY_OUTCOMES) -> list[str]:
+    """The ``outcomes`` drawn as fan charts: all but the step outcomes, whose measures are drawn as steps."""
+    return [o for o in outcomes if o not in STEP_OUTCOMES]
 
 
 def draw_all(jobs: Iterable[FigureJob], map_: Callable[..., Iterable[Drawn]] = map) -> list[Drawn]:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from sim.executors import Executor
+from sim.provenance import Provenance
 from sim.results import RUNS, Batch, BatchStore
 
 if TYPE_CHECKING:
@@ -50,7 +51,12 @@ def start_finishing(store: BatchStore, executor: Executor, *, plots: bool, repor
         from sim.analysis.figures import batch_figures
 
         # With a report, the batch's fans are drawn in the report's formats too and serve both.
-        jobs = batch_figures(store.staging, label=name, formats=("png", "svg") if reported else ("png",))
+        jobs = batch_figures(
+            store.staging,
+            label=name,
+            formats=("png", "svg") if reported else ("png",),
+            provenance=Provenance.from_manifest(manifest),
+        )
     if reported:
         from sim.analysis.report import report_figures
 

@@ -7,6 +7,8 @@ Jansen 1999 for Sobol; Morris 1991 and Campolongo et al. 2007 for Morris), with 
 intervals. The intervals cover the sampling of the design, not the replication noise left in each point's mean,
 so use enough replications that the per-point means are stable (``noise_share`` in the table says how much of
 the spread of the means that noise may still explain).
+``write_sensitivity`` also writes ``report.html`` (see :func:`sim.analysis.report.build_sensitivity_page`): the
+ranked indices with their intervals, the noise share and a plain-language reading, charts embedded.
 
 Replication ``r`` has the same seeds at every design point (common random numbers), so the part of the noise
 that a seed adds to every point alike shifts all means equally and cancels from the indices; only the rest
@@ -32,6 +34,8 @@ from sim.analysis.common import (
     resolve_metric,
     scenario_of,
 )
+from sim.analysis.figures import Drawn
+from sim.analysis.report import build_sensitivity_page
 from sim.designs import Design, DesignError, DesignKind, Factor, analyze, is_whole_number
 from sim.plots import save_figure, sensitivity_bars
 from sim.results import Batch
@@ -188,7 +192,8 @@ def sensitivity_table(batch: Batch, outputs: Sequence[str] = DEFAULT_OUTPUTS) ->
 def write_sensitivity(
     batch: Batch, out: Path, *, outputs: Sequence[str] = DEFAULT_OUTPUTS, force: bool = False, plots: bool = True
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Analyse a sweep into a fresh folder ``out``: ``indices.csv`` and a ranked bar chart per output.
+    """Analyse a sweep into a fresh folder ``out``: ``indices.csv``, a ranked bar chart per output (unless
+    ``plots`` is false) and ``report.html``, the page that ranks the factors, with the charts embedded.
 
     Returns the table and the notes of :func:`sensitivity_table`.
     """
@@ -204,7 +209,11 @@ def write_sensitivity(
     }
     with fresh_folder(out, force=force, about=about) as folder:
         table.to_csv(folder / "indices.csv", index=False, float_format="%.6g")
+        drawn = []
         if plots:
             for metric, part in table.groupby("output", sort=False):
-                save_figure(sensitivity_bars(part, output=str(metric)), folder / f"sensitivity_{metric}")
+                ax = sensitivity_bars(part, output=str(metric))
+                title = ax.get_title()  # saving releases the figure
+                drawn.append(Drawn(title, tuple(save_figure(ax, folder / f"sensitivity_{metric}"))))
+        build_sensitivity_page(batch, design_of(batch), table, notes, folder, drawn)
     return table, notes

@@ -41,6 +41,7 @@ def _outcome_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from sim.analysis.compare import headline_lines
     from sim.analysis.report import write_comparison
 
     comparison, folder = write_comparison(args.results, args.out, force=args.force, outcomes=args.outcomes)
@@ -51,15 +52,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             "(Welch and Newcombe intervals)",
             file=sys.stderr,
         )
-    table = comparison.differences
-    headline = table[table["metric"].isin(["window_relations_index", "share_relapse"])]
-    for row in headline.to_dict("records"):
-        scale, unit = (100.0, "pp") if str(row["metric"]).startswith("share_") else (1.0, "")
-        low, mid, high = (float(row[key]) * scale for key in ("ci_low", "difference", "ci_high"))
-        print(
-            f"{row['scenario']} - {row['reference']}: {row['label']} {mid:+.3g}{unit} "
-            f"[{low:+.3g}, {high:+.3g}] ({row['method']}, n = {row['n']})"
-        )
+    for line in headline_lines(comparison):
+        print(line)
     print(f"comparison -> {folder}/ (report.html, differences.csv, classes.csv, plots/)")
     return 0
 
@@ -155,7 +149,8 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
             f"{r['factor']} {key} {r[key]:.2f} ± {r[key + '_conf']:.2f}" for r in top.to_dict("records")
         )
         print(f"{output}: {ranked}")
-    print(f"sensitivity -> {out}/ (indices.csv{'' if args.no_plots else ', sensitivity_*.png/svg'})")
+    print(f"sensitivity -> {out}/ (indices.csv{'' if args.no_plots else ', sensitivity_*.png/svg'}, report.html)")
+    print(f"{sweep.manifest.get('scenario') or sweep.path.name}: report -> {out / 'report.html'}")
     return 0
 
 
@@ -175,7 +170,8 @@ def _cmd_discover(args: argparse.Namespace) -> int:
         print(f"no box of parameters leads to {args.target} more often than the whole space does")
     for i, rule in enumerate(discovery.rules, start=1):
         print(f"rule {i}: {rule.sentence(args.target, discovery.names)}")
-    print(f"discovery -> {out}/ (rules.csv, discovery.png/svg)")
+    print(f"discovery -> {out}/ (rules.csv, discovery.png/svg, report.html)")
+    print(f"{batch.manifest.get('scenario') or batch.path.name}: report -> {out / 'report.html'}")
     return 0
 
 
