@@ -20,6 +20,7 @@ import pytest
 from sim.designs import Design, Factor, make_design
 from tests.test_compare import cli, write_results
 from tests.test_discovery import synthetic_runs as discovery_runs
+from tests.test_discovery import synthetic_sweep
 from tests.test_report import DATA_URI, external_references
 from tests.test_sensitivity import ishigami
 
@@ -138,13 +139,7 @@ def test_sensitivity_report_without_plots_has_no_images(tmp_path: Path) -> None:
 def test_discovery_report_shows_rules_with_density_and_coverage(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    runs = discovery_runs(n=400, seed=5)
-    folder = write_results(
-        tmp_path / "sweep",
-        {"relations_index": np.where(runs["outcome_class"] == "relapse", 40.0, 60.0)},
-        classes=list(runs["outcome_class"]),
-        params={c.removeprefix("param:"): runs[c].to_numpy() for c in runs.columns if c.startswith("param:")},
-    )
+    runs, folder = synthetic_sweep(tmp_path / "sweep")
     code, stdout, stderr = cli(capsys, "discover", folder)
     assert code == 0, stderr
     out = tmp_path / "sweep_discovery_relapse"

@@ -165,14 +165,21 @@ def test_discover_refuses_what_it_cannot_explain(change: object, message: str) -
         discover(change(synthetic_runs(n=100)), "relapse")  # type: ignore[operator]
 
 
-def test_discover_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    runs = synthetic_runs(n=400, seed=5)
-    folder = write_results(
-        tmp_path / "sweep",
+def synthetic_sweep(folder: Path, n: int = 400, seed: int = 5) -> tuple[pd.DataFrame, Path]:
+    """:func:`synthetic_runs` written as a results folder (relapses at index 40, the rest at 60): the runs and the
+    folder."""
+    runs = synthetic_runs(n=n, seed=seed)
+    written = write_results(
+        folder,
         {"relations_index": np.where(runs["outcome_class"] == "relapse", 40.0, 60.0)},
         classes=list(runs["outcome_class"]),
         params={c.removeprefix("param:"): runs[c].to_numpy() for c in runs.columns if c.startswith("param:")},
     )
+    return runs, written
+
+
+def test_discover_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, folder = synthetic_sweep(tmp_path / "sweep")
     code, stdout, stderr = cli(capsys, "discover", folder)
     assert code == 0, stderr
     out = tmp_path / "sweep_discovery_relapse"
