@@ -47,6 +47,7 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Polygon, Rectangle
+from matplotlib.transforms import offset_copy
 
 from sim.outcomes import EVENT_COUNTS, KEY_OUTCOMES, OUTCOMES, REGIME_STATES, OutcomeClass
 from sim.provenance import Provenance
@@ -57,6 +58,7 @@ __all__ = [
     "EventMarker",
     "batch_overview",
     "class_map",
+    "difference_over_time",
     "difference_plot",
     "discovery_plot",
     "draw_events",
@@ -99,6 +101,36 @@ _BAND_90_LABEL = "90 % band (5th-95th pct.)"
 _ALPHA_50 = 0.35
 _ALPHA_90 = 0.15
 
+
+@dataclass(frozen=True)
+class _BandStyle:
+    """How a quantile band is drawn: fill opacity, edge opacity (0: no edge), edge width and dash pattern."""
+
+    fill_alpha: float
+    edge_alpha: float = 0.0
+    edge_width: float = 0.0
+    dashes: tuple[float, float] | None = None
+
+
+_FILLED_90 = _BandStyle(_ALPHA_90)
+_FILLED_50 = _BandStyle(_ALPHA_50)
+#: Bands of several fans on one axes (see fan_chart).
+_OUTLINED_90 = _BandStyle(0.0, edge_alpha=0.9, edge_width=0.9, dashes=(4.0, 2.0))
+_LIGHT_50 = _BandStyle(0.12, edge_alpha=0.7, edge_width=0.7)
+#: Difference bands overlap more than fans do (they all start at zero): fainter tint, firmer edge.
+_DIFFERENCE_BAND = _BandStyle(0.07, edge_alpha=0.85, edge_width=0.9)
+
+
+def _band_style(color: str, style: _BandStyle) -> dict[str, Any]:
+    """Keyword arguments of ``fill_between`` (or a legend ``Patch``) drawing a band of ``color`` in ``style``."""
+    return {
+        "facecolor": to_rgba(color, style.fill_alpha),
+        "edgecolor": to_rgba(color, style.edge_alpha),
+        "linewidth": style.edge_width,
+        "linestyle": (0, style.dashes) if style.dashes else "solid",
+    }
+
+
 # gids that tag the artists drawn here, so the legend (and tests) can find them again.
 GID_MEDIAN = "fan-median"
 GID_BAND_50 = "fan-band-50"
@@ -106,6 +138,10 @@ GID_BAND_90 = "fan-band-90"
 GID_EVENT_LINE = "event-marker"
 GID_POLLS = "observed-polls"
 GID_EVENT_TEXT = "event-label"
+GID_EVENT_KEY = "event-key"
+GID_DIFFERENCE_MEDIAN = "difference-median"
+GID_DIFFERENCE_BAND = "difference-band"
+GID_ZERO = "zero-line"
 GID_CLASS_BAR = "class-bar"
 GID_CLASS_COUNT = "class-count"
 GID_THRESHOLD = "class-threshold"
@@ -355,8 +391,99 @@ def _fan_values(ax: Axes) -> np.ndarray:
     return np.concatenate(parts) if parts else np.empty(0)
 
 
-def draw_events(ax: Axes, events: Sequence[EventMarker], start: pd.Timestamp, end: pd.Timestamp) -> None:
+#: Numbered event markers: font size, the gap between stacked numbers and the key's distance below the axes
+#: (points, clear of the date tick labels).
+_EVENT_NUMBER_SIZE = 7.0
+_EVENT_NUMBER_STEP = 11.0
+_EVENT_KEY_OFFSET = 24.0
+_EVENT_KEY_SIZE = 7.0
+#: Height (inches) a figure grows by per line of the event key, so the key does not squeeze the plot.
+_EVENT_KEY_LINE = 0.135
+
+
+def _number_width(ax: Axes, start: pd.Timestamp, end: pd.Timestamp, digits: int) -> pd.Timedelta:
+    """The date span a boxed event number of ``digits`` takes, with a margin.
+
+    The axes' final width is only known once the layout is drawn, so it is estimated from the figure's width:
+    a fan leaves about 60 % of it to the plot (the legend takes the right). Over-estimating only stacks numbers
+    that would have fitted side by side.
+    """
+    fig = ax.get_figure(root=True)
+    width_pt = (fig.get_figwidth() if fig is not None else 8.0) * 72.0 * 0.6
+    label_pt = _EVENT_NUMBER_SIZE * (0.62 * digits + 0.8)
+    return (end - start) * min(1.0, 1.5 * label_pt / width_pt)
+
+
+def _draw_numbered_events(
+    ax: Axes, inside: Sequence[tuple[pd.Timestamp, EventMarker]], start: pd.Timestamp, end: pd.Timestamp
+) -> int:
+    """Numbered markers along the top of ``ax`` and a key of the numbers below it; returns the key's lines.
+
+    Several scenarios' injects often fall within weeks of each other, where rotated labels would overprint one
+    another. A boxed number is narrow; numbers still too close to fit side by side are stacked downwards
+    (as many rows as needed), and the key reads "1  2026-02  label" so every label is printed once, in full.
+    """
+    fig = ax.get_figure(root=True)
+    digits = len(str(len(inside)))
+    crowded = _number_width(ax, start, end, digits)
+    last_in_row: list[pd.Timestamp] = []
+    drawn_x: set[float] = set()
+    lines = []
+    for number, (when, event) in enumerate(inside, start=1):
+        x = float(mdates.date2num(when.to_pydatetime()))
+        if x not in drawn_x:
+            drawn_x.add(x)
+            ax.axvline(x, color="0.35", linestyle=":", linewidth=1.0, zorder=1.5, gid=GID_EVENT_LINE)
+        row = next((i for i, t in enumerate(last_in_row) if when - t >= crowded), len(last_in_row))
+        if row == len(last_in_row):
+            last_in_row.append(when)
+        last_in_row[row] = when
+        below_top = 3.0 + row * _EVENT_NUMBER_STEP
+        ax.text(
+            x,
+            1.0,
+            str(number),
+            transform=offset_copy(ax.get_xaxis_transform(), fig, y=-below_top, units="points"),
+            ha="center",
+            va="top",
+            fontsize=_EVENT_NUMBER_SIZE,
+            color="0.15",
+            gid=GID_EVENT_TEXT,
+            zorder=5,
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.45", "lw": 0.6},
+        )
+        lines.append(f"{number:>{digits}}  {when:%Y-%m}  {event.label}")
+    if lines:
+        ax.text(
+            0.0,
+            0.0,
+            "\n".join(lines),
+            transform=offset_copy(ax.transAxes, fig=fig, y=-_EVENT_KEY_OFFSET, units="points"),
+            ha="left",
+            va="top",
+            fontsize=_EVENT_KEY_SIZE,
+            color="0.25",
+            family="monospace",
+            linespacing=1.3,
+            clip_on=False,
+            gid=GID_EVENT_KEY,
+        )
+    return len(lines)
+
+
+def draw_events(
+    ax: Axes,
+    events: Sequence[EventMarker],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    *,
+    numbered: bool = False,
+) -> int:
     """Dotted vertical lines with small rotated labels at event dates within [start, end].
+
+    With ``numbered`` (comparisons, whose scenarios' events crowd together), each event gets a small boxed
+    number at the top of the plot instead, stacked where numbers would touch, and a key below the axes lists
+    "number  date  label" for each; the return value is the key's number of lines (0 without ``numbered``).
 
     Labels of events closer than ~4 % of the date range to an earlier labelled one move down to
     the next of three levels so neighbouring labels do not overlap. Events already marked on
@@ -371,6 +498,8 @@ def draw_events(ax: Axes, events: Sequence[EventMarker], start: pd.Timestamp, en
         ((pd.Timestamp(e.date), e) for e in events if start <= pd.Timestamp(e.date) <= end),
         key=lambda pair: pair[0],
     )
+    if numbered:
+        return _draw_numbered_events(ax, inside, start, end)
     crowded = (end - start) * 0.04
     last_at_level: list[pd.Timestamp | None] = [None] * len(_EVENT_LABEL_Y)
     for when, event in inside:
@@ -396,6 +525,7 @@ def draw_events(ax: Axes, events: Sequence[EventMarker], start: pd.Timestamp, en
             clip_on=True,
             bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.6},
         )
+    return 0
 
 
 def _refresh_fan_legend(ax: Axes, fontsize: float = 8) -> None:
@@ -425,10 +555,15 @@ def _refresh_fan_legend(ax: Axes, fontsize: float = 8) -> None:
     else:
         handles = [*medians]
         labels = [str(line.get_label()) for line in medians]
+        # The key shows the bands as they are drawn: outlined when the fans were drawn together, filled when
+        # single fans were added to the axes one by one.
+        first_90 = next((c for c in ax.collections if c.get_gid() == GID_BAND_90), None)
+        outlined = first_90 is not None and float(np.asarray(first_90.get_facecolor()).reshape(-1, 4)[0, 3]) == 0.0
+        style_90, style_50 = (_OUTLINED_90, _LIGHT_50) if outlined else (_FILLED_90, _FILLED_50)
         handles += [
             Line2D([], [], color="0.3", linewidth=2.0),
-            Patch(color="0.3", alpha=_ALPHA_50),
-            Patch(color="0.3", alpha=_ALPHA_90),
+            Patch(**_band_style("0.3", style_50)),
+            Patch(**_band_style("0.3", style_90)),
         ]
         labels += ["Median (line)", _BAND_50_LABEL, _BAND_90_LABEL]
     polls = [line for line in ax.get_lines() if line.get_gid() == GID_POLLS]
@@ -498,6 +633,16 @@ def draw_poll_history(ax: Axes, marks: Sequence[PollMark]) -> None:
     _refresh_fan_legend(ax)
 
 
+def _date_axis(ax: Axes) -> None:
+    """A dated x axis without margins (concise labels, 3-8 ticks) over light horizontal grid lines."""
+    ax.margins(x=0)
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.grid(True, axis="y", color="0.9", linewidth=0.8)
+    ax.set_axisbelow(True)
+
+
 def fan_chart(
     timeseries: pd.DataFrame,
     outcome: str,
@@ -526,8 +671,10 @@ def fan_chart(
     single months, so a month beyond a line is no class by itself.
 
     If ``timeseries`` holds several scenarios one fan is drawn per scenario, coloured from the
-    Okabe-Ito palette, with the scenario names in the legend. Calling ``fan_chart`` again on the
-    same ``ax`` adds another fan (colours already used on ``ax`` are skipped) and rebuilds the
+    Okabe-Ito palette, with the scenario names in the legend; so that overlapping fans stay apart, each
+    90 % band is then an outline (dashed edges, no fill) and each 50 % band a light tint with a thin edge, and
+    the events are numbered markers with a key below the plot (:func:`draw_events`). Calling ``fan_chart``
+    again on the same ``ax`` adds another fan (colours already used on ``ax`` are skipped) and rebuilds the
     legend, which is how comparison plots are built.
 
     ``color`` sets the colour of a single-scenario fan (ignored when the frame holds several
@@ -540,6 +687,7 @@ def fan_chart(
         raise KeyError(f"timeseries lacks column(s) {sorted(missing)}")
     if timeseries.empty:
         raise ValueError("timeseries is empty")
+    created = ax is None
     if ax is None:
         ax = _new_axes(_FAN_FIGSIZE)
 
@@ -556,22 +704,21 @@ def fan_chart(
         frame = timeseries[timeseries["scenario"] == scenario] if several else timeseries
         q = _fan_quantiles(frame, outcome)
         x = q.index.to_numpy()
+        # Several fans on one axes: translucent fills would blend into new colours where they overlap, so each
+        # 90 % band is only outlined and each 50 % band lightly tinted and edged in the scenario's colour.
+        style_90, style_50 = (_OUTLINED_90, _LIGHT_50) if several else (_FILLED_90, _FILLED_50)
         ax.fill_between(
             x,
             q[_QUANTILES[0]].to_numpy(),
             q[_QUANTILES[4]].to_numpy(),
-            color=fan_color,
-            alpha=_ALPHA_90,
-            linewidth=0,
+            **_band_style(fan_color, style_90),
             gid=GID_BAND_90,
         )
         ax.fill_between(
             x,
             q[_QUANTILES[1]].to_numpy(),
             q[_QUANTILES[3]].to_numpy(),
-            color=fan_color,
-            alpha=_ALPHA_50,
-            linewidth=0,
+            **_band_style(fan_color, style_50),
             gid=GID_BAND_50,
         )
         name = scenario if several else (label or "Median")
@@ -591,15 +738,13 @@ def fan_chart(
     title, unit, limits = _outcome_text(outcome)
     ax.set_title(title)
     ax.set_ylabel(unit)
-    ax.margins(x=0)
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.grid(True, axis="y", color="0.9", linewidth=0.8)
-    ax.set_axisbelow(True)
+    _date_axis(ax)
 
     if start is not None and end is not None:
-        draw_events(ax, events, start, end)
+        key_lines = draw_events(ax, events, start, end, numbered=several)
+        fig = ax.get_figure(root=True)
+        if key_lines and created and fig is not None:
+            fig.set_figheight(fig.get_figheight() + _EVENT_KEY_LINE * key_lines + 0.1)
     _draw_thresholds(ax, _threshold_marks(outcome, thresholds))
     _refresh_fan_legend(ax)
     if history and history.get(outcome):
@@ -1085,6 +1230,87 @@ def difference_plot(differences: pd.DataFrame, metric: str, *, ax: Axes | None =
     return ax
 
 
+def difference_over_time(
+    differences: Mapping[str, pd.DataFrame],
+    outcome: str,
+    reference: str,
+    *,
+    events: Sequence[EventMarker] = (),
+    ax: Axes | None = None,
+) -> Axes:
+    """Each scenario's difference from ``reference`` in ``outcome``, month by month.
+
+    ``differences`` maps scenario names, in comparison order, to frames of
+    ``sim.analysis.compare.timeseries_difference`` (``date``, ``median``, ``low``, ``high``, ``paired``). A paired
+    scenario is its median per-replication difference (solid line) with the band of those differences (light
+    tint, thin edge); an unpaired one has no per-replication difference, so it is the difference of the medians
+    (dashed line) without a band. Scenario ``i`` of the comparison keeps the colour ``OKABE_ITO[i + 1]`` it has in
+    the fan chart (the reference is 0). The dashed grey line marks no difference; ``events`` (already
+    deduplicated) are dotted lines, unlabelled: the fan chart beside it names them.
+    """
+    if not differences:
+        raise ValueError("differences is empty")
+    if ax is None:
+        ax = _new_axes((_FAN_FIGSIZE[0], 3.4))
+    title, unit, _ = _outcome_text(outcome)
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    any_paired = any_unpaired = False
+    for i, (scenario, frame) in enumerate(differences.items()):
+        if frame.empty:
+            continue
+        color = OKABE_ITO[(i + 1) % len(OKABE_ITO)]
+        frame = frame.sort_values("date")
+        x = pd.DatetimeIndex(frame["date"]).to_numpy()
+        paired = bool(frame["paired"].iloc[0])
+        low, high = frame["low"].to_numpy(dtype=np.float64), frame["high"].to_numpy(dtype=np.float64)
+        if paired and np.isfinite(low).any():
+            any_paired = True
+            ax.fill_between(x, low, high, **_band_style(color, _DIFFERENCE_BAND), gid=GID_DIFFERENCE_BAND)
+        any_unpaired |= not paired
+        ax.plot(
+            x,
+            frame["median"].to_numpy(dtype=np.float64),
+            color=color,
+            linewidth=2.0,
+            linestyle="-" if paired else (0, (5, 2)),
+            label=scenario if paired else f"{scenario} (unpaired)",
+            gid=GID_DIFFERENCE_MEDIAN,
+            zorder=3,
+        )
+        first, last = pd.Timestamp(x[0]), pd.Timestamp(x[-1])
+        start = first if start is None else min(start, first)
+        end = last if end is None else max(end, last)
+    ax.axhline(0.0, color="0.3", linestyle="--", linewidth=1.0, zorder=2, gid=GID_ZERO)
+    if start is not None and end is not None:
+        for x_event in sorted({pd.Timestamp(e.date) for e in events if start <= pd.Timestamp(e.date) <= end}):
+            ax.axvline(
+                float(mdates.date2num(x_event.to_pydatetime())),
+                color="0.35",
+                linestyle=":",
+                linewidth=1.0,
+                zorder=1.5,
+                gid=GID_EVENT_LINE,
+            )
+    ax.set_title(f"{title}: difference from {reference}")
+    ax.set_ylabel(f"minus {reference} ({unit})" if unit else f"minus {reference}")
+    _date_axis(ax)
+    handles: list[Artist] = [line for line in ax.get_lines() if line.get_gid() == GID_DIFFERENCE_MEDIAN]
+    labels = [str(h.get_label()) for h in handles]
+    if any_paired:
+        handles.append(Patch(**_band_style("0.3", _DIFFERENCE_BAND)))
+        labels.append("5th-95th pct. of paired\ndifferences (same seeds)")
+    if any_unpaired:
+        handles.append(Line2D([], [], color="0.3", linewidth=2.0, linestyle=(0, (5, 2))))
+        labels.append("difference of medians\n(not paired: no band)")
+    handles.append(Line2D([], [], color="0.3", linestyle="--", linewidth=1.0))
+    labels.append("no difference")
+    ax.legend(
+        handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, borderaxespad=0.0
+    )
+    return ax
+
+
 # --------------------------------------------------------------------------------------------------
 # sensitivity indices
 
@@ -1493,8 +1719,7 @@ def regime_shares(
             va="top",
             wrap=True,
         )
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(mdates.AutoDateLocator()))
-    ax.grid(axis="y", color="0.9")
+    _date_axis(ax)
     draw_events(ax, events, shares.index.min(), shares.index.max())
     if shown:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)

@@ -104,8 +104,12 @@ def test_comparison_report_explains_unpaired_results(results: Path, tmp_path: Pa
     assert "Differences from baseline" in html
     assert external_references(html) == []
     pngs = sorted((folder / "plots").glob("*.png"))
-    # fan, horizon, classes; differences of the last-year mean, the final value, relapse and durable shares
-    assert len(pngs) == html.count("<img ") == 7
+    # fan and its difference over time, horizon, classes; differences of the last-year mean, the final value,
+    # relapse and durable shares
+    assert len(pngs) == html.count("<img ") == 8
+    # Unpaired: the difference over time is the difference of the medians, and the caption says why.
+    caption = _captions(html)["plots/difference_over_time_relations_index.png"]
+    assert "other was not run on the same seeds as baseline" in caption and "without a band" in caption
     assert comparison.unpaired == {"other": "their root seeds differ (1 and 5)"}
 
 

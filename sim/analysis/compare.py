@@ -40,6 +40,7 @@ __all__ = [
     "pair_keys",
     "paired_difference",
     "pairing_problem",
+    "timeseries_difference",
     "welch_difference",
 ]
 
@@ -279,6 +280,65 @@ def compare(
                 | {"confidence": confidence}
             )
     return Comparison(tuple(labels), pd.DataFrame(rows), unpaired)
+
+
+def _keyed_timeseries(batch: Batch, outcome: str, keys: Sequence[str]) -> pd.DataFrame:
+    """``outcome`` of the batch's successful runs month by month, with the pairing keys of each run."""
+    runs = ok_runs(batch)
+    series = batch.timeseries[["run", "date", outcome]]
+    return series.merge(runs[["run", *keys]], on="run", how="inner").drop(columns="run")
+
+
+def timeseries_difference(
+    reference: Batch,
+    other: Batch,
+    outcome: str,
+    *,
+    paired: bool | None = None,
+    levels: tuple[float, float] = (0.05, 0.95),
+) -> pd.DataFrame:
+    """``other`` minus ``reference`` in ``outcome``, month by month.
+
+    Paired (the batches share common random numbers, :func:`pairing_problem`; ``paired`` overrides the check):
+    at each date the per-replication differences are taken, and the frame gives their median and the quantiles
+    ``levels`` (by default the 5th and 95th percentiles, the spread of the scenario's effect across replications).
+    Unpaired runs have no per-replication difference, so the frame gives the difference of the two medians and
+    NaN bounds. Columns: ``date``, ``median``, ``low``, ``high``, ``paired``, ``n`` (pairs, or the smaller
+    batch's runs, at that date).
+    """
+    if outcome not in reference.timeseries.columns or outcome not in other.timeseries.columns:
+        raise AnalysisError(f"the time series lack the outcome {outcome!r}")
+    if paired is None:
+        paired = pairing_problem(reference, other) is None
+    if paired:
+        keys = pair_keys(ok_runs(reference))
+        a = _keyed_timeseries(reference, outcome, keys)
+        b = _keyed_timeseries(other, outcome, keys)
+        joined = a.merge(b, on=[*keys, "date"], suffixes=("_a", "_b")).dropna()
+        if joined.empty:
+            raise AnalysisError("no replication is common to both batches, so nothing can be paired")
+        d = (joined[f"{outcome}_b"] - joined[f"{outcome}_a"]).rename("d")
+        grouped = pd.concat([joined["date"], d], axis=1).groupby("date")["d"]
+        frame = pd.DataFrame(
+            {
+                "median": grouped.median(),
+                "low": grouped.quantile(levels[0]),
+                "high": grouped.quantile(levels[1]),
+                "n": grouped.size(),
+            }
+        )
+    else:
+        a_med = _keyed_timeseries(reference, outcome, []).groupby("date")[outcome]
+        b_med = _keyed_timeseries(other, outcome, []).groupby("date")[outcome]
+        frame = pd.DataFrame({"median": b_med.median() - a_med.median()}).dropna()
+        frame["low"] = np.nan
+        frame["high"] = np.nan
+        frame["n"] = pd.concat([a_med.count(), b_med.count()], axis=1).min(axis=1).reindex(frame.index)
+    frame.index = pd.DatetimeIndex(frame.index, name="date")
+    frame = frame.sort_index().reset_index()
+    frame["paired"] = bool(paired)
+    frame["n"] = frame["n"].astype(int)
+    return frame[["date", "median", "low", "high", "paired", "n"]]
 
 
 def class_probabilities(runs_by_label: dict[str, pd.DataFrame]) -> pd.DataFrame:

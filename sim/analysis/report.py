@@ -30,12 +30,13 @@ from sim.analysis.common import (
     resolve_metric,
     scenario_of,
 )
-from sim.analysis.compare import CONFIDENCE, Comparison, class_probabilities, compare
+from sim.analysis.compare import CONFIDENCE, Comparison, class_probabilities, compare, timeseries_difference
 from sim.analysis.figures import Drawn, FigureJob, draw_all, fanned
 from sim.analysis.formats import decimals_for, difference_unit, estimate, interval, number, percent, points
 from sim.outcomes import KEY_OUTCOMES, OUTCOMES, OutcomeClass
 from sim.plots import (
     EventMarker,
+    difference_over_time,
     difference_plot,
     fan_chart,
     horizon_distribution,
@@ -285,11 +286,32 @@ def _unique_events(groups: Sequence[Sequence[EventMarker]], labels: Sequence[str
     return events
 
 
+def _difference_over_time_caption(reference: str, unpaired: Sequence[str]) -> str:
+    """The caption of an outcome's difference-over-time figure: how each scenario's line was computed."""
+    paired_text = (
+        f"Each scenario minus {reference}, month by month: the line is the median of the differences between "
+        "runs on the same seeds (common random numbers), the band their 5th-95th percentiles, the spread of the "
+        "scenario's effect across replications; the dashed line marks no difference."
+    )
+    if not unpaired:
+        return paired_text
+    names = ", ".join(unpaired)
+    return (
+        f"{paired_text} {names} {'was' if len(unpaired) == 1 else 'were'} not run on the same seeds as "
+        f"{reference}, so no per-replication difference exists: the dashed line is the difference of the medians, "
+        "without a band."
+    )
+
+
 _FAN_CAPTION = (
     "Median (line) and 50 % and 90 % bands of the runs, month by month; dotted lines mark the scenario's dated "
     "events, dashed lines the outcome-class thresholds where they apply (on the relations index they judge the "
     "mean of a run's last year, not single months). The value axis is narrowed to where the runs lie unless they "
     "span most of the outcome's scale."
+)
+_COMPARISON_FAN_NOTE = (
+    " One fan per scenario: the 50 % band is lightly tinted and the 90 % band outlined (dashed), so overlapping "
+    "scenarios stay apart; numbered markers at the top are the events, listed with their dates below the plot."
 )
 _HORIZON_CAPTION = (
     "Final values across runs: box 25th-75th percentile, whiskers 5th-95th, line the median, diamond the mean; "
@@ -539,7 +561,27 @@ def build_comparison(
             fan_chart(timeseries, o, events=events, thresholds=thresholds),
             plots,
             f"fan_{o}",
-            _FAN_CAPTION + " One fan per scenario.",
+            _FAN_CAPTION + _COMPARISON_FAN_NOTE,
+            origin,
+        )
+        for o in chosen
+    ]
+    # Beside each fan, the scenarios' differences from the reference over time (paired where the seeds agree).
+    over_time_caption = _difference_over_time_caption(labels[0], list(comparison.unpaired))
+    over_time = [
+        _figure(
+            difference_over_time(
+                {
+                    label: timeseries_difference(batches[0], batch, o, paired=label not in comparison.unpaired)
+                    for batch, label in zip(batches[1:], labels[1:], strict=True)
+                },
+                o,
+                labels[0],
+                events=events,
+            ),
+            plots,
+            f"difference_over_time_{o}",
+            over_time_caption,
             origin,
         )
         for o in chosen
@@ -595,7 +637,10 @@ def build_comparison(
         "difference_rows": _difference_rows(Comparison(comparison.labels, shown, comparison.unpaired)),
         "reference": labels[0],
         "figure_groups": [
-            {"title": "Outcomes over time", "figures": fans},
+            {
+                "title": f"Outcomes over time, and their difference from {labels[0]}",
+                "figures": [figure for pair in zip(fans, over_time, strict=True) for figure in pair],
+            },
             {"title": "Differences from the reference", "figures": differences},
             {"title": "Outcome classes", "figures": classes},
             {"title": "At the horizon", "figures": horizon},
