@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from sim.analysis.common import AnalysisError
 from sim.analysis.discovery import Rule, discover, short_names
@@ -187,6 +188,9 @@ def test_discover_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     rules = pd.read_csv(out / "rules.csv")
     assert rules["density"].iloc[0] > 0.8
     assert (out / "discovery.png").exists() and (out / "discovery.svg").exists()
+    # The figure names the sweep it analyses, as a batch's own figures do.
+    metadata = Image.open(out / "discovery.png").text  # type: ignore[attr-defined]
+    assert metadata["Source"] == f"rapprochement discover {folder}" and "runs" in metadata["Description"]
     page = (out / "report.html").read_text(encoding="utf-8")
     assert f"report -> {out / 'report.html'}" in stdout
     assert external_references(page) == [] and 'src="data:image/png;base64,' in page

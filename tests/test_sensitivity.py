@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from sim.analysis.common import AnalysisError, open_results
 from sim.analysis.sensitivity import ConstantOutput, design_of, point_means, sensitivity_indices
@@ -143,6 +144,8 @@ def test_sensitivity_command_runs_the_sweep_and_ranks_factors(
     assert (part["replications"] == 2).all()
     assert (out / "sensitivity_window_relations_index.png").exists()
     assert (out / "sensitivity_window_relations_index.svg").exists()
+    metadata = Image.open(out / "sensitivity_window_relations_index.png").text  # type: ignore[attr-defined]
+    assert metadata["Source"] == f"rapprochement sensitivity {sweep}" and "tiny" in metadata["Description"]
     assert "window_relations_index:" in stdout
     # the page: written, announced, self-contained, with every factor ranked
     page = (out / "report.html").read_text(encoding="utf-8")

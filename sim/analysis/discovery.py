@@ -31,6 +31,7 @@ from sim.analysis.figures import Drawn
 from sim.analysis.report import build_discovery_page
 from sim.outcomes import OutcomeClass
 from sim.plots import discovery_plot, save_figure
+from sim.provenance import Provenance
 from sim.results import Batch
 
 __all__ = ["Discovery", "Rule", "discover", "write_discovery"]
@@ -287,7 +288,8 @@ def write_discovery(
         if y == "window_relations_index":
             ax.set_ylabel("relations index, mean of the last year (index 0-100)")
         title = ax.get_title()  # saving releases the figure
-        drawn = Drawn(title, tuple(save_figure(ax, folder / "discovery")))
+        origin = Provenance.from_manifest(batch.manifest, command=f"rapprochement discover {batch.path}")
+        drawn = Drawn(title, tuple(save_figure(ax, folder / "discovery", provenance=origin)))
         build_discovery_page(
             batch, discovery, folder, drawn, max_depth=max_depth, min_leaf=min_leaf, min_lift=MIN_LIFT
         )

@@ -38,6 +38,7 @@ from sim.analysis.figures import Drawn
 from sim.analysis.report import build_sensitivity_page
 from sim.designs import Design, DesignError, DesignKind, Factor, analyze, is_whole_number
 from sim.plots import save_figure, sensitivity_bars
+from sim.provenance import Provenance
 from sim.results import Batch
 
 __all__ = [
@@ -207,6 +208,8 @@ def write_sensitivity(
         "outputs": list(dict.fromkeys(table["output"])),
         "notes": notes,
     }
+    # The charts say which sweep they analyse, as a batch's own figures do.
+    origin = Provenance.from_manifest(batch.manifest, command=f"rapprochement sensitivity {batch.path}")
     with fresh_folder(out, force=force, about=about) as folder:
         table.to_csv(folder / "indices.csv", index=False, float_format="%.6g")
         drawn = []
@@ -214,6 +217,7 @@ def write_sensitivity(
             for metric, part in table.groupby("output", sort=False):
                 ax = sensitivity_bars(part, output=str(metric))
                 title = ax.get_title()  # saving releases the figure
-                drawn.append(Drawn(title, tuple(save_figure(ax, folder / f"sensitivity_{metric}"))))
+                saved = save_figure(ax, folder / f"sensitivity_{metric}", provenance=origin)
+                drawn.append(Drawn(title, tuple(saved)))
         build_sensitivity_page(batch, design_of(batch), table, notes, folder, drawn)
     return table, notes
