@@ -30,7 +30,7 @@ docs: setup
 	$(BIN)/rapprochement schema --format markdown > docs/scenarios.md
 
 golden: setup
-	$(BIN)/python scripts/regenerate_golden.py
+	$(BIN)/python -m scripts.regenerate_golden
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,7 +1,7 @@
 """Regenerate the golden summaries in tests/golden/ on purpose, after a deliberate change to the model.
 
-    python scripts/regenerate_golden.py            # all shipped scenarios
-    python scripts/regenerate_golden.py baseline   # one
+    python -m scripts.regenerate_golden            # all shipped scenarios (from the repository's root)
+    python -m scripts.regenerate_golden baseline   # one
 
 Each golden file is the summary (final-value distribution and outcome-class shares) of GOLDEN_RUNS replications
 at GOLDEN_SEED. Review the diff of tests/golden/ before committing it: it shows exactly how the change moved

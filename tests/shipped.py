@@ -2,7 +2,7 @@
 
 A fixed list, not the contents of ``scenarios/``: a user's own file saved there (as the README's examples
 invite) is the user's, and never changes what the suite checks. Adding a shipped scenario means adding its name
-here and its golden file (``python scripts/regenerate_golden.py NAME``).
+here and its golden file (``python -m scripts.regenerate_golden NAME``).
 """
 
 from __future__ import annotations

@@ -126,7 +126,7 @@ def test_historical_scenario_replays_the_record() -> None:
 @pytest.mark.parametrize("name", SHIPPED)
 def test_golden_summary(name: str) -> None:
     """Fixed seed, few runs: the summary must match the committed one (regenerate on purpose with
-    ``python scripts/regenerate_golden.py``)."""
+    ``make golden``)."""
     from scripts.regenerate_golden import golden_summary
 
     expected = pd.read_csv(GOLDEN / f"{name}.csv")
