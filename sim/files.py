@@ -35,22 +35,10 @@ def write_atomic(path: str | Path, data: bytes | str, *, mode: int | None = None
     ``fsync`` calls (see :func:`atomic_path`). The folder must exist.
     """
     content = data.encode("utf-8") if isinstance(data, str) else data
-    target = Path(path)
-    # One open for the temporary file, written through the descriptor that created it: a batch writes one file
-    # per run, and each system call shows in its time.
-    temporary, descriptor = _create_temporary(target, _DEFAULT_MODE if mode is None else mode)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(content)
-            if durable:
-                handle.flush()
-                os.fsync(handle.fileno())  # the data is on disk before the new name points at it
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    if durable:
-        _sync_folder(target.parent)
+    # Written through the descriptor that created the temporary file: a batch writes one file per run, and each
+    # system call shows in its time.
+    with _replacing(path, mode, durable) as (_, descriptor), os.fdopen(descriptor, "wb") as handle:
+        handle.write(content)
 
 
 @contextmanager
@@ -69,11 +57,20 @@ def atomic_path(path: str | Path, *, mode: int | None = None, durable: bool = Tr
     run, which its reader checks), where two ``fsync`` calls - about 6.6 ms on an ext4 disk - would cost more
     than the run that wrote it.
     """
+    with _replacing(path, mode, durable) as (temporary, descriptor):
+        os.close(descriptor)  # the writer opens the file by its name
+        yield temporary
+
+
+@contextmanager
+def _replacing(path: str | Path, mode: int | None, durable: bool) -> Iterator[tuple[Path, int]]:
+    """A new temporary file beside ``path`` and a descriptor open on it for writing; when the block ends the file
+    (flushed to disk if ``durable``) replaces ``path``, and the folder is flushed so the rename lasts. If the
+    block raises, ``path`` is left as it was and the temporary file removed."""
     target = Path(path)
     temporary, descriptor = _create_temporary(target, _DEFAULT_MODE if mode is None else mode)
-    os.close(descriptor)  # the writer opens the file by its name
     try:
-        yield temporary
+        yield temporary, descriptor
         if durable:
             _sync_file(temporary)  # the data is on disk before the new name points at it
         os.replace(temporary, target)

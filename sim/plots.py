@@ -283,6 +283,10 @@ def _threshold_marks(outcome: str, thresholds: Mapping[str, float] | None) -> li
     return sorted(marks)
 
 
+#: The white box behind a small label drawn over data (event and threshold labels).
+_LABEL_BOX = {"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.6}
+
+
 def _label_threshold(
     ax: Axes, value: float, text: str, axis: str, *, before: bool = False, upright: bool = False
 ) -> None:
@@ -290,20 +294,23 @@ def _label_threshold(
     plot; ``before`` puts it under (left of) the line instead of above (right of) it. On a vertical line the
     label is horizontal unless ``upright`` (along the line: for tall plots, where it covers less)."""
     offset = -2.0 if before else 2.0
+    style: dict[str, Any] = {
+        "textcoords": "offset points",
+        "fontsize": 7,
+        "color": "0.15",
+        "gid": GID_THRESHOLD_TEXT,
+        "annotation_clip": False,
+        "bbox": _LABEL_BOX,
+    }
     if axis == "y":
         ax.annotate(
             text,
             xy=(1.0, value),
             xycoords=("axes fraction", "data"),
             xytext=(-3.0, offset),
-            textcoords="offset points",
             ha="right",
             va="top" if before else "bottom",
-            fontsize=7,
-            color="0.15",
-            gid=GID_THRESHOLD_TEXT,
-            annotation_clip=False,
-            bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.6},
+            **style,
         )
     else:
         ax.annotate(
@@ -311,15 +318,10 @@ def _label_threshold(
             xy=(value, 1.0),
             xycoords=("data", "axes fraction"),
             xytext=(offset, -3.0),
-            textcoords="offset points",
             rotation=90 if upright else 0,
             ha="right" if before else "left",
             va="top",
-            fontsize=7,
-            color="0.15",
-            gid=GID_THRESHOLD_TEXT,
-            annotation_clip=False,
-            bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.6},
+            **style,
         )
 
 
@@ -523,7 +525,7 @@ def draw_events(
             color="0.25",
             gid=GID_EVENT_TEXT,
             clip_on=True,
-            bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.6},
+            bbox=_LABEL_BOX,
         )
     return 0
 
