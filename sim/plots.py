@@ -63,9 +63,11 @@ __all__ = [
     "discovery_plot",
     "draw_events",
     "fan_chart",
+    "fit_value_axis",
     "horizon_distribution",
     "metric_text",
     "outcome_class_shares",
+    "outcome_lines",
     "regime_shares",
     "save_batch_plots",
     "save_figure",
@@ -756,6 +758,95 @@ def fan_chart(
         ax.set_ylim(*_tight_limits(_fan_values(ax), *limits, keep=_threshold_values(ax), full_range=full_range))
     else:
         ax.set_ylim(bottom=0)
+    return ax
+
+
+def fit_value_axis(ax: Axes, outcome: str, *extra: np.ndarray | Sequence[float]) -> None:
+    """Set the tight value axis of a fan chart of ``outcome`` again, so it also covers ``extra`` values drawn
+    over the fan afterwards (a played path, a counterfactual): the same rule as :func:`fan_chart`'s own."""
+    limits = _outcome_text(outcome)[2]
+    if limits is None:
+        return
+    values = np.concatenate([_fan_values(ax), *(np.asarray(x, dtype=np.float64).ravel() for x in extra)])
+    ax.set_ylim(*_tight_limits(values, *limits, keep=_threshold_values(ax)))
+
+
+#: Room above and below a line chart's documented range, as a share of it: a line at 1.0 (trade fully
+#: normalised) or at 0 would otherwise run along the frame and vanish.
+_LINE_MARGIN = 0.03
+
+
+def outcome_lines(
+    frame: pd.DataFrame,
+    outcomes: Mapping[str, str],
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    x: str = "date",
+    span: tuple[float, float] | tuple[datetime.date, datetime.date] | None = None,
+    marks: Sequence[int] = (),
+    labels: Mapping[str, str] | None = None,
+    fontsize: float = 8,
+) -> Axes:
+    """One run's outcomes month by month as lines (the class exercise's trends, the dashboard's plots).
+
+    ``frame`` has an ``x`` column (``date``, a dated axis; any other, a numeric one the caller labels) and one
+    column per outcome; ``outcomes`` maps each outcome to draw to its colour. The style is the fan charts': the
+    unit as y label, light horizontal grid lines, the outcome-class ``thresholds`` that
+    apply to the outcomes as labelled dashed lines. ``span`` fixes the x axis (e.g. the
+    whole game, so the months still to come show as room); ``marks`` are rows drawn as dots (the ends of turns).
+    The y axis is tight around the lines and thresholds, as on the fan charts, and leaves a margin beyond a
+    documented bound it reaches, so a line at the top or bottom of its scale (trade fully normalised at 1.0) is
+    not hidden by the frame. The legend (``labels``: shorter names than the outcomes' labels) sits below the
+    plot, where it covers no line.
+    """
+    if ax is None:
+        ax = _new_axes(_FAN_FIGSIZE)
+    dated = x == "date"
+    xs = pd.to_datetime(frame[x]).to_numpy() if dated else frame[x].to_numpy(dtype=np.float64)
+    handles = []
+    for name, color in outcomes.items():
+        values = frame[name].to_numpy(dtype=np.float64)
+        text = labels[name] if labels and name in labels else OUTCOMES[name].label
+        handles.extend(ax.plot(xs, values, color=color, linewidth=2.0, label=text, zorder=3))
+        rows = [row for row in marks if 0 <= row < len(values)]
+        if rows:
+            ax.plot(xs[rows], values[rows], "o", color=color, markersize=4.5, zorder=4)
+    first = next(iter(outcomes))
+    heading, unit, limits = _outcome_text(first)
+    ax.set_title(title if title is not None else heading, fontsize=fontsize + 2)
+    ax.set_ylabel(unit, fontsize=fontsize)
+    if dated:
+        _date_axis(ax)
+    else:
+        ax.margins(x=0)
+        ax.grid(True, axis="y", color="0.9", linewidth=0.8)
+        ax.set_axisbelow(True)
+    if span is not None:
+        left, right = span
+        if isinstance(left, datetime.date) and isinstance(right, datetime.date):
+            ax.set_xlim(float(mdates.date2num(left)), float(mdates.date2num(right)))
+        else:
+            ax.set_xlim(float(left), float(right))  # type: ignore[arg-type]
+    for name in outcomes:
+        _draw_thresholds(ax, _threshold_marks(name, thresholds))
+    if limits is not None:
+        low, high = limits
+        drawn = frame[list(outcomes)].to_numpy(dtype=np.float64)
+        bottom, top = _tight_limits(drawn, low, high, keep=_threshold_values(ax))
+        margin = _LINE_MARGIN * (high - low)
+        ax.set_ylim(bottom - margin if bottom <= low else bottom, top + margin if top >= high else top)
+    ax.tick_params(labelsize=fontsize)
+    if len(handles) > 1:  # one line: the title names it
+        ax.legend(
+            handles=handles,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.12),
+            ncol=len(handles),
+            fontsize=fontsize,
+            frameon=False,
+        )
     return ax
 
 

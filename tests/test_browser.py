@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from sim.ui.game import label
+from sim.ui.story import change_text, value_text
 from tests.conftest import SCENARIOS
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -148,6 +150,8 @@ def get(url: str) -> tuple[int, bytes]:
 
 # --------------------------------------------------------------------------------------------------
 # The exercise
+#: The test scenario's scheduled court ruling, in turn 2 (2026-01 to 2026-06).
+RULING = "Supreme Court orders a Japanese firm to compensate former forced labourers"
 SCENARIO = f"""\
 extends: {SCENARIOS / "baseline.yaml"}
 meta:
@@ -156,6 +160,10 @@ meta:
 publics:
   korea: {{citizens: 200}}
   japan: {{citizens: 200}}
+events:
+  - {{date: 2025-10, kind: leadership_change, actor: tokyo, leader: Takaichi Sanae, orientation: 0.35,
+     description: Takaichi Sanae elected prime minister}}
+  - {{date: 2026-02, kind: court_ruling, actor: seoul, description: {RULING}}}
 exercise:
   turn_months: 6
   turns: 4
@@ -225,10 +233,10 @@ def play_turn(pages: dict[str, Any], facilitator: Any, turn: int, chosen: dict[s
         page.locator(f"#move-{move}").check()
         page.locator("#submit-move").click()
         playwright_sync.expect(page.locator("#notice")).to_contain_text("Move submitted", timeout=WAIT_MS)
-        playwright_sync.expect(page.locator("#chosen")).to_have_text(move.replace("_", " "), timeout=WAIT_MS)
+        playwright_sync.expect(page.locator("#chosen")).to_have_text(label(move), timeout=WAIT_MS)
     for team, move in chosen.items():
         cell = facilitator.locator(f"#status-{team}")
-        playwright_sync.expect(cell).to_have_text(f"submitted: {move.replace('_', ' ')}", timeout=WAIT_MS)
+        playwright_sync.expect(cell).to_have_text(f"submitted: {label(move)}", timeout=WAIT_MS)
     facilitator.locator("#advance").click()
     playwright_sync.expect(facilitator.locator("#turn")).to_have_text(f"turn {turn + 1} of 4", timeout=WAIT_MS)
     for page in pages.values():  # the team pages notice the new turn by themselves
@@ -247,11 +255,19 @@ def test_three_teams_and_a_facilitator_play_two_turns(browser: Any, exercise: Ex
         playwright_sync.expect(page.locator("#briefing")).to_contain_text(f"{team.capitalize()} briefing")
         pages[team] = page
 
-    # A move outside Seoul's win-set can be picked and shows its approval cost; a ruled-out one cannot.
+    # A move outside Seoul's win-set can be picked and shows its approval cost before it is submitted; a
+    # ruled-out one cannot be picked.
     seoul = pages["seoul"]
     outside = seoul.locator("tr[data-available='true']").filter(has_text="outside").first
     playwright_sync.expect(outside.locator("td.cost")).to_contain_text(re.compile(r"\u2212\d+\.\d pp"))
     playwright_sync.expect(outside.locator("input")).to_be_enabled()
+    cost = outside.locator("td.cost").inner_text().replace("\u2212", "").replace(" pp", "")
+    outside.locator("input").check()
+    preview = seoul.locator("#cost-preview")
+    playwright_sync.expect(preview).to_contain_text("outside your win-set")
+    playwright_sync.expect(preview).to_contain_text(f"about {cost} points of approval")
+    playwright_sync.expect(seoul.locator("#chosen-none")).to_be_visible()  # previewed, not submitted
+    playwright_sync.expect(seoul.locator("tr[data-move='summit'] td.effect")).to_contain_text("must join")
     summit_cost = seoul.locator("tr[data-move='summit'] td.cost")
     playwright_sync.expect(summit_cost).to_have_text("none")
     ruled_out = seoul.locator("tr[data-move='lift_export_controls']")
@@ -260,12 +276,21 @@ def test_three_teams_and_a_facilitator_play_two_turns(browser: Any, exercise: Ex
     playwright_sync.expect(ruled_out.locator("input")).to_be_disabled()
     start_relations = facilitator.locator("tr[data-outcome='relations_index'] td").nth(1).inner_text()
 
-    # The facilitator adds an inject to turn 1.
-    facilitator.select_option("#inject-kind", "missile_launch")
-    facilitator.select_option("#inject-actor", "pyongyang")
+    # The facilitator adds an inject to turn 1, takes it back, and adds another: picking a kind proposes its
+    # actor.
+    facilitator.select_option("#inject-kind", "shrine_visit")
+    playwright_sync.expect(facilitator.locator("#inject-actor")).to_have_value("tokyo")
+    facilitator.locator("#add-inject").click()
+    playwright_sync.expect(facilitator.locator("#notice")).to_contain_text("Inject added: Shrine visit by Tokyo")
+    facilitator.locator("#remove-inject-1").click()
+    playwright_sync.expect(facilitator.locator("#notice")).to_contain_text("Inject removed: Shrine visit by Tokyo")
+    playwright_sync.expect(facilitator.locator("#no-injects")).to_be_visible()
+    playwright_sync.expect(facilitator.locator("#inject-kind")).to_have_value("missile_launch")  # the default
+    playwright_sync.expect(facilitator.locator("#inject-actor")).to_have_value("pyongyang")
     facilitator.fill("#inject-magnitude", "3")
     facilitator.locator("#add-inject").click()
-    playwright_sync.expect(facilitator.locator("#notice")).to_contain_text("Inject added: missile launch")
+    playwright_sync.expect(facilitator.locator("#notice")).to_contain_text("Inject added: Missile launch")
+    playwright_sync.expect(facilitator.locator("#upcoming")).to_contain_text(RULING)
 
     first = {
         "seoul": "summit",
@@ -273,17 +298,54 @@ def test_three_teams_and_a_facilitator_play_two_turns(browser: Any, exercise: Ex
         "washington": "broker",
     }
     play_turn(pages, facilitator, 1, first)
+    after_first = json.loads(exercise.state.read_text())["indicators"]
+    # What happened, on every team page: each team's move and its fate, Washington's too; the inject.
+    for page in pages.values():
+        panel = page.locator("#what-happened")
+        playwright_sync.expect(panel).to_contain_text("What happened in turn 1")
+        for capital, move in first.items():
+            row = panel.locator(f"#fates tr[data-capital='{capital}']").first
+            playwright_sync.expect(row).to_contain_text(label(move))
+            assert row.get_attribute("data-verdict") in ("made", "held", "not made", "rebuffed", "dropped")
+        playwright_sync.expect(panel.locator("#happenings")).to_contain_text("Missile launch by Pyongyang")
+        playwright_sync.expect(panel.locator("#happenings")).not_to_contain_text(RULING)  # it fires in turn 2
+    washington = pages["washington"].locator("#fates tr[data-capital='washington']")
+    playwright_sync.expect(washington).to_have_attribute("data-verdict", "made")
+    playwright_sync.expect(washington).to_contain_text("US pressure on Seoul and Tokyo")
     second = {team: first_available(page) for team, page in pages.items()}
     play_turn(pages, facilitator, 2, second)
 
     # The state advanced: two turns with the teams' moves are recorded and saved, the indicators moved on.
     saved = json.loads(exercise.state.read_text())
     assert [r["moves"] for r in saved["played"]] == [first, second]
-    assert saved["played"][0]["injects"][0]["kind"] == "missile_launch"
+    assert [i["kind"] for i in saved["played"][0]["injects"]] == ["missile_launch"]  # the removed one is gone
+    # Turn 2 brought the scheduled court ruling, and each indicator's change is the saved state's.
+    panel = seoul.locator("#what-happened")
+    playwright_sync.expect(panel).to_contain_text("What happened in turn 2")
+    playwright_sync.expect(panel.locator("#happenings li[data-origin='scheduled']")).to_contain_text(RULING)
+    now = saved["indicators"]
+    for name in ("relations_index", "kr_favorability", "nationalist_pressure_kr", "tokyo_approval"):
+        row = panel.locator(f"#indicators tr[data-outcome='{name}']")
+        playwright_sync.expect(row.locator("td.now")).to_have_text(value_text(name, now[name]))
+        playwright_sync.expect(row.locator("td.change")).to_contain_text(
+            change_text(name, now[name] - after_first[name])
+        )
     playwright_sync.expect(facilitator.locator("#date")).to_have_text("2026-07")
     playwright_sync.expect(facilitator.locator("#history tr")).to_have_count(3)
     playwright_sync.expect(seoul.locator("#history")).to_contain_text("seoul: summit")
     assert facilitator.locator("tr[data-outcome='relations_index'] td").nth(1).inner_text() != start_relations
+
+    # The facilitator's printable handout for a team: briefing and move table, without the page's chrome.
+    with context.expect_page() as opened:
+        facilitator.locator("#handout-tokyo").click()
+    handout = opened.value
+    playwright_sync.expect(handout.locator("#briefing")).to_contain_text("Tokyo briefing")
+    assert handout.locator("#moves tr[data-move]").count() == len(
+        pages["tokyo"].locator("#moves tr[data-move]").all()
+    )
+    handout.emulate_media(media="print")
+    playwright_sync.expect(handout.locator("#print")).to_be_hidden()
+    playwright_sync.expect(handout.locator("header")).to_be_hidden()
     context.close()
 
 
@@ -309,6 +371,14 @@ def test_the_board_follows_the_game_and_shows_no_secret(browser: Any, exercise: 
     html = board.content()
     assert not any(exercise.token(role) in html for role in ("facilitator", "seoul", "tokyo", "washington"))
     assert board.locator("form").count() == 0
+    # The chart comes first, drawn for the turn played, and the last turn's story is told.
+    chart = board.locator("#trend-chart")
+    playwright_sync.expect(chart).to_be_visible()
+    playwright_sync.expect(chart).to_have_attribute("src", "/trend.png?turns=1&size=board")
+    assert chart.evaluate("img => img.complete && img.naturalWidth") > 1000
+    assert board.locator("section").first.locator("#trend-chart").count() == 1
+    playwright_sync.expect(board.locator("#what-happened")).to_contain_text("What happened in turn 1")
+    assert float(board.evaluate("getComputedStyle(document.body).fontSize").removesuffix("px")) >= 20
     context.close()
 
 
@@ -472,7 +542,7 @@ def test_the_dashboard_steps_and_a_slider_changes_the_plot(browser: Any, dashboa
     slider.get_by_role("slider").focus()
     for _ in range(8):
         slider.get_by_role("slider").press("ArrowRight")
-    playwright_sync.expect(slider).to_contain_text("North Korean provocations (x): 3.00")
+    playwright_sync.expect(slider).to_contain_text("North Korean provocations (\u00d7): 3.00")
     playwright_sync.expect(page.get_by_text("press Reset")).to_be_visible()
     page.locator(".reset-button").click()
     playwright_sync.expect(state).to_contain_text("month 0 of 24", timeout=WAIT_MS)

@@ -159,3 +159,28 @@ def test_the_cdn_check_asks_for_one_file_of_the_package(tmp_path: Path, monkeypa
         port = closed.getsockname()[1]
     monkeypatch.setattr(assets, "cdn_url", lambda: f"http://127.0.0.1:{port}/")
     assert not assets.cdn_reachable("requirejs@2.3.6", 30.0)  # nothing listens: refused at once
+
+
+def test_the_plots_keep_lines_at_the_edge_visible_and_legends_off_the_lines(small: Scenario) -> None:
+    from sim.model import RapprochementModel
+    from sim.ui.dashboard import PLOTS, outcome_figure
+
+    model = RapprochementModel(small, rng=3)
+    for _ in range(4):
+        model.step()
+    assert model.trade_normalization == 1.0  # the baseline's trade is fully normalised: the line sits at the top
+    for measures, title in PLOTS:
+        fig = outcome_figure(model, measures, title)
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        low, high = ax.get_ylim()
+        values = [float(v) for name in measures for v in model.monthly()[name]]
+        assert low < min(values) and max(values) < high, title  # no line runs along the frame
+        legend = ax.get_legend()
+        if len(measures) > 1:  # below the plot, so it covers no line
+            assert legend.get_window_extent().y1 <= ax.get_window_extent().y0, title
+        else:
+            assert legend is None  # the title names the one line
+    relations = outcome_figure(model, *PLOTS[0])
+    marks = [line for line in relations.axes[0].get_lines() if line.get_gid() == "class-threshold"]
+    assert sorted(float(line.get_ydata()[0]) for line in marks) == [50.0, 65.0]  # the report's thresholds

@@ -98,7 +98,10 @@ def test_a_team_hold_and_a_blocked_move_are_recorded_with_the_reason(small: Scen
     tokyo.impose(Move.LIFT_EXPORT_CONTROLS)  # nothing to lift at the start
     model.step()
     assert seoul.result == MoveResult(MoveOutcome.HELD)
-    assert tokyo.outcome is MoveOutcome.BLOCKED and tokyo.reason == "nothing to lift"
+    assert (
+        tokyo.outcome is MoveOutcome.BLOCKED
+        and tokyo.reason == "nothing to lift: you have no export controls in force"
+    )
     assert model.moves_log == []
 
 
@@ -120,7 +123,7 @@ def test_the_model_reports_a_joint_move_both_teams_proposed_to_both(small: Scena
             assert (seoul.outcome, tokyo.outcome) == (MoveOutcome.MADE, MoveOutcome.MADE_JOINTLY)
         else:
             assert summits == []
-            assert seoul.outcome is MoveOutcome.REBUFFED and "of the tokyo public would accept" in (
+            assert seoul.outcome is MoveOutcome.REBUFFED and "of Tokyo's public would accept it" in (
                 seoul.reason or ""
             )
             assert tokyo.result == MoveResult(MoveOutcome.REBUFFED_JOINTLY)
@@ -830,6 +833,12 @@ def test_the_team_page_shows_what_became_of_its_move(served: ExerciseServer) -> 
 
 def test_us_pressure_is_shown_on_a_capitals_page(served: ExerciseServer) -> None:
     app = served.app()
+    # Washington steady: no extra pressure, said once (not "47 % instead of 47 %").
+    page = call(app, "GET", "/team/seoul", f"token={served.tokens['seoul']}").text
+    steady = served.game.required_share(Team.SEOUL)
+    assert steady is not None
+    assert re.search(rf"No\s+extra US pressure this turn.*need the same\s+{100 * steady:.0f} %", page, re.S)
+    assert "instead of" not in page
     call(
         app,
         "POST",
@@ -869,7 +878,8 @@ def test_the_board_shows_no_secret_and_the_facilitator_hides_the_join_links(serv
     assert board.status == 200
     assert not any(token in board.text for token in served.tokens.values())
     assert "<form" not in board.text and "summit" not in board.text  # who submitted, not what
-    assert re.search(r'id="status-seoul">submitted<', board.text)
+    assert re.search(r'id="status-seoul" class="status submitted">submitted<', board.text)
+    assert 'id="trend-chart" src="/trend.png?turns=0&amp;size=board"' in board.text
     facilitator = call(app, "GET", "/facilitator", f"token={served.tokens[FACILITATOR]}").text
     hidden = facilitator[facilitator.index('<details id="join-links">') : facilitator.index("</details>")]
     assert "Join links (do not project)" in hidden
@@ -972,7 +982,9 @@ def test_the_futures_face_the_injects_played(small: Scenario) -> None:
     first = with_inject.timeseries[with_inject.timeseries["month"] == 0]["nk_threat"]
     assert (first.to_numpy() > without.timeseries[without.timeseries["month"] == 0]["nk_threat"].to_numpy()).all()
     debrief = Debrief.of(game, with_inject)
-    assert [m.label.split("\n")[1] for m in debrief.turn_markers()] == ["inject: nuclear test (pyongyang, 3)"]
+    assert [m.label.split("\n")[1] for m in debrief.turn_markers()] == [
+        "inject: Nuclear test by Pyongyang, magnitude 3"
+    ]
     html = render_html(debrief)
     assert re.search(r"the same\s+1 facilitator's inject on the same\s+dates", html)
     assert "at most once a turn" in html

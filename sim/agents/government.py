@@ -262,10 +262,11 @@ class GovernmentAgent(mesa.Agent["RapprochementModel"]):
         else:
             partner = self.model.governments[self.side.partner]
             acceptance = partner.acceptance_of(move)
+            name = self.side.partner.value.capitalize()
             reason = (
-                f"{acceptance:.0%} of the {self.side.partner} public would accept, "
-                f"{partner.required_share(move):.0%} needed, and the {self.side.partner} government would not "
-                "pay the approval cost"
+                f"{100 * acceptance:.0f} % of {name}'s public would accept it, "
+                f"{100 * partner.required_share(move):.0f} % needed, and {name}'s government would not pay the "
+                "approval cost"
             )
             self.rule.hear(move, MoveResult(MoveOutcome.REBUFFED, reason))
 

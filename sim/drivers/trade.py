@@ -51,10 +51,15 @@ class TradeRegime:
 
     def feasible(self, side: Side, move: Move) -> str | None:
         """Why a trade move (one of :attr:`MOVES`) cannot be made in the current state, or None if it can."""
+        partner = side.partner.value.capitalize()
         if move in _IMPOSE and self.flags[self._key(side, _IMPOSE[move])]:
-            return "already in place"
+            if _IMPOSE[move] == "export_controls":
+                return "already in place: your export controls are in force"
+            return f"already in place: {partner} is off your white list"
         if move in _LIFT and not self.flags[self._key(side, _LIFT[move])]:
-            return "nothing to lift"
+            if _LIFT[move] == "export_controls":
+                return "nothing to lift: you have no export controls in force"
+            return f"nothing to lift: {partner} is on your white list"
         if move is Move.FILE_WTO_CASE and self.flags["wto_case"]:
             return "a WTO case is already open"
         if move is Move.DROP_WTO_CASE and self.wto_filer is not side:

@@ -26,13 +26,12 @@ from pathlib import Path
 import pandas as pd
 import solara
 import solara.lab
-from matplotlib import dates as mdates
 from matplotlib.figure import Figure
 
 from sim.loading import ScenarioError
 from sim.model import RapprochementModel
 from sim.moves import Side
-from sim.outcomes import OUTCOMES
+from sim.plots import outcome_lines
 from sim.runner import RunSeeds
 from sim.runner import build_model as replication_build
 from sim.scenario import Scenario, add_months, load_scenario
@@ -78,12 +77,12 @@ KNOBS: dict[str, Knob] = {
         "Tokyo cooperation priority (+)", ("levers.tokyo.cooperation_priority",), False, -1, 1, 0.1, (-1, 1)
     ),
     "nk_provocations": Knob(
-        "North Korean provocations (x)", ("drivers.security.nk_provocation_rate",), True, 0, 4, 0.25, (0, 50)
+        "North Korean provocations (\u00d7)", ("drivers.security.nk_provocation_rate",), True, 0, 4, 0.25, (0, 50)
     ),
     "us_engagement": Knob(
         "US engagement target (+)", ("actors.washington.target_engagement",), False, -0.6, 0.4, 0.05, (0, 1)
     ),
-    "brokering": Knob("US brokering (x)", ("actors.washington.brokering",), True, 0, 3, 0.25, (0, 5)),
+    "brokering": Knob("US brokering (\u00d7)", ("actors.washington.brokering",), True, 0, 3, 0.25, (0, 5)),
     "nationalism": Knob(
         "Nationalism in both publics (+)",
         ("publics.korea.nationalism_mean", "publics.japan.nationalism_mean"),
@@ -94,7 +93,7 @@ KNOBS: dict[str, Knob] = {
         (0.01, 0.99),
     ),
     "interdependence": Knob(
-        "Economic interdependence (x)", ("drivers.trade.interdependence",), True, 0, 1.4, 0.1, (0, 1)
+        "Economic interdependence (\u00d7)", ("drivers.trade.interdependence",), True, 0, 1.4, 0.1, (0, 1)
     ),
 }
 
@@ -141,48 +140,52 @@ def event_log(model: RapprochementModel) -> list[str]:
     return [f"{add_months(start, m):%Y-%m}  {text}" for m in sorted(lines, reverse=True) for text in lines[m]]
 
 
-#: The plots: outcomes with their colours (Okabe-Ito), title and y range.
-PLOTS: tuple[tuple[dict[str, str], str, tuple[float, float]], ...] = (
-    ({"relations_index": "#0072B2"}, "Relations index", (0.0, 100.0)),
-    (
-        {"kr_favorability": "#D55E00", "jp_favorability": "#009E73"},
-        "Favourable to the other country (%)",
-        (0, 100),
-    ),
+#: The plots: outcomes with their colours (Okabe-Ito) and title.
+PLOTS: tuple[tuple[dict[str, str], str], ...] = (
+    ({"relations_index": "#0072B2"}, "Relations index"),
+    ({"kr_favorability": "#D55E00", "jp_favorability": "#009E73"}, "Favourable to the other country (%)"),
     (
         {"security_cooperation": "#0072B2", "trade_normalization": "#E69F00", "institutionalization": "#CC79A7"},
         "Cooperation (0-1)",
-        (0.0, 1.0),
     ),
     (
         {"history_salience": "#D55E00", "nationalist_pressure_kr": "#56B4E9", "us_engagement": "#000000"},
         "Salience, nationalist pressure, US engagement (0-1)",
-        (0.0, 1.0),
     ),
 )
+#: Short legend names, so each legend fits in a row under its plot.
+LEGEND: dict[str, str] = {
+    "kr_favorability": "Koreans of Japan",
+    "jp_favorability": "Japanese of Korea",
+    "security_cooperation": "security",
+    "trade_normalization": "trade",
+    "institutionalization": "institutions",
+    "history_salience": "history salience",
+    "nationalist_pressure_kr": "Korean nationalism",
+    "us_engagement": "US engagement",
+}
 
 
-def outcome_figure(
-    model: RapprochementModel, measures: Mapping[str, str], title: str, ylim: tuple[float, float]
-) -> Figure:
-    """A small dated line plot of some outcomes of the run so far."""
-    fig = Figure(figsize=(5.6, 3.0), dpi=90, layout="constrained")
+def outcome_figure(model: RapprochementModel, measures: Mapping[str, str], title: str) -> Figure:
+    """A small dated line plot of some outcomes of the run so far, in the reports' style (``outcome_lines``:
+    the outcome-class thresholds drawn, a line at the edge of its scale kept clear of the frame, the legend
+    under the plot)."""
+    fig = Figure(figsize=(5.6, 3.3), dpi=90, layout="constrained")
     ax = fig.add_subplot()
     collected = model.monthly()
     months = len(collected["relations_index"])
-    dates = pd.date_range(add_months(model.spec.meta.start, 0), periods=months, freq="MS")
-    for name, color in measures.items():
-        ax.plot(dates, collected[name], color=color, label=OUTCOMES[name].label, linewidth=1.8)
-    ax.set_title(title, fontsize=10)
-    ax.set_ylim(*ylim)
-    end = add_months(model.spec.meta.start, model.spec.meta.months - 1)
-    ax.set_xlim(mdates.date2num(add_months(model.spec.meta.start, 0)), mdates.date2num(end))
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=6)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.grid(True, axis="y", color="0.9")
-    ax.tick_params(labelsize=8)
-    ax.legend(fontsize=7, loc="lower left")
+    spec = model.spec
+    frame = pd.DataFrame({name: collected[name] for name in measures})
+    frame.insert(0, "date", pd.date_range(add_months(spec.meta.start, 0), periods=months, freq="MS"))
+    outcome_lines(
+        frame,
+        measures,
+        ax=ax,
+        title=title,
+        thresholds=spec.outcomes.model_dump(),
+        span=(add_months(spec.meta.start, 0), add_months(spec.meta.start, spec.meta.months - 1)),
+        labels=LEGEND,
+    )
     return fig
 
 
@@ -190,10 +193,10 @@ def outcome_figure(
 def Plots(model: RapprochementModel, version: int) -> None:
     """The key outcomes, redrawn after every month."""
     with solara.GridFixed(columns=2):
-        for measures, title, ylim in PLOTS:
+        for measures, title in PLOTS:
             with solara.Div(classes=["outcome-plot", f"plot-{next(iter(measures))}"]):
                 solara.FigureMatplotlib(
-                    outcome_figure(model, measures, title, ylim), dependencies=[version, id(model)], format="png"
+                    outcome_figure(model, measures, title), dependencies=[version, id(model)], format="png"
                 )
 
 
@@ -293,6 +296,11 @@ def Page() -> None:
                 solara.Error(error.value)
         with solara.Card("Model parameters"):
             solara.Select("Scenario", values=names, value=scenario_file)
+            solara.Text(
+                "Sliders change the picked scenario: (+) adds to its value, (\u00d7) multiplies it; 0 and 1 leave "
+                "it as written.",
+                classes=["knob-help"],
+            )
             solara.InputInt("Seed (whole number)", value=seed, classes=["seed-input"])
             for name, knob in KNOBS.items():
 

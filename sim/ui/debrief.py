@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +25,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from sim.agents.decision import MoveOutcome
 from sim.executors import make_executor
 from sim.model import RapprochementModel, classify_run
 from sim.outcomes import KEY_OUTCOMES, OUTCOMES, OutcomeClass
-from sim.plots import EventMarker, fan_chart, outcome_class_shares, wilson_interval
+from sim.plots import EventMarker, fan_chart, fit_value_axis, outcome_class_shares, wilson_interval
 from sim.scenario import Event, Scenario, Team
 from sim.start_state import StartState
-from sim.ui.game import Game, TurnRecord, inject_label, label
+from sim.ui.game import DEFAULT_CHOICE, OUTCOME_WORDS, Game, TurnRecord, inject_label, label
+from sim.ui.story import CAPITALS
 
 #: Colour of the played path (black over the coloured fans).
 PLAYED_COLOR = "#000000"
@@ -144,6 +146,42 @@ class ClassRow:
         return label(self.outcome_class.value)
 
 
+#: Colours of the counterfactual paths, one per capital the model plays in them (Okabe-Ito, apart from the fans'
+#: blue).
+COUNTERFACTUAL_COLORS: dict[Team, str] = {Team.SEOUL: "#CC79A7", Team.TOKYO: "#D55E00", Team.WASHINGTON: "#009E73"}
+#: gid of a counterfactual path's line.
+GID_COUNTERFACTUAL = "counterfactual-path"
+#: gid of a turn's marker line.
+GID_TURN = "turn-marker"
+
+
+@dataclass(frozen=True)
+class Counterfactual:
+    """The game replayed with the model's own government in place of one team ("if the model had played your
+    capital"): same seed, start, injects and other teams' moves.
+
+    Attributes:
+        team: the team the model replaced.
+        played: the replay's months (as ``Game.played``).
+        reached: the outcome class it reached (None before the game is over).
+        moves: what the model's government of that capital did instead: (date, move); Washington's own actions
+            are not logged, so its list is empty.
+    """
+
+    team: Team
+    played: pd.DataFrame
+    reached: OutcomeClass | None
+    moves: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, game: Game, team: Team) -> Counterfactual:
+        """Replay ``game`` with the model playing ``team``'s capital."""
+        replay = game.replay_without(team)
+        capital = team.value
+        moves = tuple((replay.date(m), move.value) for m, side, move in replay.model.moves_log if side == capital)
+        return cls(team, replay.played(), replay.outcome_class(), moves)
+
+
 @dataclass(frozen=True)
 class Debrief:
     """What a debrief shows, taken from a game at one moment (so it can be rendered outside the game's lock)."""
@@ -158,11 +196,19 @@ class Debrief:
     reached: OutcomeClass | None
     moves_made: tuple[tuple[str, str, str], ...]
     futures: Futures
+    #: The game replayed with the model in place of each team, in the teams' order.
+    counterfactuals: tuple[Counterfactual, ...] = ()
+    #: The model's probability of weighing a move in a given month, per capital (``initiative``).
+    initiative: tuple[tuple[str, float], ...] = ()
+    #: The scenario's outcome-class thresholds, drawn on the panels they apply to.
+    thresholds: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def of(cls, game: Game, futures: Futures) -> Debrief:
-        """Snapshot a game (call it while holding whatever guards the game)."""
+        """Snapshot a game (call it while holding whatever guards the game); replaying it once per team for the
+        counterfactuals takes a few hundredths of a second."""
         moves = tuple(m for r in game.history for m in game.moves_made(r))
+        actors = game.scenario.actors
         return cls(
             game.scenario.meta.name,
             game.seed,
@@ -174,6 +220,9 @@ class Debrief:
             game.outcome_class(),
             moves,
             futures,
+            tuple(Counterfactual.of(game, team) for team in game.teams) if game.history else (),
+            (("Seoul", actors.seoul.initiative), ("Tokyo", actors.tokyo.initiative)),
+            game.scenario.outcomes.model_dump(),
         )
 
     @property
@@ -193,8 +242,8 @@ class Debrief:
         return rows
 
     def turn_markers(self) -> list[EventMarker]:
-        """A marker at the start of each played turn, labelled with the teams' moves and, on a second line, the
-        facilitator's injects (they happen in the same month: one marker keeps the labels apart)."""
+        """A marker at the start of each played turn: its label is the turn (``T1``), then the teams' moves and,
+        on a second line, the facilitator's injects (the figure shows the turn only; the page's table the rest)."""
         markers = []
         for record in self.records:
             if record.month >= len(self.played):
@@ -205,22 +254,91 @@ class Debrief:
             markers.append(EventMarker(pd.Timestamp(self.played["date"].iloc[record.month]), text, "turn"))
         return markers
 
+    def team_did(self, team: Team) -> str:
+        """A team's moves other than doing nothing, turn by turn, with what became of them where it was not
+        plainly made (``T1 summit; T3 remove white list (blocked: ...)``), or ``held every turn``."""
+        done = []
+        for record in self.records:
+            move = record.moves[team]
+            if move in DEFAULT_CHOICE.values():
+                continue
+            remark = record.remark(team)
+            done.append(f"T{record.turn} {label(move)}" + (f" ({remark})" if remark else ""))
+        return "; ".join(done) or "held every turn"
+
+    def start_note(self) -> str:
+        """Why the played path starts where it does, in a sentence, from the first month's figures: the same
+        start for all, the teams' moves made at once, the model's governments moving some months only."""
+        if not self.records or self.played.empty:
+            return ""
+        first = self.futures.timeseries[self.futures.timeseries["month"] == 0]["relations_index"]
+        low, high = float(first.quantile(0.05)), float(first.quantile(0.95))
+        value = float(self.played["relations_index"].iloc[0])
+        where = "above" if value > high else "below" if value < low else "inside"
+        record = self.records[0]
+        moves = ", ".join(
+            f"{CAPITALS[t]} {label(m)}: {OUTCOME_WORDS[r.outcome]}"
+            for t, m in record.moves.items()
+            if (r := record.results.get(t)) is not None
+        )
+        chances = " and ".join(f"{name} {100 * p:.0f} %" for name, p in self.initiative)
+        start = self.played["date"].iloc[0]
+        return (
+            f"The played path and every simulated future start from the same state on {start:%Y-%m}. In that "
+            f"first month the teams' turn-1 moves were all played at once ({moves}), whereas the model's "
+            f"governments weigh a move in a given month only with probability {chances}; after the first month "
+            f"the relations index of the game is {value:.1f}, {where} the futures' 5-95 % range of "
+            f"{low:.1f}-{high:.1f}."
+        )
+
+
+def _turn_lines(ax: Any, debrief: Debrief) -> None:
+    """A dotted line at the start of each played turn, labelled ``T1``, ``T2``... upright at the top, in type a
+    room can read (the moves are in the page's table)."""
+    for record in debrief.records:
+        if record.month >= len(debrief.played):
+            continue
+        when = pd.Timestamp(debrief.played["date"].iloc[record.month])
+        ax.axvline(when, color="0.45", linewidth=0.9, linestyle=":", zorder=1.5, gid=GID_TURN)
+        ax.annotate(
+            f"T{record.turn}" + ("*" if record.injects else ""),
+            xy=(when, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(2.0, -2.0),
+            textcoords="offset points",
+            ha="left",
+            va="top",
+            fontsize=10,
+            fontweight="bold",
+            color="0.3",
+        )
+
 
 def debrief_figure(debrief: Debrief) -> Figure:
-    """The key outcomes' bands of simulated futures with the played path and the turn markers, and the outcome
-    classes' simulated shares with the class the game reached named in the title."""
+    """The key outcomes' bands of simulated futures with the played path, the counterfactual paths and the turn
+    markers, and the outcome classes' simulated shares with the class the game reached named in the title."""
     fig = Figure(figsize=(16.0, 12.0), dpi=100, layout="constrained")
     ncols = 3
     nrows = -(-len(KEY_OUTCOMES) // ncols) + 1
     grid = fig.add_gridspec(nrows, ncols)
-    markers = debrief.turn_markers()
     key: tuple[list[Any], list[str]] = ([], [])
     for i, outcome in enumerate(KEY_OUTCOMES):
         ax = fig.add_subplot(grid[i // ncols, i % ncols])
-        # The full range: the class's played path is drawn after the fan and may leave the simulated futures' band.
         fan_chart(
-            debrief.futures.timeseries, outcome, events=markers, ax=ax, label="simulated futures", full_range=True
+            debrief.futures.timeseries, outcome, ax=ax, label="simulated futures", thresholds=debrief.thresholds
         )
+        extra = []
+        for counterfactual in debrief.counterfactuals:
+            (line,) = ax.plot(
+                counterfactual.played["date"].to_numpy(),
+                counterfactual.played[outcome].to_numpy(),
+                color=COUNTERFACTUAL_COLORS[counterfactual.team],
+                linewidth=1.3,
+                label=f"model as {CAPITALS[counterfactual.team]}",
+                gid=GID_COUNTERFACTUAL,
+                zorder=3.5,
+            )
+            extra.append(line)
         (played,) = ax.plot(
             debrief.played["date"].to_numpy(),
             debrief.played[outcome].to_numpy(),
@@ -231,17 +349,24 @@ def debrief_figure(debrief: Debrief) -> Figure:
             gid=GID_PLAYED,
             zorder=4,
         )
-        # A month of room on the left, so the first turn's marker and label are not on the axis itself.
-        left, right = ax.get_xlim()
-        ax.set_xlim(left - 31.0, right)
+        # The played and replayed paths may leave the futures' band: the value axis covers them too.
+        paths = [
+            debrief.played[outcome].to_numpy(),
+            *(c.played[outcome].to_numpy() for c in debrief.counterfactuals),
+        ]
+        fit_value_axis(ax, outcome, *paths)
+        _turn_lines(ax, debrief)
         legend = ax.get_legend()
         if legend is not None:
             if i == 0:  # one key for every panel
-                key = ([*legend.legend_handles, played], [*(t.get_text() for t in legend.get_texts()), "played"])
+                key = (
+                    [*legend.legend_handles, played, *extra],
+                    [*(t.get_text() for t in legend.get_texts()), "played", *(str(x.get_label()) for x in extra)],
+                )
             legend.remove()
     key_ax = fig.add_subplot(grid[nrows - 1, ncols - 1])
     key_ax.axis("off")
-    key_ax.legend(*key, loc="center", fontsize=11, frameon=False, title="Each panel")
+    key_ax.legend(*key, loc="center", fontsize=11, frameon=False, title="Each panel (T1, T2...: turns; *: inject)")
     class_ax = fig.add_subplot(grid[nrows - 1, : ncols - 1])
     outcome_class_shares(debrief.futures.runs, ax=class_ax)
     reached = debrief.reached
@@ -276,6 +401,14 @@ TEMPLATES = jinja2.Environment(
 )
 
 
+def _final_medians(debrief: Debrief) -> dict[str, float]:
+    """Each key outcome's median over the simulated futures in the game's last month played (NaN before one)."""
+    series = debrief.futures.timeseries
+    month = len(debrief.played) - 1
+    last = series[series["month"] == month]
+    return {name: float(last[name].median()) if not last.empty else float("nan") for name in KEY_OUTCOMES}
+
+
 def render_html(debrief: Debrief, png: bytes | None = None, *, links: dict[str, str] | None = None) -> str:
     """The self-contained debrief page (the figure embedded as base64 PNG); ``links`` adds export links."""
     png = figure_png(debrief) if png is None else png
@@ -288,6 +421,10 @@ def render_html(debrief: Debrief, png: bytes | None = None, *, links: dict[str, 
         label=label,
         inject_label=inject_label,
         links=links or {},
+        start_note=debrief.start_note(),
+        medians=_final_medians(debrief),
+        quiet=frozenset({MoveOutcome.MADE, MoveOutcome.HELD}),
+        capitals=CAPITALS,
     )
 
 

@@ -41,10 +41,20 @@ from sim.agents.washington import BROKERING_FACTORS, ENGAGEMENT_STEP, Washington
 from sim.errors import RapprochementError
 from sim.files import write_atomic
 from sim.model import NO_EFFECT_EVENTS, classify_run
-from sim.moves import MOVES, Move, Side
+from sim.moves import MOVES, Move, MoveSpec, Side
 from sim.outcomes import OUTCOMES, OutcomeClass
 from sim.runner import build_model, run_seeds, sample_uncertainties
-from sim.scenario import Event, EventKind, Scenario, Team, add_months, months_between
+from sim.scenario import (
+    GOVERNMENT_EVENTS,
+    SEOUL_EVENTS,
+    Event,
+    EventActor,
+    EventKind,
+    Scenario,
+    Team,
+    add_months,
+    months_between,
+)
 
 #: Version of the saved-game format.
 STATE_FORMAT = 1
@@ -71,6 +81,49 @@ WASHINGTON_EFFECTS: dict[WashingtonAction, str] = {
     WashingtonAction.LOWER_ENGAGEMENT: f"engagement target -{ENGAGEMENT_STEP:g}; engagement follows monthly",
     WashingtonAction.STAND_BACK: "no US pressure on either capital this turn",
 }
+
+
+#: What each Seoul or Tokyo move is, in a few words, for the team pages (``move_effect`` adds its numbers from the
+#: scenario's move table). ``{partner}`` is the other capital, ``{gesture}`` the capital's own nationalist gesture.
+MOVE_WORDS: dict[Move, str] = {
+    Move.HOLD: "no move this turn",
+    Move.SUMMIT: "a leaders' summit ({partner}'s government must join)",
+    Move.JOINT_STATEMENT: "a joint declaration ({partner}'s government must join)",
+    Move.COMPENSATION_PLAN: "compensate the forced-labour plaintiffs: closes the open dispute, sets up a fund",
+    Move.REMORSE_STATEMENT: "a statement of remorse for the colonial past: a history agreement in force",
+    Move.HARDLINE_GESTURE: "{gesture}: a history incident both publics feel",
+    Move.REPUDIATE_SETTLEMENT: "repudiate the settlement: reopens the compensation dispute",
+    Move.IMPOSE_EXPORT_CONTROLS: "export controls on {partner}: trade falls, {partner}'s public feels threatened",
+    Move.LIFT_EXPORT_CONTROLS: "lift your export controls",
+    Move.REMOVE_WHITE_LIST: "take {partner} off your white list of trusted trading partners",
+    Move.RESTORE_WHITE_LIST: "put {partner} back on your white list",
+    Move.END_GSOMIA: "give notice to end GSOMIA, the military-intelligence pact",
+    Move.RESTORE_GSOMIA: "restore GSOMIA",
+    Move.FILE_WTO_CASE: "file a WTO case against {partner}'s trade measures",
+    Move.DROP_WTO_CASE: "drop your WTO case",
+}
+#: Each capital's nationalist gesture (docs/ODD.md section 8: a shrine visit by Tokyo, a Dokdo landing by Seoul).
+GESTURES: dict[Side, str] = {Side.SEOUL: "a landing on Dokdo/Takeshima", Side.TOKYO: "a Yasukuni shrine visit"}
+#: The direct effects a move's line names, with their words (the expected gains are the government's hopes).
+_EFFECT_NAMES: tuple[tuple[str, str], ...] = (
+    ("climate", "climate"),
+    ("salience", "history salience"),
+    ("institutions", "institutions"),
+    ("trade", "trade"),
+    ("security", "security"),
+)
+
+
+def move_effect(move: Move, side: Side, spec: MoveSpec) -> str:
+    """One line on what a capital's move does: its words and the direct changes of the scenario's move table
+    (``a leaders' summit (Tokyo's government must join); climate +0.06, history salience -0.02``)."""
+    words = MOVE_WORDS[move].format(partner=side.partner.value.capitalize(), gesture=GESTURES[side])
+    numbers = [
+        f"{name} {value:+.2f}".replace("-", "\u2212")
+        for field_name, name in _EFFECT_NAMES
+        if (value := getattr(spec, field_name)) != 0.0
+    ]
+    return f"{words}; {', '.join(numbers)}" if numbers else words
 
 
 #: The words for each outcome of a team's move (``outcome_words``).
@@ -100,14 +153,75 @@ class ExerciseError(RapprochementError, ValueError):
     """An action the game refuses (a move ruled out, a bad inject, a turn after the last)."""
 
 
+#: Words written in capitals wherever a name is shown.
+_ACRONYMS = {"us": "US", "wto": "WTO", "gsomia": "GSOMIA"}
+
+
 def label(name: str) -> str:
-    """A move or action name as shown to players (``joint_statement`` -> ``joint statement``)."""
-    return name.replace("_", " ")
+    """A move, action, event kind or outcome name as shown to players (``joint_statement`` -> ``joint
+    statement``, ``file_wto_case`` -> ``file WTO case``)."""
+    return " ".join(_ACRONYMS.get(word, word) for word in name.split("_"))
+
+
+#: Who an inject's actor is, in words ("" for the world at large).
+ACTOR_WORDS: dict[EventActor, str] = {
+    EventActor.SEOUL: "Seoul",
+    EventActor.TOKYO: "Tokyo",
+    EventActor.SEOUL_TOKYO: "Seoul and Tokyo",
+    EventActor.WASHINGTON: "Washington",
+    EventActor.PYONGYANG: "Pyongyang",
+    EventActor.BEIJING: "Beijing",
+    EventActor.KOREA_PUBLIC: "the Korean public",
+    EventActor.JAPAN_PUBLIC: "the Japanese public",
+    EventActor.WORLD: "",
+}
+
+
+def event_words(event: Event, *, describe: bool = True) -> str:
+    """An event in plain words: its description when it has one (``describe``), else its kind, its actor and any
+    size other than the usual (``missile launch by Pyongyang, x3``; ``US policy shift by Washington: engagement
+    target 0.40``)."""
+    if describe and event.description and not event.description.startswith("facilitator inject"):
+        return event.description
+    actor = ACTOR_WORDS[event.actor]
+    text = label(event.kind.value) + (f" by {actor}" if actor else "")
+    if event.kind is EventKind.US_POLICY_SHIFT and event.engagement is not None:
+        text += f": engagement target {event.engagement:.2f}"
+    if event.kind is EventKind.LEADERSHIP_CHANGE and event.leader:
+        text += f": {event.leader}"
+    if event.magnitude != 1.0:
+        text += f", magnitude {event.magnitude:g}"
+    return text[0].upper() + text[1:]
 
 
 def inject_label(event: Event) -> str:
-    """An inject as the pages show it: ``missile launch (pyongyang, 3)``."""
-    return f"{label(event.kind.value)} ({event.actor.value}, {event.magnitude:g})"
+    """An inject as the pages show it: its kind, actor and size (``Missile launch by Pyongyang, magnitude 3``)."""
+    return event_words(event, describe=False)
+
+
+#: The actor an inject of each kind has when the facilitator does not choose another: the one the kind needs
+#: (Seoul's GSOMIA and compensation moves), or who usually acts (Pyongyang's missiles, Washington's summits).
+_INJECT_ACTORS: dict[EventKind, EventActor] = {
+    EventKind.MISSILE_LAUNCH: EventActor.PYONGYANG,
+    EventKind.MISSILE_OVERFLIGHT: EventActor.PYONGYANG,
+    EventKind.NUCLEAR_TEST: EventActor.PYONGYANG,
+    EventKind.TRILATERAL_SUMMIT: EventActor.WASHINGTON,
+    EventKind.US_POLICY_SHIFT: EventActor.WASHINGTON,
+    EventKind.SHRINE_VISIT: EventActor.TOKYO,
+    EventKind.TEXTBOOK: EventActor.TOKYO,
+    EventKind.COURT_RULING: EventActor.SEOUL,
+    EventKind.BOYCOTT: EventActor.KOREA_PUBLIC,
+    EventKind.TERRITORIAL_INCIDENT: EventActor.SEOUL_TOKYO,
+    EventKind.HISTORY_AGREEMENT: EventActor.SEOUL_TOKYO,
+    EventKind.SUMMIT: EventActor.SEOUL_TOKYO,
+}
+
+
+def inject_actor(kind: EventKind) -> EventActor:
+    """The actor the inject form proposes for ``kind`` (Seoul for the moves either government may make)."""
+    if kind in SEOUL_EVENTS or kind in GOVERNMENT_EVENTS:
+        return EventActor.SEOUL
+    return _INJECT_ACTORS.get(kind, EventActor.WORLD)
 
 
 @dataclass(frozen=True)
@@ -120,7 +234,7 @@ class Choice:
             NaN when something else rules the move out first).
         in_win_set: whether that share reaches what the government needs.
         reason: why the move is unavailable, or None.
-        effect: what the move does, where the page explains it (Washington's actions).
+        effect: what the move does, in one line.
         approval_cost: the approval (0-1) the move would cost if made now: 0 inside the win-set, more the
             further outside (None for Washington, NaN when ruled out).
     """
@@ -154,6 +268,8 @@ class TurnRecord:
     injects: list[Event] = field(default_factory=list)
     #: What became of each team's move when it was due; not saved: replaying the turn finds it again.
     results: dict[Team, MoveResult] = field(default_factory=dict)
+    #: The capitals whose leader changed during the turn: (capital, leader before, leader after); not saved.
+    leader_changes: list[tuple[Side, str, str]] = field(default_factory=list)
 
     @property
     def outcomes(self) -> dict[Team, str]:
@@ -223,9 +339,8 @@ class Game:
         turns: int,
         source: str = "",
     ) -> None:
-        """Start a game of ``turns`` turns of ``turn_months`` months; ``teams`` are the capitals played."""
-        if not teams:
-            raise ExerciseError("--teams: name at least one of seoul, tokyo, washington")
+        """Start a game of ``turns`` turns of ``turn_months`` months; ``teams`` are the capitals played (none: the
+        model plays every capital, as in the debrief's counterfactuals)."""
         if len(set(teams)) != len(teams):
             raise ExerciseError(f"--teams: a team is named twice in {', '.join(t.value for t in teams)}")
         if turn_months < 1 or turns < 1:
@@ -248,6 +363,8 @@ class Game:
             else TeamRule.install(self.model.governments[TEAM_SIDES[team]])
             for team in self.teams
         }
+        #: Every indicator at the start, before the first month (the model keeps no record of it).
+        self.start_indicators = self.indicators()
         self.history: list[TurnRecord] = []
         self.pending: dict[Team, str] = {}
         self.pending_injects: list[Event] = []
@@ -271,6 +388,20 @@ class Game:
     def indicators(self) -> dict[str, float]:
         """Every monthly outcome as it stands now (the state at the end of the last turn played)."""
         return {name: float(getattr(self.model, name)) for name in OUTCOMES}
+
+    def indicators_after(self, turns: int) -> dict[str, float]:
+        """Every monthly outcome at the end of turn ``turns`` (0: the start), a turn played so far."""
+        if not 0 <= turns <= len(self.history):
+            raise ExerciseError(f"turn {turns} has not been played ({len(self.history)} played)")
+        if turns == 0:
+            return dict(self.start_indicators)
+        monthly = self.model.monthly()
+        row = turns * self.turn_months - 1
+        return {name: float(monthly[name][row]) for name in OUTCOMES}
+
+    def leaders(self) -> dict[Side, str]:
+        """Who leads each capital now."""
+        return {side: government.leader for side, government in self.model.governments.items()}
 
     def played(self) -> pd.DataFrame:
         """The months played so far: ``month``, ``date`` and one column per outcome."""
@@ -336,6 +467,7 @@ class Game:
                     float(option.acceptance),
                     bool(in_win_set),
                     option.blocked,
+                    move_effect(option.move, government.side, self.model.moves[option.move]),
                     approval_cost=float(option.approval_cost),
                 )
             )
@@ -393,6 +525,12 @@ class Game:
         self.pending_injects.append(event)
         return event
 
+    def remove_inject(self, index: int) -> Event:
+        """Take back a pending inject of the coming turn (``index``: its place in ``pending_injects``)."""
+        if not 0 <= index < len(self.pending_injects):
+            raise ExerciseError(f"no pending inject number {index + 1} ({len(self.pending_injects)} pending)")
+        return self.pending_injects.pop(index)
+
     # ----------------------------------------------------------------------------------------------
     # Playing
     def advance(self) -> TurnRecord:
@@ -420,6 +558,7 @@ class Game:
                 rule.impose(Move(name))
         for event in record.injects:
             self.model.schedule(event)
+        before = self.leaders()
         for month in range(self.turn_months):
             self.model.step()
             if month == 0:
@@ -427,7 +566,23 @@ class Game:
                 record.results = {
                     team: result for team in record.moves if (result := self.rules[team].result) is not None
                 }
+        after = self.leaders()
+        record.leader_changes = [
+            (side, before[side], after[side]) for side in before if before[side] != after[side]
+        ]
         self.history.append(record)
+
+    def replay_without(self, team: Team) -> Game:
+        """The game played again with the model's own government in place of ``team``: the same seed, start,
+        injects and other teams' moves, turn by turn ("if the model had played your capital")."""
+        if team not in self.teams:
+            raise ExerciseError(f"no team plays {team.value} in this exercise")
+        others = tuple(t for t in self.teams if t is not team)
+        game = Game(self.scenario, seed=self.seed, teams=others, turn_months=self.turn_months, turns=self.turns)
+        for record in self.history:
+            moves = {t: move for t, move in record.moves.items() if t is not team}
+            game._play(TurnRecord(record.turn, record.month, moves, list(record.injects)))
+        return game
 
     # ----------------------------------------------------------------------------------------------
     # Saving and resuming

@@ -38,20 +38,29 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from sim.agents.decision import MoveOutcome
-from sim.outcomes import KEY_OUTCOMES, OUTCOMES
-from sim.scenario import EventActor, Team
+from sim.scenario import EventActor, EventKind, Team
 from sim.ui.debrief import TEMPLATES, Debrief, Futures, figure_png, render_html, simulate_futures
-from sim.ui.game import DEFAULT_CHOICE, INJECT_KINDS, ExerciseError, Game, inject_label, label, save_state
+from sim.ui.game import (
+    DEFAULT_CHOICE,
+    INJECT_KINDS,
+    Choice,
+    ExerciseError,
+    Game,
+    inject_actor,
+    inject_label,
+    label,
+    save_state,
+)
+from sim.ui.story import changes, event_words, turn_story, upcoming
+from sim.ui.trend import trend_png
 
 T = TypeVar("T")
 
 FACILITATOR = "facilitator"
-#: Indicators shown to everyone: the key outcomes and both governments' approval.
-SHOWN = tuple(
-    dict.fromkeys(  # in order, once: institutionalisation is a key outcome too
-        (*KEY_OUTCOMES, "us_engagement", "institutionalization", "seoul_approval", "tokyo_approval", "nk_threat")
-    )
-)
+#: Font sizes of the trend chart on the pages and, larger, on the projected board.
+PAGE_FONT, BOARD_FONT = 9.0, 13.0
+#: The inject the facilitator's form proposes first: the most common shock of the record.
+DEFAULT_INJECT = EventKind.MISSILE_LAUNCH
 #: What the turn history leaves unsaid of a team's move when it cost nothing: a move made as chosen, a hold.
 UNSAID_IN_HISTORY = frozenset({MoveOutcome.MADE, MoveOutcome.HELD})
 #: What a token looks like (``secrets.token_urlsafe(24)`` gives 32 such characters); a saved one must match.
@@ -109,24 +118,12 @@ class ExerciseServer:
         self._futures: dict[tuple[str, ...], Futures] = {}
         #: Why the game accepts no more actions (a turn failed halfway or could not be saved), or None.
         self.broken: str | None = None
-        self._start_values = self._initial_indicators()
+        #: The trend chart (PNG) for each number of turns played and size, drawn once.
+        self._trends: dict[tuple[int, bool], bytes] = {}
         self.save()
 
     # ----------------------------------------------------------------------------------------------
     # State
-    def _initial_indicators(self) -> dict[str, float]:
-        if not self.game.history:
-            return self.game.indicators()
-        # The model keeps no record of its state before month 0; a fresh game of the same settings starts there.
-        fresh = Game(
-            self.game.scenario,
-            seed=self.game.seed,
-            teams=self.game.teams,
-            turn_months=self.game.turn_months,
-            turns=self.game.turns,
-        )
-        return fresh.indicators()
-
     def save(self) -> None:
         """Write the game and the tokens to the state file."""
         save_state(self.state_path, self.game, {"tokens": self.tokens})
@@ -187,6 +184,8 @@ class ExerciseServer:
             }
             for r in game.history
         ]
+        played = len(game.history)
+        now = game.indicators()
         return {
             "name": game.scenario.meta.name,
             "turn": game.turn,
@@ -195,9 +194,11 @@ class ExerciseServer:
             "finished": game.finished,
             "date": game.date(),
             "seed": game.seed,
-            "indicators": [(name, OUTCOMES[name]) for name in SHOWN],
-            "now": game.indicators(),
-            "start": self._start_values,
+            "changes": changes(now, game.indicators_after(played - 1) if played else now),
+            "since_start": {c.name: c for c in changes(now, game.start_indicators)},
+            "story": turn_story(game, game.history[-1]) if played else None,
+            "announced": [event_words(e, describe=False) for e in game.pending_injects],
+            "trend_url": f"/trend.png?turns={played}",
             "history": history,
             "label": label,
             "paragraphs": paragraphs,
@@ -206,23 +207,41 @@ class ExerciseServer:
     def team_context(self, team: Team) -> dict[str, Any]:
         """What a team's page shows."""
         game = self.game
-        exercise = game.scenario.exercise
         chosen = game.pending.get(team)
+        choices = [] if game.finished else game.choices(team)
+        picked = next((c for c in choices if c.name == chosen), None)
         return self._common() | {
             "team": team.value,
             "team_label": team.value.capitalize(),
             "token": self.tokens[team.value],
-            "briefing": exercise.briefings.get(team, "") if exercise is not None else "",
-            "choices": [] if game.finished else game.choices(team),
+            "briefing": self._briefing(team),
+            "choices": choices,
             "required": game.required_share(team),
             "required_cooperative": game.required_share(team, cooperative=True),
             "us_factor": game.us_factor(),
             "us_team": Team.WASHINGTON in game.teams,
             "chosen": chosen,
             "chosen_label": label(chosen) if chosen else "",
+            "chosen_cost": cost_words(picked) if picked is not None else "",
+            "cost_words": cost_words,
             "default_label": label(DEFAULT_CHOICE[team]),
             "poll_url": f"/api/state?token={quote(self.tokens[team.value])}",
             "page_url": f"/team/{team.value}?token={quote(self.tokens[team.value])}",
+        }
+
+    def _briefing(self, team: Team) -> str:
+        exercise = self.game.scenario.exercise
+        return exercise.briefings.get(team, "") if exercise is not None else ""
+
+    def handout_context(self, team: Team) -> dict[str, Any]:
+        """A team's printable handout: its briefing and its move table as the coming turn stands."""
+        game = self.game
+        return self._common() | {
+            "team_label": team.value.capitalize(),
+            "briefing": self._briefing(team),
+            "choices": [] if game.finished else game.choices(team),
+            "required": game.required_share(team),
+            "cost_words": cost_words,
         }
 
     def status(self, *, public: bool = False) -> dict[str, str]:
@@ -250,9 +269,13 @@ class ExerciseServer:
                 {"team": t.value, "label": t.value.capitalize(), "status": status[t.value], "link": links.teams[t]}
                 for t in game.teams
             ],
-            "kinds": [k.value for k in INJECT_KINDS],
+            "kinds": [(k.value, inject_actor(k).value) for k in INJECT_KINDS],
+            "default_kind": DEFAULT_INJECT.value,
+            "default_actor": inject_actor(DEFAULT_INJECT).value,
             "actors": [a.value for a in EventActor],
             "pending_injects": [inject_label(e) for e in game.pending_injects],
+            "upcoming": upcoming(game),
+            "handouts": {t.value: f"/handout/{t.value}?token={token}" for t in game.teams},
             "debrief_runs": self.debrief_runs,
             "notes": exercise.facilitator_notes if exercise is not None else "",
         }
@@ -263,6 +286,7 @@ class ExerciseServer:
         return self._common() | {
             "poll_url": "/api/board",
             "page_url": "/board",
+            "trend_url": f"/trend.png?turns={len(self.game.history)}&size=board",
             "team_rows": [
                 {"team": t.value, "label": t.value.capitalize(), "status": status[t.value]}
                 for t in self.game.teams
@@ -400,6 +424,45 @@ class ExerciseServer:
 
         return await self._facilitator_action(form, change, 400)
 
+    async def remove_inject(self, request: Request) -> Response:
+        """The facilitator removes a pending inject of the coming turn (by its place in the list)."""
+        form = await _form(request)
+        if self.role(form.get("token")) != FACILITATOR:
+            return self._denied()
+
+        def change() -> str:
+            try:
+                index = int(form.get("index", ""))
+            except ValueError:
+                raise ExerciseError("remove: which inject? (index must be a whole number)") from None
+            return f"Inject removed: {inject_label(self.game.remove_inject(index))}"
+
+        return await self._facilitator_action(form, change, 409)
+
+    async def handout(self, request: Request) -> Response:
+        """A team's printable handout (facilitator token only): briefing and move table, with print styles."""
+        team = _team(request.path_params["team"])
+        if (
+            team is None
+            or team not in self.game.teams
+            or self.role(request.query_params.get("token")) != FACILITATOR
+        ):
+            return self._denied()
+        return self._page("handout.html", await self._run(lambda: self.handout_context(team)))
+
+    async def trend(self, request: Request) -> Response:
+        """The trend chart as PNG (no token: it shows what the board shows), drawn once per turn played."""
+
+        large = request.query_params.get("size") == "board"
+
+        def draw() -> bytes:
+            key = (len(self.game.history), large)
+            if key not in self._trends:
+                self._trends[key] = trend_png(self.game, fontsize=BOARD_FONT if large else PAGE_FONT)
+            return self._trends[key]
+
+        return Response(await self._run(draw), media_type="image/png", headers={"Cache-Control": "no-store"})
+
     async def advance(self, request: Request) -> Response:
         """The facilitator plays the turn; a stale form (the turn already played) is refused with 409."""
         form = await _form(request)
@@ -496,6 +559,9 @@ class ExerciseServer:
                 Route("/team/{team}/move", self.submit_move, methods=["POST"]),
                 Route("/facilitator", self.facilitator_page),
                 Route("/facilitator/inject", self.add_inject, methods=["POST"]),
+                Route("/facilitator/inject/remove", self.remove_inject, methods=["POST"]),
+                Route("/handout/{team}", self.handout),
+                Route("/trend.png", self.trend),
                 Route("/facilitator/advance", self.advance, methods=["POST"]),
                 Route("/api/state", self.api_state),
                 Route("/board", self.board_page),
@@ -505,6 +571,20 @@ class ExerciseServer:
                 Route("/debrief.png", self.debrief_file),
             ]
         )
+
+
+def cost_words(choice: Choice) -> str:
+    """What a capital's move would cost at home if made now, in words (Washington's actions cost nothing)."""
+    if choice.acceptance is None or choice.approval_cost is None:
+        return ""
+    if choice.approval_cost != choice.approval_cost:  # NaN: ruled out, so not weighed
+        return ""
+    if choice.approval_cost > 0:
+        return (
+            f"outside your win-set ({100 * choice.acceptance:.0f} % of your public would accept it): it would "
+            f"cost about {100 * choice.approval_cost:.1f} points of approval"
+        )
+    return f"inside your win-set ({100 * choice.acceptance:.0f} % would accept it): no approval cost"
 
 
 def paragraphs(text: str) -> list[str]:
