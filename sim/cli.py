@@ -148,6 +148,10 @@ COMMANDS: dict[str, Command] = {
         "sim.commands.analysis",
         "which assumptions lead to relapse? decision-tree boxes over a sweep's sampled parameters",
     ),
+    "robust": Command(
+        "sim.commands.robust",
+        "which levers keep rapprochement durable across the futures? many-objective search, fresh re-evaluation",
+    ),
     "dashboard": Command("sim.commands.exercise", "serve the browser dashboard (Mesa SolaraViz) on 127.0.0.1"),
     "exercise": Command("sim.commands.exercise", "play a scenario as a class exercise, one team per capital"),
 }

@@ -68,11 +68,13 @@ __all__ = [
     "metric_text",
     "outcome_class_shares",
     "outcome_lines",
+    "parallel_coordinates",
     "regime_shares",
     "save_batch_plots",
     "save_figure",
     "sensitivity_bars",
     "stamp_provenance",
+    "tradeoff_plot",
     "wilson_interval",
 ]
 
@@ -1816,4 +1818,162 @@ def regime_shares(
     draw_events(ax, events, shares.index.min(), shares.index.max())
     if shown:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    return ax
+
+
+# --------------------------------------------------------------------------------------------------
+# robust policy search
+
+
+def parallel_coordinates(
+    table: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    ranges: Mapping[str, tuple[float, float]] | None = None,
+    ticks: Mapping[str, Sequence[tuple[float, str]]] | None = None,
+    better_low: Sequence[str] = (),
+    labels: Mapping[str, str] | None = None,
+    color_by: str | None = None,
+    highlight: Mapping[int, str] | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """One line per row of ``table`` across parallel vertical axes, one per column (Inselberg 1985): a Pareto set's
+    levers and metrics side by side, so the trade-offs and the levers that go with them show at a glance.
+
+    Each axis is scaled to its ``ranges`` entry (default: the column's own range); ``ticks`` gives labelled
+    positions (a choice lever's options), otherwise the axis' two ends are labelled with their values. Columns in
+    ``better_low`` (costs) are drawn upside down so that up is better on every metric axis. Lines are coloured by
+    ``color_by`` (cividis); rows of ``highlight`` (row position -> label) are drawn thick and labelled on the
+    right.
+    """
+    if table.empty:
+        raise ValueError("table is empty")
+    if ax is None:
+        ax = _new_axes((max(7.0, 1.6 * len(columns)), 5.0))
+    ranges, ticks, labels = ranges or {}, ticks or {}, labels or {}
+    scaled = np.zeros((len(table), len(columns)))
+    spans: dict[str, tuple[float, float]] = {}
+    for j, column in enumerate(columns):
+        values = table[column].to_numpy(dtype=float)
+        low, high = ranges.get(column, (float(np.nanmin(values)), float(np.nanmax(values))))
+        if high <= low:  # every row has the same value: drawn across the middle, labelled once
+            ticks = {**ticks, column: [(low, f"{low:.3g}")]}
+            low, high = low - 0.5, high + 0.5
+        spans[column] = (low, high)
+        share = (values - low) / (high - low)
+        scaled[:, j] = 1.0 - share if column in better_low else share
+    x = np.arange(len(columns), dtype=float)
+    colors: Any = [OKABE_ITO[0]] * len(table)
+    if color_by is not None:
+        shade = table[color_by].to_numpy(dtype=float)
+        low, high = float(np.nanmin(shade)), float(np.nanmax(shade))
+        norm = (shade - low) / (high - low) if high > low else np.full(len(shade), 0.5)
+        cmap = matplotlib.colormaps["cividis"]
+        colors = [cmap(v) for v in norm]
+    highlight = highlight or {}
+    for i in range(len(table)):
+        thick = i in highlight
+        ax.plot(
+            x,
+            scaled[i],
+            color="0.1" if thick else colors[i],
+            linewidth=2.2 if thick else 1.0,
+            alpha=1.0 if thick else 0.7,
+            zorder=3 if thick else 2,
+            gid="parallel-highlight" if thick else "parallel-line",
+        )
+        if thick:
+            ax.annotate(
+                highlight[i],
+                (x[-1], scaled[i, -1]),
+                xytext=(40, 0),  # beyond the last axis' value labels
+                textcoords="offset points",
+                va="center",
+                fontsize=8,
+            )
+    for j, column in enumerate(columns):
+        ax.axvline(x[j], color="0.4", linewidth=0.8, zorder=1)
+        low, high = spans[column]
+        marks = ticks.get(column)
+        if marks is None:
+            marks = [(low, f"{low:.3g}"), (high, f"{high:.3g}")]
+        for value, text in marks:
+            level = (value - low) / (high - low)
+            y = 1.0 - level if column in better_low else level
+            ax.annotate(text, (x[j], y), xytext=(3, 0), textcoords="offset points", fontsize=7, va="center")
+    ax.set_xticks(x, [labels.get(c, c) for c in columns], rotation=20, ha="right", fontsize=8)
+    ax.set_yticks([])
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlim(-0.2, len(columns) - 1 + 0.8)
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    ax.set_title("Pareto set: levers and metrics (up is better on every metric)")
+    return ax
+
+
+def tradeoff_plot(
+    candidates: pd.DataFrame,
+    x: str,
+    y: str,
+    *,
+    front: Sequence[bool] | np.ndarray,
+    labels: Mapping[str, str] | None = None,
+    color_by: str | None = None,
+    checked: pd.DataFrame | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Every evaluated candidate in the plane of two metrics, the Pareto set (``front``) highlighted.
+
+    ``color_by`` colours the Pareto set by a third metric (cividis, with a colour bar). ``checked`` holds the
+    re-evaluated policies - columns ``label``, ``x``, ``y`` and their interval ends ``x_low``, ``x_high``,
+    ``y_low``, ``y_high`` - drawn as open markers with 95 % intervals and labelled, so the distance from a policy's
+    search value to its fresh value shows how much of its performance was the search's luck.
+    """
+    labels = labels or {}
+    on_front = np.asarray(front, dtype=bool)
+    if ax is None:
+        ax = _new_axes((7.5, 5.5))
+    xs, ys = candidates[x].to_numpy(dtype=float), candidates[y].to_numpy(dtype=float)
+    ax.scatter(xs[~on_front], ys[~on_front], s=8, color="0.75", label=f"evaluated ({(~on_front).sum()})", zorder=1)
+    if color_by is not None:
+        drawn = ax.scatter(
+            xs[on_front],
+            ys[on_front],
+            c=candidates[color_by].to_numpy(dtype=float)[on_front],
+            cmap="cividis",
+            s=30,
+            edgecolors="0.2",
+            linewidths=0.5,
+            label=f"Pareto set ({on_front.sum()})",
+            zorder=3,
+        )
+        colorbar = ax.get_figure(root=True).colorbar(drawn, ax=ax)  # type: ignore[union-attr]
+        colorbar.set_label(labels.get(color_by, color_by))
+    else:
+        ax.scatter(
+            xs[on_front], ys[on_front], s=30, color=OKABE_ITO[0], label=f"Pareto set ({on_front.sum()})", zorder=3
+        )
+    if checked is not None and not checked.empty:
+        ax.errorbar(
+            checked["x"],
+            checked["y"],
+            xerr=[checked["x"] - checked["x_low"], checked["x_high"] - checked["x"]],
+            yerr=[checked["y"] - checked["y_low"], checked["y_high"] - checked["y"]],
+            fmt="o",
+            mfc="white",
+            mec=OKABE_ITO[3],
+            ecolor=OKABE_ITO[3],
+            elinewidth=1.0,
+            capsize=2,
+            label="re-evaluated on fresh futures (95 % intervals)",
+            zorder=4,
+        )
+        for row in checked.itertuples():
+            ax.annotate(str(row.label), (row.x, row.y), xytext=(5, 4), textcoords="offset points", fontsize=8)
+    ax.set_xlabel(labels.get(x, x))
+    ax.set_ylabel(labels.get(y, y))
+    ax.set_title("Trade-off between the first two metrics")
+    ax.grid(True, color="0.92", linewidth=0.8)
+    ax.set_axisbelow(True)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=2, fontsize=8, frameon=False)
     return ax

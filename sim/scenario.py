@@ -1019,6 +1019,113 @@ def _check_range(block: BaseModel, leaf: str, path: str, spec: Uncertainty) -> N
             raise ValueError(f"{path!r} cannot take {end} ({reason}); narrow the range") from None
 
 
+#: What a capital controls, and so what a robust search (``search.levers``) may vary. Seoul and Tokyo set their
+#: doctrine, the moves they rule out and regular summits (``levers``), how often they take the initiative and
+#: how much political capital they are willing to spend for a move the public does not accept
+#: (``capital_weight``, the leader's side of the two-level game). The win-set itself (``win_set_share``,
+#: ``approval_slack``, ``winset_cost``, ``approval_floor``) describes the public and the political system a
+#: government faces, not a choice it makes, and is left out. Washington sets its engagement target, its brokering
+#: and its trilateral summits; the two capitals together fund youth exchange programmes (``program_scale``).
+CONTROLLED_PATHS: tuple[str, ...] = (
+    *(
+        f"levers.{capital}.{name}"
+        for capital in ("seoul", "tokyo")
+        for name in ("cooperation_priority", "forbidden_moves", "summit_every_months")
+    ),
+    *(f"actors.{capital}.{name}" for capital in ("seoul", "tokyo") for name in ("initiative", "capital_weight")),
+    "actors.washington.target_engagement",
+    "actors.washington.brokering",
+    "actors.washington.trilateral_summit_rate",
+    "drivers.exchange.program_scale",
+)
+
+
+class RobustMetric(StrEnum):
+    """How a policy is judged across an ensemble of futures (``rapprochement robust``, docs/analysis.md)."""
+
+    DURABLE_SHARE = "durable_share"
+    P10_RELATIONS_INDEX = "p10_relations_index"
+    APPROVAL_COST_SEOUL = "approval_cost_seoul"
+    APPROVAL_COST_TOKYO = "approval_cost_tokyo"
+    REGRET = "regret"
+
+
+class LeverRange(_Block):
+    """The values a searched lever may take: a range of numbers (``low``, ``high``) or a list of ``choices``."""
+
+    low: float | None = Field(None, description="Lowest value (with high): a numeric lever varied continuously.")
+    high: float | None = Field(None, description="Highest value (with low).")
+    choices: tuple[Any, ...] | None = Field(
+        None,
+        min_length=2,
+        description="The values to choose among, e.g. [null, 6, 12] or [[], [repudiate_settlement]].",
+    )
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        ranged = self.low is not None or self.high is not None
+        if ranged and self.choices is not None:
+            raise ValueError("give either low and high or choices, not both")
+        if self.choices is None:
+            if self.low is None or self.high is None:
+                raise ValueError("expected low and high (a range) or choices (a list of values)")
+            if not self.low < self.high:
+                raise ValueError(f"expected low < high, got low={self.low:g}, high={self.high:g}")
+        return self
+
+
+class SearchSpec(_Block):
+    """A robust policy search (``rapprochement robust``): the levers to search over and how policies are judged.
+
+    The futures a policy is judged in are the scenario's ``uncertainties`` and posterior draws, sampled per future
+    exactly as replications of a batch are; the search varies only the levers named here. Batch settings
+    (futures, generations, candidates, seed) are options of the command, not part of the scenario.
+    """
+
+    levers: dict[str, LeverRange] = Field(
+        min_length=1,
+        description="Dotted lever path -> range or choices. Only what a capital controls: levers.seoul|tokyo."
+        "{cooperation_priority, forbidden_moves, summit_every_months}, actors.seoul|tokyo.{initiative, "
+        "capital_weight}, actors.washington.{target_engagement, brokering, trilateral_summit_rate}, "
+        "drivers.exchange.program_scale (not the public's win-set).",
+    )
+    metrics: tuple[RobustMetric, ...] = Field(
+        (),
+        description="How policies are judged (default durable_share and p10_relations_index): durable_share, "
+        "p10_relations_index, approval_cost_seoul, approval_cost_tokyo, regret.",
+    )
+
+    @field_validator("metrics")
+    @classmethod
+    def _distinct(cls, metrics: tuple[RobustMetric, ...]) -> tuple[RobustMetric, ...]:
+        twice = sorted({m.value for m in metrics if metrics.count(m) > 1})
+        if twice:
+            raise ValueError(f"each metric may be named once, but {', '.join(twice)} appears twice")
+        return metrics
+
+
+def _check_lever(block: BaseModel, leaf: str, path: str, spec: LeverRange) -> None:
+    """Every value a searched lever may take must be one its field accepts: both ends of a range (whole numbers
+    for a whole-number field), or each choice."""
+    current = getattr(block, leaf)
+    if spec.choices is None:
+        numeric = isinstance(current, int | float) and not isinstance(current, bool)
+        whole = type(block).model_fields[leaf].annotation in (int, int | None)
+        if not numeric and not whole:
+            raise ValueError(f"levers: {path!r} is not a number: give its values as choices")
+        values: tuple[Any, ...] = (spec.low, spec.high)
+        if whole and not all(float(end).is_integer() for end in values):
+            raise ValueError(f"levers: {path!r} is a whole number: give whole-number low and high")
+    else:
+        values = spec.choices
+    for value in values:
+        try:
+            type(block).model_validate(block.model_dump() | {leaf: value})
+        except ValidationError as exc:
+            reason = exc.errors()[0]["msg"]
+            raise ValueError(f"levers: {path!r} cannot take {value!r} ({reason})") from None
+
+
 class Team(StrEnum):
     """The capitals a team can play in an exercise."""
 
@@ -1067,6 +1174,11 @@ class Scenario(_Block):
         description="Draw the calibrated behavioural parameters from a posterior, one draw per replication "
         "(e.g. {from: posterior}); a parameter in 'uncertainties' or --set still wins.",
     )
+    search: SearchSpec | None = Field(
+        None,
+        description="Levers to search for policies that stay robust across the futures of 'uncertainties' "
+        "and the posterior (rapprochement robust); the scenario runs as written without it.",
+    )
 
     @field_validator("events")
     @classmethod
@@ -1099,6 +1211,30 @@ class Scenario(_Block):
             if isinstance(found.parent, BaseModel):
                 _check_range(found.parent, str(found.keys[-1]), path, spec)
         return value
+
+    @field_validator("search")
+    @classmethod
+    def _levers_a_capital_controls(cls, search: SearchSpec | None, info: ValidationInfo) -> SearchSpec | None:
+        if search is None:
+            return search
+        for path, spec in search.levers.items():
+            if path not in CONTROLLED_PATHS:
+                raise ValueError(
+                    f"levers: {path!r} is not something a capital controls; expected one of "
+                    f"{', '.join(CONTROLLED_PATHS)}"
+                )
+            if path in info.data.get("uncertainties", {}):
+                raise ValueError(
+                    f"levers: {path!r} is also listed under uncertainties; a parameter is either searched or "
+                    "uncertain, not both"
+                )
+            first = path_keys(path)[0]
+            if first not in info.data:
+                continue  # that block failed its own validation (already reported)
+            found = locate(info.data, path)
+            if isinstance(found.parent, BaseModel):
+                _check_lever(found.parent, str(found.keys[-1]), path, spec)
+        return search
 
     def locate(self, path: str) -> Location:
         """Where ``path`` leads (see :meth:`resolve`): the keys followed, the block holding the value and the

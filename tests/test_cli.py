@@ -626,6 +626,7 @@ HEAVY = (
     "solara",
     "jinja2",
     "pyabc",
+    "pymoo",
 )
 
 

@@ -57,6 +57,7 @@ __all__ = [
     "build_comparison",
     "build_discovery_page",
     "build_report",
+    "build_robust_page",
     "build_sensitivity_page",
     "render",
     "write_comparison",
@@ -1009,6 +1010,41 @@ def build_discovery_page(
         "figure_groups": [
             {"title": "Runs and the first rule", "figures": [_analysis_figure(drawn, caption, folder)]}
         ],
+    }
+    path = folder / REPORT
+    path.write_text(render(context), encoding="utf-8")
+    return path
+
+
+def build_robust_page(
+    folder: Path,
+    *,
+    title: str,
+    subtitle: str,
+    scenario: dict[str, Any],
+    robust: dict[str, Any],
+    drawn: Sequence[tuple[Drawn, str]] = (),
+    command: str = "",
+) -> Path:
+    """Write ``report.html`` of a robust policy search into ``folder`` and return its path.
+
+    ``scenario`` holds the facts of the scenario section (label, description, path, start, months, runs, failed,
+    seed, hash, overrides, origin); ``robust`` the search's section (see the template's ``robust`` block: setup,
+    levers, metrics, explain, the Pareto table, the re-evaluation table and the discovery sentences); ``drawn``
+    the figures with their captions (none with ``--no-plots``); ``command`` the command that ran the search.
+    """
+    context = _base_context(title, subtitle, [scenario], [], command=command)
+    context["footer"] = (
+        "Model projections under the scenario's assumptions, not forecasts: a policy's metrics describe how it "
+        "fares across the futures sampled here, and the fresh re-evaluation is the figure to quote."
+    )
+    context |= {
+        "robust": robust,
+        "figure_groups": [
+            {"title": "Figures", "figures": [_analysis_figure(d, caption, folder) for d, caption in drawn]}
+        ]
+        if drawn
+        else [],
     }
     path = folder / REPORT
     path.write_text(render(context), encoding="utf-8")
