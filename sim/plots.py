@@ -1920,6 +1920,7 @@ def tradeoff_plot(
     labels: Mapping[str, str] | None = None,
     color_by: str | None = None,
     checked: pd.DataFrame | None = None,
+    checked_label: str = "re-evaluated on fresh futures (95 % intervals)",
     ax: Axes | None = None,
 ) -> Axes:
     """Every evaluated candidate in the plane of two metrics, the Pareto set (``front``) highlighted.
@@ -1927,14 +1928,18 @@ def tradeoff_plot(
     ``color_by`` colours the Pareto set by a third metric (cividis, with a colour bar). ``checked`` holds the
     re-evaluated policies - columns ``label``, ``x``, ``y`` and their interval ends ``x_low``, ``x_high``,
     ``y_low``, ``y_high`` - drawn as open markers with 95 % intervals and labelled, so the distance from a policy's
-    search value to its fresh value shows how much of its performance was the search's luck.
+    search value to its fresh value shows how much of its performance was the search's luck; ``checked_label``
+    names them in the legend (a class's policy, say). Candidates off the front are drawn only if there are some.
     """
     labels = labels or {}
     on_front = np.asarray(front, dtype=bool)
     if ax is None:
         ax = _new_axes((7.5, 5.5))
     xs, ys = candidates[x].to_numpy(dtype=float), candidates[y].to_numpy(dtype=float)
-    ax.scatter(xs[~on_front], ys[~on_front], s=8, color="0.75", label=f"evaluated ({(~on_front).sum()})", zorder=1)
+    if (~on_front).any():
+        ax.scatter(
+            xs[~on_front], ys[~on_front], s=8, color="0.75", label=f"evaluated ({(~on_front).sum()})", zorder=1
+        )
     if color_by is not None:
         drawn = ax.scatter(
             xs[on_front],
@@ -1965,7 +1970,7 @@ def tradeoff_plot(
             ecolor=OKABE_ITO[3],
             elinewidth=1.0,
             capsize=2,
-            label="re-evaluated on fresh futures (95 % intervals)",
+            label=checked_label,
             zorder=4,
         )
         for row in checked.itertuples():

@@ -405,3 +405,144 @@ def test_the_handout_prints_a_teams_briefing_and_moves(served: ExerciseServer) -
     assert "Takaichi" in page.text and 'id="moves"' in page.text and "@media print" in page.text
     assert 'type="radio"' not in page.text and "<form" not in page.text
     assert call(app, "GET", "/handout/tokyo", f"token={served.tokens['tokyo']}").status == 403
+
+
+# --------------------------------------------------------------------------------------------------
+# The class's play against a robust search
+TINY_SEARCH = """
+meta: {name: tiny, start: 2025-07, months: 12}
+publics: {korea: {citizens: 40}, japan: {citizens: 40}}
+uncertainties:
+  drivers.security.nk_provocation_rate: {low: 0.3, high: 3.0}
+search:
+  levers:
+    levers.seoul.cooperation_priority: {low: -0.5, high: 0.8}
+    levers.seoul.summit_every_months: {choices: [null, 6, 12]}
+    levers.seoul.forbidden_moves: {choices: [[], [hardline_gesture], [hardline_gesture, end_gsomia]]}
+    actors.washington.brokering: {low: 0.0, high: 3.0}
+    levers.tokyo.cooperation_priority: {low: -0.5, high: 0.5}
+  metrics: [durable_share, p10_relations_index]
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_search(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished robust search, as small as it gets (two generations of four candidates on four futures)."""
+    pytest.importorskip("pymoo")
+    from sim.cli import main
+
+    folder = tmp_path_factory.mktemp("search")
+    (folder / "tiny.yaml").write_text(TINY_SEARCH)
+    args = ["robust", str(folder / "tiny.yaml"), "--generations", "2", "--population", "4", "--futures", "4"]
+    assert main([*args, "--out", str(folder), "--quiet"]) == 0
+    return folder / "tiny_robust"
+
+
+def test_the_class_play_is_read_as_the_searchs_levers(classroom: Scenario, tiny_search: Path) -> None:
+    from sim.ui.policy import Search, played_levers
+
+    search = Search.open(tiny_search)
+    game = new_game(classroom, teams=[Team.SEOUL, Team.WASHINGTON])
+    for turn in range(4):  # Seoul: summits in turns 1 and 3; Washington brokers twice, stands back once
+        game.submit(Team.WASHINGTON, ["broker", "broker", "stand_back", "steady"][turn])
+        game.submit(Team.SEOUL, "summit" if turn in (0, 2) else "hold")
+        game.advance()
+    levers, how = played_levers(game, search.levers, search.scenario)
+    made = [r.results[Team.SEOUL].outcome for r in game.history if r.moves[Team.SEOUL] == "summit"]
+    summits = sum(outcome in (MoveOutcome.MADE, MoveOutcome.MADE_JOINTLY) for outcome in made)
+    conciliation = game.model.moves[Move.SUMMIT].conciliation
+    assert levers["levers.seoul.cooperation_priority"] == pytest.approx(summits * conciliation / 4)
+    assert levers["levers.seoul.summit_every_months"] == ({2: 12, 1: 12, 0: None}[summits])
+    assert how["levers.seoul.summit_every_months"] == f"{summits} summits in 24 months"
+    # Seoul never chose a hard-line gesture or ending GSOMIA: the most the search can rule out.
+    assert list(levers["levers.seoul.forbidden_moves"]) == ["hardline_gesture", "end_gsomia"]
+    factor = (2 + 2 + 0 + 1) / 4  # broker x2 twice, stand back x0, steady x1
+    brokering = search.scenario.resolve("actors.washington.brokering")
+    assert levers["actors.washington.brokering"] == pytest.approx(min(3.0, brokering * factor))
+    # Tokyo has no team: the search scenario's own value, and the page says so.
+    assert levers["levers.tokyo.cooperation_priority"] == search.scenario.resolve(
+        "levers.tokyo.cooperation_priority"
+    )
+    assert "no team set it" in how["levers.tokyo.cooperation_priority"]
+
+
+def test_a_hard_line_the_class_chose_is_not_ruled_out(classroom: Scenario, tiny_search: Path) -> None:
+    from sim.ui.policy import Search, played_levers
+
+    search = Search.open(tiny_search)
+    game = new_game(classroom, teams=[Team.SEOUL])
+    game.submit(Team.SEOUL, "hardline_gesture")
+    game.advance()
+    levers, _ = played_levers(game, search.levers, search.scenario)
+    assert list(levers["levers.seoul.forbidden_moves"]) == []
+    made = game.history[0].results[Team.SEOUL].outcome is MoveOutcome.MADE
+    conciliation = game.model.moves[Move.HARDLINE_GESTURE].conciliation if made else 0.0
+    assert levers["levers.seoul.cooperation_priority"] == pytest.approx(max(-0.5, conciliation))
+
+
+def test_a_pareto_policy_placed_as_the_class_is_beaten_by_none(tiny_search: Path) -> None:
+    from sim.robust import policy_levers
+    from sim.ui.policy import Search, place
+
+    search = Search.open(tiny_search)
+    own = policy_levers(tiny_search, 1)
+    placement = place(search, own, {path: "given" for path in own})
+    assert placement.dominated_by == ()
+    row = placement.policy.iloc[0]
+    first = search.front[search.front["policy"] == 1].iloc[0]
+    for metric in placement.metrics:  # the same futures, the same seeds: the same metrics
+        assert row[metric.value] == pytest.approx(float(first[metric.value]))
+    assert "No policy of the search's Pareto set" in placement.verdict()
+    # A policy worse on every metric than Pareto policy 1 is dominated by it.
+    worse = placement.policy.copy()
+    worse.loc[0, "durable_share"] = float(first["durable_share"]) - 0.5
+    worse.loc[0, "p10_relations_index"] = float(first["p10_relations_index"]) - 10.0
+    from sim.robust import minimised
+
+    mine, theirs = minimised(worse, placement.metrics)[0], minimised(search.front, placement.metrics)
+    assert bool(np.all(theirs[0] <= mine) and np.any(theirs[0] < mine))
+
+
+def test_the_debrief_command_places_the_class_and_refuses_a_folder_without_a_search(
+    classroom: Scenario, tiny_search: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sim.cli import main
+    from sim.errors import EXIT_USAGE
+    from sim.ui.game import save_state
+
+    game = new_game(classroom, teams=[Team.SEOUL])
+    game.submit(Team.SEOUL, "summit")
+    game.advance()
+    state = tmp_path / "game.json"
+    save_state(state, game)
+    assert main(["exercise", "debrief", str(state), "--runs", "3", "--robust", str(tmp_path)]) == EXIT_USAGE
+    assert "--robust:" in capsys.readouterr().err
+    assert not (tmp_path / "debrief.html").exists()  # refused before anything ran
+    assert main(["exercise", "debrief", str(state), "--runs", "3", "--robust", str(tiny_search)]) == 0
+    html = (tmp_path / "debrief.html").read_text()
+    assert 'id="placement"' in html and 'data-policy="class"' in html and 'id="placement-figure"' in html
+    summits = int(game.history[0].results[Team.SEOUL].outcome in (MoveOutcome.MADE, MoveOutcome.MADE_JOINTLY))
+    assert f"{summits} summits in 6 months" in html
+
+
+def test_the_servers_debrief_places_the_class_once_per_reading(
+    classroom: Scenario, tiny_search: Path, tmp_path: Path
+) -> None:
+    from sim.ui.policy import Search
+
+    server = ExerciseServer(
+        new_game(classroom),
+        tmp_path / "game.json",
+        new_tokens(tuple(ALL_TEAMS)),
+        debrief_runs=2,
+        search=Search.open(tiny_search),
+    )
+    app, token = server.app(), server.tokens["seoul"]
+    assert server.placement() is None  # nothing played yet: nothing to place
+    assert 'id="placement"' not in call(app, "GET", "/debrief", f"token={token}").text
+    call(app, "POST", "/facilitator/advance", form={"token": server.tokens["facilitator"], "turn": "1"})
+    first = server.placement()
+    assert first is not None and server.placement() is first  # computed once for the same play
+    page = call(app, "GET", "/debrief", f"token={token}").text
+    assert 'id="placement"' in page and 'id="placement-verdict"' in page
+    assert 'id="placement"' in call(app, "GET", "/debrief.html", f"token={token}").text

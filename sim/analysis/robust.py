@@ -52,7 +52,7 @@ class Written:
     rules: tuple[str, ...]
 
 
-def _metric_cell(metric: RobustMetric, value: float) -> str:
+def metric_cell(metric: RobustMetric, value: float) -> str:
     """A metric's value as the tables show it (a share as a percentage)."""
     return percent(value) if metric is RobustMetric.DURABLE_SHARE else number(value)
 
@@ -308,7 +308,7 @@ def _page(
         {
             "policy": int(row["policy"]),
             "levers": row["levers"],
-            "cells": [_metric_cell(m, float(row[m.value])) for m in plan.metrics],
+            "cells": [metric_cell(m, float(row[m.value])) for m in plan.metrics],
         }
         for _, row in pareto.iterrows()
     ]
@@ -316,7 +316,7 @@ def _page(
         {
             "policy": int(row["policy"]),
             "metric": row["metric"],
-            "search": _metric_cell(RobustMetric(row["metric"]), row["search"]),
+            "search": metric_cell(RobustMetric(row["metric"]), row["search"]),
             "fresh": metric_estimate(RobustMetric(row["metric"]), row["fresh"], row["ci_low"], row["ci_high"]),
         }
         for _, row in result.reevaluation.iterrows()

@@ -24,6 +24,7 @@ from sim.ui import DASHBOARD_SCENARIO_ENV, DEFAULT_DASHBOARD_SCENARIO
 
 if TYPE_CHECKING:
     from sim.ui.game import Game
+    from sim.ui.policy import Search
 
 DEFAULT_DASHBOARD_PORT = 8765
 DEFAULT_EXERCISE_PORT = 8000
@@ -61,6 +62,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help=f"simulated futures in the debrief (default {DEFAULT_DEBRIEF_RUNS})",
     )
     serve.add_argument("--workers", type=positive_int, default=1, help="processes for the debrief (default 1)")
+    _robust_option(serve)
     serve.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
     _server_options(serve, DEFAULT_EXERCISE_PORT)
     serve.set_defaults(handler=_cmd_serve)
@@ -70,7 +72,32 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     debrief.add_argument("--runs", type=positive_int, default=DEFAULT_DEBRIEF_RUNS, help="simulated futures")
     debrief.add_argument("--workers", type=positive_int, default=1, help="processes (default 1)")
     debrief.add_argument("--out", type=Path, default=None, help="folder (default: beside the state file)")
+    _robust_option(debrief)
     debrief.set_defaults(handler=_cmd_debrief)
+
+
+def _robust_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--robust",
+        type=Path,
+        default=None,
+        metavar="FOLDER",
+        help="a finished robust search (rapprochement robust): the debrief sets the class's play beside its "
+        "Pareto set",
+    )
+
+
+def _open_search(folder: Path | None) -> Search | None:
+    """The robust search of ``--robust``, checked before anything runs (a usage error names the folder)."""
+    if folder is None:
+        return None
+    from sim.robust import SearchError
+    from sim.ui.policy import Search
+
+    try:
+        return Search.open(folder)
+    except SearchError as exc:
+        raise UsageError(f"--robust: {exc}") from None
 
 
 def _server_options(parser: argparse.ArgumentParser, port: int) -> None:
@@ -227,6 +254,7 @@ def _serve(args: argparse.Namespace, game: Game | None, state_path: Path) -> int
         tokens = saved_tokens if isinstance(saved_tokens, dict) and saved_tokens else new_tokens(game.teams)
     else:
         tokens = new_tokens(game.teams)
+    search = _open_search(args.robust)
     if args.workers > 1:
         # The debrief's pool starts inside a server that runs threads: forking there is unsafe.
         os.environ.setdefault(START_METHOD_ENV, "forkserver")
@@ -240,6 +268,7 @@ def _serve(args: argparse.Namespace, game: Game | None, state_path: Path) -> int
             base_url=_url(shown_host(args.host), port),
             debrief_runs=args.debrief_runs,
             workers=args.workers,
+            search=search,
         )
     except ExerciseError as exc:
         sock.close()
@@ -328,9 +357,18 @@ def _cmd_debrief(args: argparse.Namespace) -> int:
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out: {out_dir} is a file; name a folder for debrief.html and debrief.png")
     check_writable(out_dir / "debrief.html", "--out")
+    search = _open_search(args.robust)
     game, _ = load_state(args.state)
     futures = simulate_futures(game, args.runs, workers=args.workers)
-    html, png = write_debrief(Debrief.of(game, futures), out_dir)
+    placement = None
+    if search is not None and game.history:
+        from sim.executors import make_executor
+        from sim.ui.policy import place, played_levers
+
+        levers, how = played_levers(game, search.levers, search.scenario)
+        with make_executor(args.workers) as executor:
+            placement = place(search, levers, how, executor=executor)
+    html, png = write_debrief(Debrief.of(game, futures), out_dir, placement)
     print(
         f"debrief of {args.state} ({len(game.history)} of {game.turns} turns, {args.runs} futures): {html}, {png}"
     )

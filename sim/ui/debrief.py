@@ -26,6 +26,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.agents.decision import MoveOutcome
+from sim.analysis.robust import metric_cell
 from sim.executors import make_executor
 from sim.model import RapprochementModel, classify_run
 from sim.outcomes import KEY_OUTCOMES, OUTCOMES, OutcomeClass
@@ -33,6 +34,7 @@ from sim.plots import EventMarker, fan_chart, fit_value_axis, outcome_class_shar
 from sim.scenario import Event, Scenario, Team
 from sim.start_state import StartState
 from sim.ui.game import DEFAULT_CHOICE, OUTCOME_WORDS, Game, TurnRecord, inject_label, label
+from sim.ui.policy import Placement, lever_rows, placement_png
 from sim.ui.story import CAPITALS
 
 #: Colour of the played path (black over the coloured fans).
@@ -409,10 +411,22 @@ def _final_medians(debrief: Debrief) -> dict[str, float]:
     return {name: float(last[name].median()) if not last.empty else float("nan") for name in KEY_OUTCOMES}
 
 
-def render_html(debrief: Debrief, png: bytes | None = None, *, links: dict[str, str] | None = None) -> str:
-    """The self-contained debrief page (the figure embedded as base64 PNG); ``links`` adds export links."""
+def render_html(
+    debrief: Debrief,
+    png: bytes | None = None,
+    *,
+    links: dict[str, str] | None = None,
+    placement: Placement | None = None,
+) -> str:
+    """The self-contained debrief page (the figures embedded as base64 PNG); ``links`` adds export links,
+    ``placement`` the class's play against a robust search's Pareto set."""
     png = figure_png(debrief) if png is None else png
+    placed = placement_png(placement) if placement is not None else None
     return TEMPLATES.get_template("debrief.html").render(
+        placement=placement,
+        lever_rows=lever_rows(placement) if placement is not None else [],
+        placement_image=base64.b64encode(placed).decode("ascii") if placed else None,
+        metric_cell=metric_cell,
         d=debrief,
         image=base64.b64encode(png).decode("ascii"),
         classes=debrief.classes(),
@@ -428,12 +442,12 @@ def render_html(debrief: Debrief, png: bytes | None = None, *, links: dict[str, 
     )
 
 
-def write_debrief(debrief: Debrief, out_dir: Path) -> tuple[Path, Path]:
+def write_debrief(debrief: Debrief, out_dir: Path, placement: Placement | None = None) -> tuple[Path, Path]:
     """Write ``debrief.html`` (self-contained) and ``debrief.png`` into ``out_dir``; return their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     png = figure_png(debrief)
     png_path = out_dir / "debrief.png"
     png_path.write_bytes(png)
     html_path = out_dir / "debrief.html"
-    html_path.write_text(render_html(debrief, png), encoding="utf-8")
+    html_path.write_text(render_html(debrief, png, placement=placement), encoding="utf-8")
     return html_path, png_path

@@ -38,6 +38,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from sim.agents.decision import MoveOutcome
+from sim.executors import make_executor
 from sim.scenario import EventActor, EventKind, Team
 from sim.ui.debrief import TEMPLATES, Debrief, Futures, figure_png, render_html, simulate_futures
 from sim.ui.game import (
@@ -51,6 +52,7 @@ from sim.ui.game import (
     label,
     save_state,
 )
+from sim.ui.policy import Placement, Search, place, played_levers
 from sim.ui.story import changes, event_words, turn_story, upcoming
 from sim.ui.trend import trend_png
 
@@ -94,9 +96,11 @@ class ExerciseServer:
         base_url: str = "",
         debrief_runs: int = 200,
         workers: int = 1,
+        search: Search | None = None,
     ) -> None:
         """Serve ``game``, saving it to ``state_path``; ``tokens`` maps ``facilitator`` and each team to its
-        secret; ``base_url`` (``http://host:port``) is used to print and show the join links."""
+        secret; ``base_url`` (``http://host:port``) is used to print and show the join links; ``search`` (a
+        finished robust search) makes the debrief set the class's play beside its Pareto set."""
         names = (FACILITATOR, *(t.value for t in game.teams))
         missing = [name for name in names if not isinstance(tokens.get(name), str) or not tokens[name]]
         if missing:
@@ -116,6 +120,9 @@ class ExerciseServer:
         self._lock = threading.Lock()
         self._futures_lock = threading.Lock()
         self._futures: dict[tuple[str, ...], Futures] = {}
+        self.search = search
+        #: The class's play placed against the search, for each reading of its levers (computed once each).
+        self._placements: dict[str, Placement] = {}
         #: Why the game accepts no more actions (a turn failed halfway or could not be saved), or None.
         self.broken: str | None = None
         #: The trend chart (PNG) for each number of turns played and size, drawn once.
@@ -521,32 +528,55 @@ class ExerciseServer:
 
         return JSONResponse(await self._run(view))
 
-    async def _debrief(self, request: Request) -> Debrief | None:
+    def placement(self) -> Placement | None:
+        """The class's play against the robust search (None without a search or before a turn): its levers are
+        read under the game's lock, evaluated on the search's futures outside it, once for each reading."""
+        if self.search is None:
+            return None
+        search = self.search
+        read = self._locked(
+            lambda: played_levers(self.game, search.levers, search.scenario) if self.game.history else None
+        )
+        if read is None:
+            return None
+        levers, how = read
+        key = json.dumps(levers, sort_keys=True, default=str)
+        with self._futures_lock:
+            if key not in self._placements:
+                with make_executor(self.workers) as executor:
+                    self._placements[key] = place(search, levers, how, executor=executor)
+            return self._placements[key]
+
+    async def _debrief(self, request: Request) -> tuple[Debrief, Placement | None] | None:
         if self.role(request.query_params.get("token")) is None:
             return None
         futures = await run_in_threadpool(self.futures)
-        return await self._run(lambda: Debrief.of(self.game, futures))
+        placement = await run_in_threadpool(self.placement)
+        return await self._run(lambda: Debrief.of(self.game, futures)), placement
 
     async def debrief_page(self, request: Request) -> Response:
         """The debrief, with links to export it (any valid token)."""
-        debrief = await self._debrief(request)
-        if debrief is None:
+        found = await self._debrief(request)
+        if found is None:
             return self._denied()
+        debrief, placement = found
         token = quote(request.query_params["token"])
         links = {"Download HTML": f"/debrief.html?token={token}", "Download PNG": f"/debrief.png?token={token}"}
-        html = await run_in_threadpool(render_html, debrief, None, links=links)
+        html = await run_in_threadpool(lambda: render_html(debrief, links=links, placement=placement))
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     async def debrief_file(self, request: Request) -> Response:
         """The debrief as a file to keep: ``/debrief.html`` (self-contained page) or ``/debrief.png`` (figure)."""
-        debrief = await self._debrief(request)
-        if debrief is None:
+        found = await self._debrief(request)
+        if found is None:
             return self._denied()
+        debrief, placement = found
         if request.url.path.endswith(".png"):
             body: str | bytes = await run_in_threadpool(figure_png, debrief)
             media_type, name = "image/png", "debrief.png"
         else:
-            body, media_type, name = await run_in_threadpool(render_html, debrief), "text/html", "debrief.html"
+            body = await run_in_threadpool(lambda: render_html(debrief, placement=placement))
+            media_type, name = "text/html", "debrief.html"
         disposition = f'attachment; filename="{name}"'
         return Response(body, media_type=media_type, headers={"Content-Disposition": disposition})
 
