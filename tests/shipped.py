@@ -16,6 +16,7 @@ SHIPPED: tuple[str, ...] = (
     "leadership_change",
     "nationalist_surge",
     "nk_escalation",
+    "robust_seoul",
     "trade_relapse",
     "us_disengagement",
 )
