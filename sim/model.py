@@ -202,7 +202,7 @@ class RapprochementModel(mesa.Model):
             for public in self.publics.values():
                 public.age_one_year()
         for event in self.injects.get(self.month, ()):
-            if self.replays_record or not event.recorded_move:
+            if self.applies(event):
                 self.apply_event(event)
         self._run_drivers()
         self.washington.adjust()
@@ -350,6 +350,12 @@ class RapprochementModel(mesa.Model):
         self.publics["korea"].forcing.history += impact.korea * magnitude
         self.publics["japan"].forcing.history += impact.japan * magnitude
         self.history_events += 1
+
+    def applies(self, event: Event) -> bool:
+        """Whether this model applies a dated event when its month comes: a move the governments made in history
+        (``recorded_move``) only in a replay of the record; governments that decide for themselves make it or
+        not."""
+        return self.replays_record or not event.recorded_move
 
     def apply_event(self, event: Event) -> None:
         """Apply a dated inject (from the scenario or a facilitator) with its kind's handler (``EVENT_HANDLERS``).

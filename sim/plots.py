@@ -757,20 +757,21 @@ def fan_chart(
         draw_poll_history(ax, history[outcome])
     # Last: the range covers every fan, poll and threshold on ``ax``, also those of earlier calls.
     if limits is not None:
-        ax.set_ylim(*_tight_limits(_fan_values(ax), *limits, keep=_threshold_values(ax), full_range=full_range))
+        fit_value_axis(ax, outcome, full_range=full_range)
     else:
         ax.set_ylim(bottom=0)
     return ax
 
 
-def fit_value_axis(ax: Axes, outcome: str, *extra: np.ndarray | Sequence[float]) -> None:
-    """Set the tight value axis of a fan chart of ``outcome`` again, so it also covers ``extra`` values drawn
-    over the fan afterwards (a played path, a counterfactual): the same rule as :func:`fan_chart`'s own."""
+def fit_value_axis(ax: Axes, outcome: str, *extra: np.ndarray | Sequence[float], full_range: bool = False) -> None:
+    """Set the value axis of a fan chart of ``outcome``: tight around every fan, poll and threshold on ``ax`` and
+    the ``extra`` values drawn over them afterwards (a played path, a counterfactual), within the outcome's
+    documented range (all of it with ``full_range``). :func:`fan_chart` sets its own axis with it."""
     limits = _outcome_text(outcome)[2]
     if limits is None:
         return
     values = np.concatenate([_fan_values(ax), *(np.asarray(x, dtype=np.float64).ravel() for x in extra)])
-    ax.set_ylim(*_tight_limits(values, *limits, keep=_threshold_values(ax)))
+    ax.set_ylim(*_tight_limits(values, *limits, keep=_threshold_values(ax), full_range=full_range))
 
 
 #: Room above and below a line chart's documented range, as a share of it: a line at 1.0 (trade fully

@@ -64,6 +64,16 @@ def text_of(page: str) -> str:
     return " ".join(htmllib.unescape(re.sub(r"<[^>]+>", " ", page)).split())
 
 
+def announced_report(stdout: str, name: str, out: Path) -> tuple[str, str]:
+    """The page a command said it wrote (``NAME: report -> OUT/report.html``), checked to be self-contained: its
+    HTML and its visible text."""
+    page_path = out / "report.html"
+    assert f"{name}: report -> {page_path}" in stdout
+    page = page_path.read_text(encoding="utf-8")
+    check_self_contained(page)
+    return page, text_of(page)
+
+
 def test_sobol_report_ranks_factors_with_intervals_and_reads_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -73,11 +83,7 @@ def test_sobol_report_ranks_factors_with_intervals_and_reads_them(
     code, stdout, stderr = cli(capsys, "sensitivity", sweep)
     assert code == 0, stderr
     out = tmp_path / "ishigami_sensitivity_sobol"
-    page_path = out / "report.html"
-    assert f"ishigami_sweep_sobol: report -> {page_path}" in stdout
-    page = page_path.read_text(encoding="utf-8")
-    check_self_contained(page)
-    text = text_of(page)
+    page, text = announced_report(stdout, "ishigami_sweep_sobol", out)
     # what was analysed
     assert "Sobol, 5120 points over 3 factors" in text
     assert "Runs per point 2" in text and "root seed 1, design seed 3" in text
@@ -143,11 +149,7 @@ def test_discovery_report_shows_rules_with_density_and_coverage(
     code, stdout, stderr = cli(capsys, "discover", folder)
     assert code == 0, stderr
     out = tmp_path / "sweep_discovery_relapse"
-    page_path = out / "report.html"
-    assert f"sweep: report -> {page_path}" in stdout
-    page = page_path.read_text(encoding="utf-8")
-    check_self_contained(page)
-    text = text_of(page)
+    page, text = announced_report(stdout, "sweep", out)
     hits = int((runs["outcome_class"] == "relapse").sum())
     assert "Target class relapse" in text
     assert re.search(r"How a run is classed .* at most \d+ is a relapse", text)  # what defines the target

@@ -485,9 +485,7 @@ def build_report(
             {"title": "At the horizon", "figures": horizon},
         ],
     }
-    path = folder / REPORT
-    path.write_text(render(context), encoding="utf-8")
-    return path
+    return _write_page(folder, context)
 
 
 def _report_captions(outcomes: Sequence[str], rules: str) -> list[str]:
@@ -647,7 +645,7 @@ def build_comparison(
             {"title": "At the horizon", "figures": horizon},
         ],
     }
-    (folder / REPORT).write_text(render(context), encoding="utf-8")
+    _write_page(folder, context)
     return comparison
 
 
@@ -711,6 +709,20 @@ _INTERACTION_ONLY = 0.2
 _MORRIS_NEGLIGIBLE = 0.05
 #: Above this share of the point means' variance, replication noise may reorder close factors.
 _NOISY = 0.1
+
+
+def _analysis_figures(title: str, drawn: Sequence[tuple[Drawn, str]], folder: Path) -> list[dict[str, Any]]:
+    """One titled group of an analysis page's figures (no group without figures, as with ``--no-plots``)."""
+    if not drawn:
+        return []
+    return [{"title": title, "figures": [_analysis_figure(d, caption, folder) for d, caption in drawn]}]
+
+
+def _write_page(folder: Path, context: dict[str, Any]) -> Path:
+    """Render ``context`` as ``report.html`` in ``folder`` and return its path (every page is written here)."""
+    path = folder / REPORT
+    path.write_text(render(context), encoding="utf-8")
+    return path
 
 
 def _sobol_reading(part: pd.DataFrame) -> list[str]:
@@ -909,13 +921,9 @@ def build_sensitivity_page(
             "confidence": "95 %",
             "outputs": outputs,
         },
-        "figure_groups": [{"title": "Rankings", "figures": [_analysis_figure(d, caption, folder) for d in drawn]}]
-        if drawn
-        else [],
+        "figure_groups": _analysis_figures("Rankings", [(d, caption) for d in drawn], folder),
     }
-    path = folder / REPORT
-    path.write_text(render(context), encoding="utf-8")
-    return path
+    return _write_page(folder, context)
 
 
 def build_discovery_page(
@@ -1007,13 +1015,9 @@ def build_discovery_page(
             "space does: the sampled parameters do not explain it.",
             "factors": factors,
         },
-        "figure_groups": [
-            {"title": "Runs and the first rule", "figures": [_analysis_figure(drawn, caption, folder)]}
-        ],
+        "figure_groups": _analysis_figures("Runs and the first rule", [(drawn, caption)], folder),
     }
-    path = folder / REPORT
-    path.write_text(render(context), encoding="utf-8")
-    return path
+    return _write_page(folder, context)
 
 
 def build_robust_page(
@@ -1040,12 +1044,6 @@ def build_robust_page(
     )
     context |= {
         "robust": robust,
-        "figure_groups": [
-            {"title": "Figures", "figures": [_analysis_figure(d, caption, folder) for d, caption in drawn]}
-        ]
-        if drawn
-        else [],
+        "figure_groups": _analysis_figures("Figures", drawn, folder),
     }
-    path = folder / REPORT
-    path.write_text(render(context), encoding="utf-8")
-    return path
+    return _write_page(folder, context)

@@ -247,14 +247,17 @@ class Debrief:
         """A marker at the start of each played turn: its label is the turn (``T1``), then the teams' moves and,
         on a second line, the facilitator's injects (the figure shows the turn only; the page's table the rest)."""
         markers = []
-        for record in self.records:
-            if record.month >= len(self.played):
-                continue
+        for record, when in self.turn_starts():
             text = f"T{record.turn} " + " ".join(f"{TEAM_CODES[t]}:{label(m)}" for t, m in record.moves.items())
             if record.injects:
                 text += "\ninject: " + "; ".join(inject_label(e) for e in record.injects)
-            markers.append(EventMarker(pd.Timestamp(self.played["date"].iloc[record.month]), text, "turn"))
+            markers.append(EventMarker(when, text, "turn"))
         return markers
+
+    def turn_starts(self) -> list[tuple[TurnRecord, pd.Timestamp]]:
+        """Each played turn with the date of its first month (a turn past the months played is left out)."""
+        dates = self.played["date"]
+        return [(r, pd.Timestamp(dates.iloc[r.month])) for r in self.records if r.month < len(self.played)]
 
     def team_did(self, team: Team) -> str:
         """A team's moves other than doing nothing, turn by turn, with what became of them where it was not
@@ -297,10 +300,7 @@ class Debrief:
 def _turn_lines(ax: Any, debrief: Debrief) -> None:
     """A dotted line at the start of each played turn, labelled ``T1``, ``T2``... upright at the top, in type a
     room can read (the moves are in the page's table)."""
-    for record in debrief.records:
-        if record.month >= len(debrief.played):
-            continue
-        when = pd.Timestamp(debrief.played["date"].iloc[record.month])
+    for record, when in debrief.turn_starts():
         ax.axvline(when, color="0.45", linewidth=0.9, linestyle=":", zorder=1.5, gid=GID_TURN)
         ax.annotate(
             f"T{record.turn}" + ("*" if record.injects else ""),

@@ -89,11 +89,11 @@ class Placement:
 
 
 def _team_of(path: str, teams: Sequence[Team]) -> Team | None:
+    """The team whose capital a lever path belongs to (``levers.seoul...``, ``actors.washington...``), if one
+    plays it."""
     parts = path.split(".")
-    if parts[0] in ("levers", "actors") and len(parts) > 2:
-        team = Team(parts[1]) if parts[1] in {t.value for t in Team} else None
-        return team if team in teams else None
-    return None
+    owner = parts[1] if parts[0] in ("levers", "actors") and len(parts) > 2 else None
+    return next((team for team in teams if team.value == owner), None)
 
 
 def _made(records: Sequence[TurnRecord], team: Team) -> list[Move]:

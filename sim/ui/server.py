@@ -193,6 +193,7 @@ class ExerciseServer:
         ]
         played = len(game.history)
         now = game.indicators()
+        story = turn_story(game, game.history[-1]) if played else None
         return {
             "name": game.scenario.meta.name,
             "turn": game.turn,
@@ -201,9 +202,10 @@ class ExerciseServer:
             "finished": game.finished,
             "date": game.date(),
             "seed": game.seed,
-            "changes": changes(now, game.indicators_after(played - 1) if played else now),
+            # The last turn's changes are the story's; before a turn, the indicators as they stand.
+            "changes": story.changes if story is not None else changes(now, now),
             "since_start": {c.name: c for c in changes(now, game.start_indicators)},
-            "story": turn_story(game, game.history[-1]) if played else None,
+            "story": story,
             "announced": [event_words(e, describe=False) for e in game.pending_injects],
             "trend_url": f"/trend.png?turns={played}",
             "history": history,

@@ -208,15 +208,10 @@ class TurnStory:
         return self.first if self.first == self.last else f"{self.first} to {self.last}"
 
 
-def _applied(game: Game, event: Event) -> bool:
-    """Whether the model applies a scenario event (a recorded move is left to autonomous governments)."""
-    return game.model.replays_record or not event.recorded_move
-
-
 def scheduled_events(game: Game, first: int, end: int) -> list[tuple[int, Event]]:
     """The scenario's own events the game applies in months ``first`` to ``end - 1``, by month."""
     start = game.scenario.meta.start
-    found = [(months_between(start, e.date), e) for e in game.scenario.events if _applied(game, e)]
+    found = [(months_between(start, e.date), e) for e in game.scenario.events if game.model.applies(e)]
     return sorted(((m, e) for m, e in found if first <= m < end), key=lambda item: item[0])
 
 
